@@ -1,0 +1,207 @@
+"""Typed, frozen configuration read once at start-up from the environment (and .env)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+LOCALES: tuple[str, ...] = ("kk", "ky", "ru", "en")
+TELEGRAM_API_URL = "https://api.telegram.org"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'bot.sqlite3'}"
+DEFAULT_CATALOG_FILE = PROJECT_ROOT / "catalog" / "demo.yaml"
+
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+_OFFSET_RE = re.compile(r"^(\d{1,5})([mhd])$")
+
+
+class ConfigError(ValueError):
+    """A missing or malformed setting; its message is one line that names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bot_token: str | None
+    bot_api_url: str = TELEGRAM_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    admin_ids: frozenset[int] = frozenset()
+    staff_chat_id: int | None = None
+    default_locale: str = "ru"
+    broadcast_rate: float = 25.0
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8443
+    catalog_file: Path | None = None
+    scheduler_enabled: bool = True
+    sandbox_port: int = 8080
+    sandbox_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    throttle_rate: float = 3.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.webhook_url is not None
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def parse_offsets(raw: str, name: str = "REMINDER_OFFSETS") -> tuple[timedelta, ...]:
+    """Parse '24h,1h,30m' into timedeltas, largest first, without duplicates."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    offsets: set[timedelta] = set()
+    for part in raw.split(","):
+        match = _OFFSET_RE.match(part.strip())
+        if not match:
+            raise ConfigError(f"{name} must look like '24h,1h' (units m, h, d), got {raw!r}")
+        amount = int(match.group(1))
+        if amount == 0:
+            raise ConfigError(f"{name} offsets must be greater than zero, got {raw!r}")
+        offsets.add(timedelta(**{units[match.group(2)]: amount}))
+    return tuple(sorted(offsets, reverse=True))
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool = False) -> Settings:
+    """Build Settings from a mapping (default: os.environ after loading .env)."""
+    if env is None:
+        from dotenv import load_dotenv
+
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
+        env = os.environ
+
+    token = _get(env, "BOT_TOKEN")
+    if token is None and require_token:
+        raise ConfigError(
+            "BOT_TOKEN is not set: copy .env.example to .env and put the token from "
+            "@BotFather there (or run 'python main.py sandbox' to try the bot without one)"
+        )
+    if token is not None and not _TOKEN_RE.match(token):
+        raise ConfigError("BOT_TOKEN is malformed: expected '123456:ABC...' from @BotFather")
+
+    api_url = _get(env, "BOT_API_URL") or TELEGRAM_API_URL
+    if not re.match(r"^https?://[^\s/]+", api_url):
+        raise ConfigError(f"BOT_API_URL must be an http(s) URL, got {api_url!r}")
+
+    database_url = _get(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+
+    redis_url = _get(env, "REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL must start with redis://, got {redis_url!r}")
+
+    admin_ids: set[int] = set()
+    raw_admins = _get(env, "ADMIN_IDS")
+    if raw_admins:
+        for raw_part in raw_admins.replace(";", ",").split(","):
+            part = raw_part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise ConfigError(
+                    f"ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
+                )
+            admin_ids.add(int(part))
+
+    default_locale = (_get(env, "DEFAULT_LOCALE") or "ru").lower()
+    if default_locale not in LOCALES:
+        raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
+
+    raw_rate = _get(env, "BROADCAST_RATE")
+    try:
+        broadcast_rate = float(raw_rate) if raw_rate else 25.0
+    except ValueError:
+        raise ConfigError(f"BROADCAST_RATE must be a number, got {raw_rate!r}") from None
+    if not 0 < broadcast_rate <= 1000:
+        raise ConfigError("BROADCAST_RATE must be between 0 and 1000 messages per second")
+
+    raw_offsets = _get(env, "REMINDER_OFFSETS")
+    offsets = (
+        parse_offsets(raw_offsets) if raw_offsets else (timedelta(hours=24), timedelta(hours=1))
+    )
+
+    webhook_url = _get(env, "WEBHOOK_URL")
+    webhook_secret = _get(env, "WEBHOOK_SECRET")
+    if webhook_url is not None:
+        if not webhook_url.startswith("https://"):
+            raise ConfigError("WEBHOOK_URL must be an https:// URL")
+        if webhook_secret is None or not re.match(r"^[A-Za-z0-9_-]{16,256}$", webhook_secret):
+            raise ConfigError(
+                "WEBHOOK_SECRET must be set with WEBHOOK_URL: 16-256 characters A-Z a-z 0-9 _ -"
+            )
+
+    catalog = _get(env, "CATALOG_FILE")
+    catalog_file = Path(catalog) if catalog else None
+    if catalog_file is not None and not catalog_file.is_file():
+        raise ConfigError(f"CATALOG_FILE points to a missing file: {catalog}")
+
+    log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+    raw_throttle = _get(env, "THROTTLE_RATE")
+    try:
+        throttle_rate = float(raw_throttle) if raw_throttle else 3.0
+    except ValueError:
+        raise ConfigError(f"THROTTLE_RATE must be a number, got {raw_throttle!r}") from None
+    if throttle_rate < 0:
+        raise ConfigError("THROTTLE_RATE must be 0 (off) or a positive number")
+
+    return Settings(
+        bot_token=token,
+        bot_api_url=api_url.rstrip("/"),
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_ids=frozenset(admin_ids),
+        staff_chat_id=_int(env, "STAFF_CHAT_ID", None),
+        default_locale=default_locale,
+        broadcast_rate=broadcast_rate,
+        reminder_offsets=offsets,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        webhook_host=_get(env, "WEBHOOK_HOST") or "127.0.0.1",
+        webhook_port=_int(env, "WEBHOOK_PORT", 8443) or 8443,
+        catalog_file=catalog_file,
+        scheduler_enabled=_bool(env, "SCHEDULER_ENABLED", True),
+        sandbox_port=_int(env, "SANDBOX_PORT", 8080) or 8080,
+        sandbox_host=_get(env, "SANDBOX_HOST") or "127.0.0.1",
+        log_level=log_level,
+        throttle_rate=throttle_rate,
+    )

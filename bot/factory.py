@@ -1,0 +1,157 @@
+"""Builds every part once and wires them together; nothing is built at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.fsm_storage import SQLStorage
+from bot.i18n import Translator
+from bot.middlewares import CallbackAnswerMiddleware, ThrottlingMiddleware, UserContextMiddleware
+from db.database import Database
+from db.repo import Repos
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    db: Database
+    repo: Repos
+    translator: Translator
+    storage: BaseStorage
+    dispatcher: Dispatcher
+    clock: Clock
+
+    async def close(self) -> None:
+        # The storage was closed by the dispatcher's shutdown if polling ran; closing a
+        # closed storage is harmless for both SQLStorage and RedisStorage.
+        await self.storage.close()
+        await self.db.dispose()
+
+
+def pin_response_models() -> list[type]:
+    """Keep pydantic's ``Response[T]`` models of every Bot API method alive.
+
+    aiogram parses each answer with ``Response[method.__returning__]``; pydantic caches
+    such parametrised generics in a weak-valued dictionary, so under load the garbage
+    collector drops them and each response rebuilds a model class (about a tenth of the
+    bot's CPU in the dispatch benchmark). Holding them keeps the cache warm.
+    """
+    from aiogram import methods
+    from aiogram.methods.base import Response
+
+    used = (
+        methods.GetUpdates,
+        methods.SendMessage,
+        methods.EditMessageText,
+        methods.EditMessageReplyMarkup,
+        methods.AnswerCallbackQuery,
+        methods.DeleteMessage,
+        methods.SendVenue,
+        methods.SendDocument,
+        methods.SendPhoto,
+        methods.CopyMessage,
+        methods.SendChatAction,
+        methods.GetMe,
+    )
+    generic: Any = Response
+    return [generic[m.__returning__] for m in used]
+
+
+def build_bot(settings: Settings, token: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    return Bot(
+        token=token or settings.bot_token or "",
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def build_outbox_bot(settings: Settings, *, connections: int) -> Bot:
+    """The outbox's own Bot: its own HTTP session and connection pool, so bulk sends never
+    queue in front of replies to users; JSON requests (cheaper than multipart)."""
+    from bot.outbox import OutboxSession
+
+    session = OutboxSession(
+        api=TelegramAPIServer.from_base(settings.bot_api_url), limit=connections
+    )
+    return Bot(
+        token=settings.bot_token or "",
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def build_storage(settings: Settings, db: Database) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    # Long polling: one consumer per chat, so the state can be cached in this process.
+    return SQLStorage(db, cache=not settings.webhook_mode)
+
+
+def build_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One update at a time per chat and user, so a fast double tap cannot race the form.
+
+    With Redis the lock is shared by every worker and uses the storage's own client
+    (aiogram's RedisEventIsolation.close() does not close a client of its own).
+    """
+    from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+    if isinstance(storage, RedisStorage):
+        return RedisEventIsolation(redis=storage.redis)
+    return SimpleEventIsolation()
+
+
+def build_dispatcher(
+    settings: Settings,
+    db: Database,
+    translator: Translator,
+    storage: BaseStorage | None = None,
+    clock: Clock | None = None,
+) -> App:
+    from handlers import setup_routers
+
+    clock = clock or SystemClock()
+    repo = Repos.create(db, now=clock.now)
+    storage = storage or build_storage(settings, db)
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=build_isolation(storage),
+        settings=settings,
+        db=db,
+        repo=repo,
+        translator=translator,
+        clock=clock,
+    )
+    dp.update.outer_middleware(UserContextMiddleware(repo, translator))
+    if settings.throttle_rate > 0:
+        throttling = ThrottlingMiddleware(rate=settings.throttle_rate)
+        dp.message.middleware(throttling)
+        dp.callback_query.middleware(throttling)
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.include_router(setup_routers())
+    return App(settings, db, repo, translator, storage, dp, clock)
+
+
+async def create_app(
+    settings: Settings, storage: BaseStorage | None = None, *, clock: Clock | None = None
+) -> App:
+    """Open the database (migrating it) and build the dispatcher."""
+    db = Database(settings.database_url)
+    await db.migrate()
+    translator = Translator(default_locale=settings.default_locale)
+    app = build_dispatcher(settings, db, translator, storage, clock)
+    await app.repo.staff.ensure_admins(settings.admin_ids)
+    return app

@@ -1,0 +1,122 @@
+"""Dates, times, schedules and catalogue cards in the reader's language and time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+
+from bot.i18n import BoundTranslator, Html, escape
+from db.dto import ApplicationDTO, CentreDTO, CourseDTO, GroupDTO, SessionDTO
+
+LOCALE_NAME_KEYS = {"kk": "lang-kk", "ky": "lang-ky", "ru": "lang-ru", "en": "lang-en"}
+STATUS_ICONS = {
+    "pending": "⏳",
+    "accepted": "✅",
+    "waitlisted": "🕒",
+    "rejected": "❌",
+    "cancelled": "➖",
+}
+
+
+def fmt_date(value: date, locale: str) -> str:
+    return format_date(value, "long", locale=locale)
+
+
+def fmt_short_date(value: date, locale: str) -> str:
+    return format_date(value, "d MMMM", locale=locale)
+
+
+def fmt_time(value: datetime, tz: str, locale: str) -> str:
+    return format_time(value.astimezone(ZoneInfo(tz)), "HH:mm", locale=locale)
+
+
+def fmt_datetime(value: datetime, tz: str, locale: str) -> str:
+    local = value.astimezone(ZoneInfo(tz))
+    return f"{format_date(local, 'EEE, d MMMM', locale=locale)}, {format_time(local, 'HH:mm')}"
+
+
+def weekly_pattern(sessions: Iterable[SessionDTO], tz: str, locale: str) -> str:
+    """Summarise sessions as 'Mon, Wed, Fri 18:30–20:30' (most common weekly slots)."""
+    zone = ZoneInfo(tz)
+    slots: dict[tuple[str, str], set[int]] = {}
+    sample: dict[int, date] = {}
+    for session in sessions:
+        start = session.starts_at.astimezone(zone)
+        end = session.ends_at.astimezone(zone)
+        key = (start.strftime("%H:%M"), end.strftime("%H:%M"))
+        slots.setdefault(key, set()).add(start.weekday())
+        sample.setdefault(start.weekday(), start.date())
+    parts = []
+    for (start_s, end_s), days in sorted(slots.items(), key=lambda kv: min(kv[1])):
+        names = ", ".join(format_date(sample[d], "EEE", locale=locale) for d in sorted(days))
+        parts.append(f"{names} {start_s}–{end_s}")
+    return "; ".join(parts)
+
+
+def languages_text(t: BoundTranslator, languages: Sequence[str]) -> str:
+    return ", ".join(t.plain(LOCALE_NAME_KEYS[x]) for x in languages if x in LOCALE_NAME_KEYS)
+
+
+def seats_text(t: BoundTranslator, seats_left: int, capacity: int) -> str:
+    if seats_left <= 0:
+        return t("course-no-seats")
+    return t.n("course-seats-left", seats_left, capacity=capacity)
+
+
+def course_card(
+    t: BoundTranslator,
+    course: CourseDTO,
+    centre: CentreDTO,
+    groups: Sequence[tuple[GroupDTO, Sequence[SessionDTO]]],
+    application: ApplicationDTO | None = None,
+) -> str:
+    lines = [
+        t(
+            "course-card-title",
+            title=t.pick(course.title),
+            centre=t.pick(centre.name),
+            city=t.pick(centre.city),
+        ),
+        "",
+        escape(t.pick(course.description)),
+        "",
+    ]
+    if course.start_date is not None:
+        lines.append(t("course-start", date=fmt_date(course.start_date, t.locale)))
+    duration = t.n_plain("duration-weeks", course.duration_weeks)
+    if course.modules:
+        duration = f"{duration}, {t.n_plain('duration-modules', course.modules)}"
+    lines.append(t("course-duration", duration=duration))
+    for group, sessions in groups:
+        pattern = weekly_pattern(sessions, centre.timezone, t.locale)
+        lines.append(
+            t(
+                "course-group-line",
+                group=t.pick(group.name),
+                schedule=pattern or t.plain("course-schedule-tba"),
+                seats=Html(seats_text(t, group.seats_left, group.capacity)),
+            )
+        )
+    lines.append(t("course-languages", languages=languages_text(t, course.languages)))
+    if course.certificate:
+        lines.append(t("course-certificate", certificate=t.pick(course.certificate)))
+    lines.append(t("course-address", address=t.pick(centre.address)))
+    if course.free_of_charge:
+        lines.append(t("course-free"))
+    lines.append("")
+    if not course.enrolment_open:
+        lines.append(t("course-enrolment-closed"))
+    elif course.seats_left <= 0:
+        lines.append(t("course-full-waitlist"))
+    else:
+        lines.append(Html(seats_text(t, course.seats_left, course.capacity)))
+    if application is not None:
+        lines.append(t("course-your-application", status=status_label(t, application.status)))
+    return "\n".join(lines)
+
+
+def status_label(t: BoundTranslator, status: str) -> str:
+    return f"{STATUS_ICONS.get(status, '')} {t.plain('status-' + status)}".strip()

@@ -1,0 +1,142 @@
+"""aiogram FSM storage in the project's database, so a half-filled form survives a restart."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.database import Database
+from db.models import FsmState, utcnow
+
+
+def storage_key(key: StorageKey) -> str:
+    parts = [
+        str(key.bot_id),
+        str(key.chat_id),
+        str(key.user_id),
+        str(key.thread_id or ""),
+        key.business_connection_id or "",
+        key.destiny,
+    ]
+    return ":".join(parts)
+
+
+def _state_name(state: StateType) -> str | None:
+    if state is None:
+        return None
+    return state.state if isinstance(state, State) else str(state)
+
+
+class SQLStorage(BaseStorage):
+    """One row per (bot, chat, user, thread, destiny) in ``fsm_state``.
+
+    With ``cache`` (long polling: this process is the only consumer of every chat's
+    updates, and aiogram's event isolation serialises each chat) the rows are also kept in
+    a bounded write-through cache, so the state lookup aiogram makes for every update —
+    most of them from people not filling any form — costs no database round trip. Writes
+    always go to the database first, so nothing is lost on a crash or restart.
+    """
+
+    def __init__(self, db: Database, *, cache: bool = False, cache_size: int = 50_000) -> None:
+        self.db = db
+        dialect = sqlite if db.is_sqlite else postgresql
+        self._insert = dialect.insert
+        self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] | None = (
+            OrderedDict() if cache else None
+        )
+        self._cache_size = cache_size
+
+    def _remember(self, key: str, state: str | None, data: Mapping[str, Any]) -> None:
+        if self._cache is None:
+            return
+        self._cache[key] = (state, dict(data))
+        self._cache.move_to_end(key)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _load(self, key: str) -> tuple[str | None, dict[str, Any]]:
+        if self._cache is not None and key in self._cache:
+            state, data = self._cache[key]
+            return state, dict(data)
+        async with self.db.read() as s:
+            state, data = await self._read(s, key)
+        self._remember(key, state, data)
+        return state, data
+
+    async def _write(
+        self, s: AsyncSession, key: str, *, state: str | None, data: Mapping[str, Any]
+    ) -> None:
+        if state is None and not data:
+            await s.execute(delete(FsmState).where(FsmState.key == key))
+            return
+        stmt = self._insert(FsmState).values(
+            key=key, state=state, data=dict(data), updated_at=utcnow()
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[FsmState.key],
+            set_={
+                "state": stmt.excluded.state,
+                "data": stmt.excluded.data,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        await s.execute(stmt)
+
+    async def _read(self, s: AsyncSession, key: str) -> tuple[str | None, dict[str, Any]]:
+        row = (
+            await s.execute(select(FsmState.state, FsmState.data).where(FsmState.key == key))
+        ).first()
+        if row is None:
+            return None, {}
+        return row[0], dict(row[1] or {})
+
+    async def _modify(
+        self,
+        key: StorageKey,
+        change: Callable[[str | None, dict[str, Any]], tuple[str | None, dict[str, Any]]],
+    ) -> tuple[str | None, dict[str, Any]]:
+        k = storage_key(key)
+        async with self.db.transaction() as s:
+            if self._cache is not None and k in self._cache:
+                state, data = self._cache[k][0], dict(self._cache[k][1])
+            else:
+                state, data = await self._read(s, k)
+            state, data = change(state, data)
+            await self._write(s, k, state=state, data=data)
+        self._remember(k, state, data)
+        return state, data
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self._modify(key, lambda _, data: (_state_name(state), data))
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return (await self._load(storage_key(key)))[0]
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._modify(key, lambda state, _: (state, dict(data)))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return (await self._load(storage_key(key)))[1]
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        def merge(state: str | None, current: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+            current.update(data)
+            return state, current
+
+        return dict((await self._modify(key, merge))[1])
+
+    def forget(self, chat_id: int) -> None:
+        """Drop cached rows of a chat (after its rows were deleted directly in the DB)."""
+        if self._cache is not None:
+            for k in [k for k in self._cache if k.split(":")[1] == str(chat_id)]:
+                del self._cache[k]
+
+    async def close(self) -> None:
+        """The Database is owned and closed by the application."""

@@ -1,0 +1,195 @@
+"""Messages the bot sends on its own: to the staff chat and to applicants."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+
+from bot.config import Settings
+from bot.formatting import status_label
+from bot.i18n import Translator
+from db.dto import ApplicationDTO, GroupContextDTO, NewDelivery, ScheduleChangeDTO
+from db.repo import Repos
+
+log = logging.getLogger(__name__)
+
+
+async def application_summary(
+    translator: Translator, locale: str, repo: Repos, app: ApplicationDTO
+) -> str:
+    t = translator.bind(locale)
+    course = await repo.catalogue.course(app.course_id)
+    group = await repo.catalogue.group(app.group_id) if app.group_id else None
+    district = await repo.catalogue.district(app.district_id) if app.district_id else None
+    return t(
+        "staff-new-application",
+        id=app.id,
+        course=t.pick(course.title) if course else "—",
+        group=t.pick(group.name) if group else t.plain("signup-any-group"),
+        name=app.full_name,
+        phone=app.phone,
+        district=t.pick(district.name) if district else "—",
+        source=app.source or "—",
+        status=status_label(t, app.status),
+    )
+
+
+async def notify_staff_new_application(
+    bot: Bot, settings: Settings, translator: Translator, repo: Repos, app: ApplicationDTO
+) -> None:
+    """Post a new application to the staff chat with Accept / Waitlist / Reject buttons.
+
+    The database row is the source of truth, so a failure here loses nothing (staff also
+    see it under /admin)."""
+    if settings.staff_chat_id is None:
+        return
+    from handlers.staff.callbacks import decision_markup, staff_message_key
+
+    locale = settings.default_locale
+    text = await application_summary(translator, locale, repo, app)
+    markup = decision_markup(translator.bind(locale), app.id, app.status)
+    try:
+        sent = await bot.send_message(settings.staff_chat_id, text, reply_markup=markup)
+    except TelegramAPIError as exc:
+        log.warning("staff chat notification for application %s failed: %s", app.id, exc)
+        return
+    # Remembered so that a decision made anywhere redraws this message.
+    await repo.kv.set(staff_message_key(app.id), f"{sent.chat.id}:{sent.message_id}")
+
+
+NOTICE_KEYS = {
+    "accepted": "notice-accepted",
+    "waitlisted": "notice-waitlisted",
+    "rejected": "notice-rejected",
+    "promoted": "notice-promoted",
+    "moved": "notice-moved",
+}
+
+
+async def notify_applicant(
+    bot: Bot,
+    translator: Translator,
+    repo: Repos,
+    app: ApplicationDTO,
+    event: str,
+    *,
+    position: int | None = None,
+) -> bool:
+    """Tell an applicant about a decision, in their own language. True if delivered."""
+    user = await repo.users.get(app.user_id)
+    if user is None or not user.is_active:
+        return False
+    locale = translator.resolve_locale(user.locale, user.language_code)
+    t = translator.bind(locale)
+    course = await repo.catalogue.course(app.course_id)
+    group = await repo.catalogue.group(app.group_id) if app.group_id else None
+    text = t(
+        NOTICE_KEYS[event],
+        course=t.pick(course.title) if course else "—",
+        group=t.pick(group.name) if group else "—",
+        reason=app.reason or "—",
+        position=position or 0,
+        id=app.id,
+    )
+    try:
+        await bot.send_message(app.user_id, text)
+    except TelegramAPIError as exc:
+        from aiogram.exceptions import TelegramForbiddenError
+
+        if isinstance(exc, TelegramForbiddenError):
+            await repo.users.set_active(app.user_id, False)
+        log.warning("notice %s for application %s not delivered: %s", event, app.id, exc)
+        return False
+    return True
+
+
+SCHEDULE_NOTICE_KEYS = {
+    "added": "schedule-notice-added",
+    "moved": "schedule-notice-moved",
+    "cancelled": "schedule-notice-cancelled",
+}
+SCHEDULE_CHANGES_PER_MESSAGE = 8  # keeps a notice far below Telegram's 4096 characters
+
+
+def _schedule_block(change: ScheduleChangeDTO, context: GroupContextDTO) -> dict[str, Any]:
+    """One change as a ``text`` block; dates are formatted at send time, in the trainee's
+    language and the centre's time zone."""
+    tz = context.centre.timezone
+    session = change.after or change.before
+    assert session is not None
+    starts = {"datetime": session.starts_at.isoformat(), "tz": tz}
+    return {
+        "key": SCHEDULE_NOTICE_KEYS[change.kind],
+        "params": {
+            "course": {"pick": context.course.title},
+            "group": {"pick": context.group.name},
+            "when": starts,
+            "old": {"datetime": change.before.starts_at.isoformat(), "tz": tz}
+            if change.before
+            else "—",
+            "new": starts,
+            "end": {"time": session.ends_at.isoformat(), "tz": tz},
+            "room": session.room or "—",
+        },
+    }
+
+
+async def notify_schedule_change(
+    bot: Bot, translator: Translator, repo: Repos, changes: Sequence[ScheduleChangeDTO]
+) -> int:
+    """Tell the accepted trainees of the changed groups: one message per trainee listing
+    every change to their classes, rendered at send time in their own language.
+
+    The messages go through the outbox (``deliveries`` rows, kind ``notice``): rate-limited,
+    retried, and resumed after a restart; each expires once the last of its classes has
+    started. Returns how many trainees it was queued for. ``bot`` and ``translator`` are
+    no longer used here (the outbox renders and sends); they stay for the callers.
+    """
+    by_user: dict[int, list[dict[str, Any]]] = {}
+    latest: dict[int, datetime] = {}
+    contexts: dict[int, GroupContextDTO | None] = {}
+    trainees: dict[int, list[int]] = {}
+    for change in changes:
+        if change.kind not in SCHEDULE_NOTICE_KEYS:
+            raise ValueError(change.kind)
+        if change.group_id not in contexts:
+            contexts[change.group_id] = await repo.courses.group_context(change.group_id)
+            trainees[change.group_id] = await repo.applications.accepted_user_ids([change.group_id])
+        context = contexts[change.group_id]
+        if context is None:
+            continue
+        block = _schedule_block(change, context)
+        starts = max(s.starts_at for s in (change.before, change.after) if s is not None)
+        for user_id in trainees[change.group_id]:
+            by_user.setdefault(user_id, []).append(block)
+            latest[user_id] = max(starts, latest.get(user_id, starts))
+    token = uuid.uuid4().hex[:16]
+    rows: list[NewDelivery] = []
+    told = 0
+    for user_id, blocks in by_user.items():
+        user = await repo.users.get(user_id)
+        if user is None or not user.is_active:
+            continue
+        told += 1
+        for n in range(0, len(blocks), SCHEDULE_CHANGES_PER_MESSAGE):
+            rows.append(
+                NewDelivery(
+                    kind="notice",
+                    dedupe_key=f"schedule:{token}:{user_id}:{n}",
+                    user_id=user_id,
+                    payload={
+                        "type": "text",
+                        "key": "schedule-notice-header",
+                        "blocks": blocks[n : n + SCHEDULE_CHANGES_PER_MESSAGE],
+                    },
+                    expires_at=latest[user_id],
+                )
+            )
+    await repo.deliveries.enqueue(rows)
+    return told

@@ -1,0 +1,58 @@
+"""Router recipes: handlers register at import time, a fresh Router is built per Dispatcher.
+
+An aiogram Router can be attached to one parent only, so a module-level Router cannot
+serve a restarted bot, two bot processes in one test, or the sandbox next to the tests.
+``FeatureRouter`` records the same decorator calls and replays them in ``build()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiogram import Router
+
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+class _Observer:
+    def __init__(self, recipe: FeatureRouter, name: str) -> None:
+        self._recipe = recipe
+        self._name = name
+
+    def __call__(self, *filters: Any, **kwargs: Any) -> Callable[[HandlerT], HandlerT]:
+        def decorator(callback: HandlerT) -> HandlerT:
+            self._recipe._ops.append(("register", self._name, (callback, *filters), kwargs))
+            return callback
+
+        return decorator
+
+    def filter(self, *filters: Any) -> None:
+        self._recipe._ops.append(("filter", self._name, filters, {}))
+
+    def middleware(self, middleware: Any) -> None:
+        self._recipe._ops.append(("middleware", self._name, (middleware,), {}))
+
+    def outer_middleware(self, middleware: Any) -> None:
+        self._recipe._ops.append(("outer_middleware", self._name, (middleware,), {}))
+
+
+class FeatureRouter:
+    """Use like an aiogram Router (``@router.message(...)``); call ``build()`` per bot."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._ops: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
+        self.message = _Observer(self, "message")
+        self.edited_message = _Observer(self, "edited_message")
+        self.callback_query = _Observer(self, "callback_query")
+        self.my_chat_member = _Observer(self, "my_chat_member")
+        self.chat_member = _Observer(self, "chat_member")
+        self.errors = _Observer(self, "errors")
+
+    def build(self) -> Router:
+        router = Router(name=self.name)
+        for op, observer_name, args, kwargs in self._ops:
+            observer = getattr(router, observer_name)
+            getattr(observer, op)(*args, **kwargs)
+        return router

@@ -1,0 +1,46 @@
+"""The staff menu's sections: one place that every staff feature plugs into.
+
+Each section's router handles ``StaffMenuCB.filter(F.section == <its section>)`` and
+checks the role itself (``RoleFilter`` on the router); the menu only lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class StaffSection(StrEnum):
+    applications = "apps"
+    courses = "courses"
+    broadcast = "bcast"
+    attendance = "attend"
+    export = "export"
+    stats = "stats"
+    team = "team"
+    audit = "audit"
+
+
+class StaffMenuCB(CallbackData, prefix="sm"):
+    section: StaffSection
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    section: StaffSection
+    label_key: str  # translation key of the button
+    admin_only: bool = False
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(StaffSection.applications, "staff-section-applications"),
+    Section(StaffSection.courses, "staff-section-courses"),
+    Section(StaffSection.broadcast, "broadcast-section"),
+    Section(StaffSection.attendance, "attendance-section"),
+    Section(StaffSection.export, "staff-section-export"),
+    Section(StaffSection.stats, "staff-section-stats"),
+    Section(StaffSection.team, "staff-section-team", admin_only=True),
+    Section(StaffSection.audit, "staff-section-audit"),
+)

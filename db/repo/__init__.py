@@ -1,0 +1,65 @@
+"""Repositories: each method is one short transaction and returns plain dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from db.database import Database
+from db.models import utcnow
+from db.repo.applications import ApplicationRepo
+from db.repo.attendance import AttendanceRepo
+from db.repo.audit import AuditRepo
+from db.repo.catalogue import CatalogueRepo
+from db.repo.courses import CourseAdminRepo
+from db.repo.deliveries import BroadcastRepo, DeliveryRepo
+from db.repo.kv import KeyValueRepo
+from db.repo.reminders import ReminderRepo
+from db.repo.schedule import ScheduleRepo
+from db.repo.staff import StaffRepo
+from db.repo.stats import StatsRepo
+from db.repo.users import UserRepo
+
+
+@dataclass(frozen=True, slots=True)
+class Repos:
+    """Every repository over one Database; injected into handlers as ``repo``."""
+
+    db: Database
+    users: UserRepo
+    staff: StaffRepo
+    catalogue: CatalogueRepo
+    applications: ApplicationRepo
+    audit: AuditRepo
+    kv: KeyValueRepo
+    courses: CourseAdminRepo
+    schedule: ScheduleRepo
+    stats: StatsRepo
+    deliveries: DeliveryRepo
+    broadcasts: BroadcastRepo
+    attendance: AttendanceRepo
+    reminders: ReminderRepo
+
+    @classmethod
+    def create(cls, db: Database, now: Callable[[], datetime] = utcnow) -> Repos:
+        """``now`` is the injected clock's (deliveries enqueued without a time are due then)."""
+        return cls(
+            db=db,
+            users=UserRepo(db),
+            staff=StaffRepo(db),
+            catalogue=CatalogueRepo(db),
+            applications=ApplicationRepo(db),
+            audit=AuditRepo(db),
+            kv=KeyValueRepo(db),
+            courses=CourseAdminRepo(db),
+            schedule=ScheduleRepo(db),
+            stats=StatsRepo(db),
+            deliveries=DeliveryRepo(db, now),
+            broadcasts=BroadcastRepo(db),
+            attendance=AttendanceRepo(db),
+            reminders=ReminderRepo(db),
+        )
+
+
+__all__ = ["Repos"]

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from db.database import Database
+from db.dto import UserDTO
+from db.models import Application, Attendance, Delivery, FsmState, FunnelEvent, Staff, User
+
+
+def user_dto(u: User) -> UserDTO:
+    return UserDTO(
+        id=u.id,
+        locale=u.locale,
+        language_code=u.language_code,
+        first_name=u.first_name,
+        username=u.username,
+        is_active=u.is_active,
+        reminders_enabled=u.reminders_enabled,
+        source=u.source,
+        consent_at=u.consent_at,
+        created_at=u.created_at,
+    )
+
+
+class UserRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, user_id: int) -> UserDTO | None:
+        async with self.db.read() as s:
+            row = await s.get(User, user_id)
+            return user_dto(row) if row else None
+
+    async def upsert_seen(
+        self,
+        user_id: int,
+        *,
+        first_name: str | None,
+        username: str | None,
+        language_code: str | None,
+    ) -> tuple[UserDTO, bool]:
+        """Create the user on first contact or refresh their Telegram profile fields.
+
+        Returns the user and whether they were created now. Writes only when something
+        changed, so the common case is one primary-key read.
+        """
+        username = username.lower() if username else None
+        async with self.db.read() as s:
+            seen = await s.get(User, user_id)
+            if seen is not None and (
+                seen.first_name,
+                seen.username,
+                seen.language_code,
+                seen.is_active,
+            ) == (first_name, username, language_code, True):
+                return user_dto(seen), False
+        async with self.db.transaction() as s:
+            row = await s.get(User, user_id)
+            created = row is None
+            if row is None:
+                row = User(
+                    id=user_id,
+                    first_name=first_name,
+                    username=username,
+                    language_code=language_code,
+                    is_active=True,
+                    reminders_enabled=True,
+                )
+                s.add(row)
+                await s.flush()
+            elif (row.first_name, row.username, row.language_code, row.is_active) != (
+                first_name,
+                username,
+                language_code,
+                True,
+            ):
+                row.first_name = first_name
+                row.username = username
+                row.language_code = language_code
+                # A user who writes to the bot has evidently not blocked it.
+                row.is_active = True
+            return user_dto(row), created
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(update(User).where(User.id == user_id).values(locale=locale))
+
+    async def set_source_if_empty(self, user_id: int, source: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(User)
+                .where(User.id == user_id, User.source.is_(None))
+                .values(source=source[:64])
+            )
+
+    async def set_consent(self, user_id: int, at: datetime) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(update(User).where(User.id == user_id).values(consent_at=at))
+
+    async def set_active(self, user_id: int, active: bool) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(update(User).where(User.id == user_id).values(is_active=active))
+
+    async def set_reminders(self, user_id: int, enabled: bool) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(User).where(User.id == user_id).values(reminders_enabled=enabled)
+            )
+
+    async def find_by_username(self, username: str) -> UserDTO | None:
+        async with self.db.read() as s:
+            row = await s.scalar(select(User).where(User.username == username.lstrip("@").lower()))
+            return user_dto(row) if row else None
+
+    async def count(self, *, active_only: bool = False) -> int:
+        async with self.db.read() as s:
+            query = select(func.count()).select_from(User)
+            if active_only:
+                query = query.where(User.is_active.is_(True))
+            return int(await s.scalar(query) or 0)
+
+    async def erase(self, user_id: int) -> None:
+        """Delete everything stored about a user (their right to erasure).
+
+        Live applications must have been cancelled first (the enrolment service does it,
+        so freed seats go to the waitlist).
+        """
+        async with self.db.transaction() as s:
+            await s.execute(delete(Application).where(Application.user_id == user_id))
+            await s.execute(delete(Attendance).where(Attendance.user_id == user_id))
+            await s.execute(
+                delete(Delivery).where(
+                    Delivery.user_id == user_id, Delivery.status.in_(("pending", "failed"))
+                )
+            )
+            await s.execute(delete(FunnelEvent).where(FunnelEvent.user_id == user_id))
+            await s.execute(delete(FsmState).where(FsmState.key.like(f"%:{user_id}:%")))
+            await s.execute(delete(Staff).where(Staff.user_id == user_id))
+            await s.execute(delete(User).where(User.id == user_id))

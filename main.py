@@ -1,0 +1,113 @@
+"""Entry point.
+
+python main.py                      run the bot (BOT_TOKEN from .env); without a token,
+                                    start the sandbox: a local test server and a web chat
+python main.py run                  run the bot; a missing BOT_TOKEN is an error
+python main.py sandbox              start the sandbox explicitly (a token is not used)
+python main.py import-catalog FILE  load or update the catalogue from a YAML file
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="IT courses Telegram bot")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot; fails without BOT_TOKEN")
+    sub.add_parser(
+        "sandbox",
+        help="the real bot against a local test server, with a web chat "
+        "(http://127.0.0.1:8080; SANDBOX_HOST/SANDBOX_PORT)",
+    )
+    imp = sub.add_parser("import-catalog", help="load or update the catalogue from a file")
+    imp.add_argument("file", type=Path)
+    return parser
+
+
+async def _import_catalog(path: Path) -> int:
+    from bot.config import load_settings
+    from bot.services.catalog_import import CatalogError, import_catalog
+    from db.database import open_database
+
+    settings = load_settings()
+    db = await open_database(settings.database_url)
+    try:
+        report = await import_catalog(db, path)
+    except CatalogError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(report.summary())
+    return 0
+
+
+def _env_set(name: str) -> bool:
+    return bool(os.environ.get(name, "").strip())
+
+
+def _sandbox(settings: Settings, *, explicit: bool) -> int:
+    from bot.sandbox import SandboxError, SandboxHostError, run_sandbox
+
+    try:
+        asyncio.run(
+            run_sandbox(settings, explicit=explicit, explicit_host=_env_set("SANDBOX_HOST"))
+        )
+    except SandboxHostError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    except SandboxError as exc:
+        print(f"Sandbox: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        print(
+            f"Sandbox: cannot listen on {settings.sandbox_host}:{settings.sandbox_port} "
+            f"({exc.strerror or exc}); set SANDBOX_PORT to another port",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from bot.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(require_token=args.command == "run")
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    sandbox = args.command == "sandbox" or (args.command is None and settings.bot_token is None)
+    # The sandbox prints one line of its own; logs stay quiet unless LOG_LEVEL asks.
+    level = "WARNING" if sandbox and not _env_set("LOG_LEVEL") else settings.log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "import-catalog":
+        return asyncio.run(_import_catalog(args.file))
+    if sandbox:
+        return _sandbox(settings, explicit=args.command == "sandbox")
+    from bot.runner import run_bot
+
+    asyncio.run(run_bot(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
