@@ -1,0 +1,322 @@
+"""A citizen's own applications and data: status, withdraw, see and delete what is stored."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardRemove,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.callbacks import CatAction, CatCB, MyAction, MyCB
+from bot.config import Settings
+from bot.filters import PrivateChat, TextKey
+from bot.formatting import fmt_date, status_label
+from bot.i18n import LANGUAGE_NAMES, BoundTranslator, Translator
+from bot.navigation import leave_form
+from bot.notify import notify_applicant
+from bot.routing import FeatureRouter
+from bot.telegram_utils import show, split_text
+from db.dto import ApplicationDTO, UserDTO
+from db.repo import Repos
+from db.repo.applications import EnrolmentError
+
+router = FeatureRouter(__name__)
+router.message.filter(PrivateChat())
+router.callback_query.filter(PrivateChat())
+
+
+async def _app_block(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str:
+    course = await repo.catalogue.course(app.course_id)
+    centre = await repo.catalogue.centre(course.centre_id) if course else None
+    group = await repo.catalogue.group(app.group_id) if app.group_id else None
+    lines = [
+        t(
+            "my-app-title",
+            id=app.id,
+            course=t.pick(course.title) if course else "—",
+            centre=t.pick(centre.name) if centre else "—",
+        ),
+        t("my-app-status", status=status_label(t, app.status)),
+    ]
+    if group is not None:
+        lines.append(t("my-app-group", group=t.pick(group.name)))
+    if app.status == "waitlisted":
+        position = await repo.applications.waitlist_position(app.id)
+        if position:
+            lines.append(t("my-app-position", position=position))
+    if app.status == "rejected" and app.reason:
+        lines.append(t("my-app-reason", reason=app.reason))
+    return "\n".join(lines)
+
+
+async def applications_view(
+    t: BoundTranslator, repo: Repos, user_id: int
+) -> tuple[list[str], InlineKeyboardMarkup]:
+    apps = await repo.applications.for_user(user_id)
+    if not apps:
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=t.plain("menu-catalogue"),
+                        callback_data=CatCB(action=CatAction.centres).pack(),
+                    )
+                ]
+            ]
+        )
+        return [t("my-apps-empty")], markup
+    blocks = [t("my-apps-header")]
+    rows: list[list[InlineKeyboardButton]] = []
+    for app in apps[:30]:
+        blocks.append(await _app_block(t, repo, app))
+        if app.is_live:
+            course = await repo.catalogue.course(app.course_id)
+            title = t.pick(course.title) if course else str(app.id)
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        text=t.plain("my-withdraw-button", course=title)[:64],
+                        callback_data=MyCB(action=MyAction.withdraw, id=app.id).pack(),
+                    )
+                ]
+            )
+    return split_text("\n\n".join(blocks)), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+@router.message(Command("my"))
+@router.message(TextKey("menu-my-applications"))
+async def my_applications(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+) -> None:
+    await leave_form(message, state, t, repo, settings)
+    chunks, markup = await applications_view(t, repo, user.id)
+    for chunk in chunks[:-1]:
+        await message.answer(chunk)
+    await message.answer(chunks[-1], reply_markup=markup)
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.list))
+async def my_applications_cb(
+    callback: CallbackQuery, user: UserDTO, t: BoundTranslator, repo: Repos
+) -> None:
+    chunks, markup = await applications_view(t, repo, user.id)
+    if not isinstance(callback.message, Message):
+        return
+    for chunk in chunks[:-1]:
+        await callback.message.answer(chunk)
+    await callback.message.answer(chunks[-1], reply_markup=markup)
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.withdraw))
+async def ask_withdraw(
+    callback: CallbackQuery,
+    callback_data: MyCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    app = await repo.applications.get(callback_data.id)
+    if app is None or app.user_id != user.id or not app.is_live:
+        callback_answer.text = t.plain("error-stale-button")
+        callback_answer.show_alert = True
+        return
+    course = await repo.catalogue.course(app.course_id)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t.plain("my-withdraw-yes"),
+                    callback_data=MyCB(action=MyAction.withdraw_yes, id=app.id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=t.plain("btn-no"), callback_data=MyCB(action=MyAction.list).pack()
+                ),
+            ]
+        ]
+    )
+    await show(
+        callback, t("my-withdraw-confirm", course=t.pick(course.title) if course else "—"), markup
+    )
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.withdraw_yes))
+async def do_withdraw(
+    callback: CallbackQuery,
+    callback_data: MyCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    try:
+        outcome = await repo.applications.cancel_by_user(user.id, callback_data.id)
+    except EnrolmentError:
+        callback_answer.text = t.plain("error-stale-button")
+        callback_answer.show_alert = True
+        return
+    await show(callback, t("my-withdrawn", id=outcome.application.id))
+    for promoted in outcome.promoted:
+        await notify_applicant(bot, translator, repo, promoted, "promoted")
+
+
+# ---- my data ------------------------------------------------------------------------
+
+
+async def data_view(t: BoundTranslator, repo: Repos, user: UserDTO) -> str:
+    lines = [
+        t("my-data-header"),
+        t(
+            "my-data-telegram",
+            id=user.id,
+            name=user.first_name or "—",
+            username=("@" + user.username) if user.username else "—",
+        ),
+        t("my-data-language", language=LANGUAGE_NAMES.get(t.locale, t.locale)),
+        t("my-data-source", source=user.source or "—"),
+        t(
+            "my-data-consent",
+            consent=fmt_date(user.consent_at.date(), t.locale) if user.consent_at else "—",
+        ),
+        t(
+            "my-data-reminders",
+            state=t.plain("state-on") if user.reminders_enabled else t.plain("state-off"),
+        ),
+    ]
+    for app in await repo.applications.for_user(user.id):
+        course = await repo.catalogue.course(app.course_id)
+        district = await repo.catalogue.district(app.district_id) if app.district_id else None
+        lines.append(
+            t(
+                "my-data-application",
+                id=app.id,
+                course=t.pick(course.title) if course else "—",
+                name=app.full_name,
+                phone=app.phone,
+                district=t.pick(district.name) if district else "—",
+                status=status_label(t, app.status),
+            )
+        )
+    lines.append(t("my-data-footer"))
+    return "\n".join(lines)
+
+
+def data_keyboard(t: BoundTranslator, user: UserDTO) -> InlineKeyboardMarkup:
+    toggle = "my-reminders-off" if user.reminders_enabled else "my-reminders-on"
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t.plain(toggle), callback_data=MyCB(action=MyAction.reminders).pack()
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=t.plain("my-erase-button"),
+                    callback_data=MyCB(action=MyAction.erase).pack(),
+                )
+            ],
+        ]
+    )
+
+
+@router.message(TextKey("menu-my-data"))
+async def my_data(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+) -> None:
+    await leave_form(message, state, t, repo, settings)
+    chunks = split_text(await data_view(t, repo, user))
+    for chunk in chunks[:-1]:
+        await message.answer(chunk)
+    await message.answer(chunks[-1], reply_markup=data_keyboard(t, user))
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.reminders))
+async def toggle_reminders(
+    callback: CallbackQuery,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await repo.users.set_reminders(user.id, not user.reminders_enabled)
+    fresh = await repo.users.get(user.id)
+    if fresh is None:
+        return
+    callback_answer.text = t.plain(
+        "my-reminders-now-on" if fresh.reminders_enabled else "my-reminders-now-off"
+    )
+    text = split_text(await data_view(t, repo, fresh))[-1]
+    await show(callback, text, data_keyboard(t, fresh))
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.erase))
+async def ask_erase(callback: CallbackQuery, t: BoundTranslator) -> None:
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t.plain("my-erase-yes"),
+                    callback_data=MyCB(action=MyAction.erase_yes).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=t.plain("btn-no"), callback_data=MyCB(action=MyAction.data).pack()
+                ),
+            ]
+        ]
+    )
+    await show(callback, t("my-erase-confirm"), markup)
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.data))
+async def back_to_data(
+    callback: CallbackQuery, user: UserDTO, t: BoundTranslator, repo: Repos
+) -> None:
+    await show(callback, split_text(await data_view(t, repo, user))[-1], data_keyboard(t, user))
+
+
+@router.callback_query(MyCB.filter(F.action == MyAction.erase_yes))
+async def do_erase(
+    callback: CallbackQuery,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+) -> None:
+    promoted: list[ApplicationDTO] = []
+    for app in await repo.applications.live_for_user(user.id):
+        try:
+            outcome = await repo.applications.cancel_by_user(user.id, app.id)
+        except EnrolmentError:
+            continue
+        promoted += outcome.promoted
+    await state.clear()
+    await repo.users.erase(user.id)
+    await show(callback, t("my-erased"))
+    if callback.message is not None:
+        await bot.send_message(
+            callback.message.chat.id, t("my-erased-restart"), reply_markup=ReplyKeyboardRemove()
+        )
+    for app in promoted:
+        await notify_applicant(bot, translator, repo, app, "promoted")

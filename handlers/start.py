@@ -1,0 +1,125 @@
+"""/start, language choice, the main menu, help and cancel."""
+
+from __future__ import annotations
+
+import re
+
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.callbacks import LangCB
+from bot.config import LOCALES, Settings
+from bot.filters import TextKey
+from bot.i18n import BoundTranslator, Translator
+from bot.keyboards import language_picker
+from bot.navigation import leave_form, send_main_menu
+from bot.routing import FeatureRouter
+from db.dto import UserDTO
+from db.repo import Repos
+from handlers import catalogue
+
+router = FeatureRouter(__name__)
+_PAYLOAD_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@router.message(CommandStart())
+async def cmd_start(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+) -> None:
+    await state.clear()
+    payload = command.args.strip() if command.args else None
+    if payload and not _PAYLOAD_RE.match(payload):
+        payload = None
+    if user.id in settings.admin_ids:
+        await repo.staff.ensure_admins(frozenset({user.id}))
+    course_code = None
+    if payload:
+        if payload.startswith("c_"):
+            course_code = payload[2:]
+        else:
+            await repo.users.set_source_if_empty(user.id, payload)
+    if user.locale is None:
+        # First visit: choose the language first (Telegram's language pre-selected).
+        await state.update_data(pending_course=course_code)
+        await message.answer(t("start-choose-language"), reply_markup=language_picker(t.locale))
+        return
+    await send_main_menu(message, t, repo, settings, "start-welcome-back")
+    if course_code:
+        await catalogue.open_course_by_code(message, course_code, t, repo, user)
+
+
+@router.message(Command("language"))
+@router.message(TextKey("menu-language"))
+async def ask_language(
+    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
+) -> None:
+    await leave_form(message, state, t, repo, settings)
+    await message.answer(t("language-choose"), reply_markup=language_picker(t.locale))
+
+
+@router.callback_query(LangCB.filter())
+async def set_language(
+    callback: CallbackQuery,
+    callback_data: LangCB,
+    state: FSMContext,
+    user: UserDTO,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if callback_data.code not in LOCALES:
+        callback_answer.text = translator.plain(user.locale or "en", "error-stale-button")
+        return
+    first_time = user.locale is None
+    await repo.users.set_locale(user.id, callback_data.code)
+    t = translator.bind(callback_data.code)
+    callback_answer.text = t.plain("language-set")
+    message = callback.message
+    if not isinstance(message, Message):
+        return
+    await message.edit_text(t("language-current"), reply_markup=None)
+    data = await state.get_data()
+    await state.clear()
+    if first_time:
+        await send_main_menu(message, t, repo, settings, "start-welcome")
+    else:
+        await send_main_menu(message, t, repo, settings, "menu-main")
+    course_code = data.get("pending_course")
+    if isinstance(course_code, str):
+        await catalogue.open_course_by_code(message, course_code, t, repo, user)
+
+
+@router.message(Command("help"))
+@router.message(TextKey("menu-help"))
+async def show_help(
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+) -> None:
+    await state.clear()
+    await send_main_menu(message, t, repo, settings, "help-text")
+
+
+@router.message(Command("cancel"))
+@router.message(Command("menu"))
+async def cmd_cancel(
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+) -> None:
+    had_form = await state.get_state() is not None
+    await state.clear()
+    await send_main_menu(message, t, repo, settings, "form-cancelled" if had_form else "menu-main")
