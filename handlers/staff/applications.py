@@ -1,0 +1,476 @@
+"""Applications: a filter (course, group, status, district), a paginated list, a card
+per application with its decisions, and moving a trainee to another group.
+
+The filter travels inside every button (AppsCB), so the list needs no state; every value
+is re-checked against the database before it is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot, F
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.config import Settings
+from bot.formatting import fmt_short_date, status_label
+from bot.i18n import BoundTranslator, Translator
+from bot.keyboards import inline_rows
+from bot.notify import notify_applicant
+from bot.roles import RoleFilter
+from bot.routing import FeatureRouter
+from bot.staff_menu import StaffMenuCB, StaffSection
+from bot.telegram_utils import TEXT_LIMIT, show, split_text
+from db.dto import CourseDTO, DistrictDTO, GroupDTO, UserDTO
+from db.repo import Repos
+from db.repo.applications import ApplicationFilter, EnrolmentError
+from handlers.staff.callbacks import CODE_STATUSES, STATUS_CODES, AppsAction, AppsCB
+from handlers.staff.common import (
+    StaffChats,
+    StaffTraffic,
+    alert,
+    clip,
+    course_names,
+    home_button,
+    stale,
+)
+from handlers.staff.decisions import (
+    announce_promotions,
+    card_markup,
+    card_text,
+    refresh_staff_message,
+)
+
+router = FeatureRouter(__name__)
+router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
+router.callback_query.filter(StaffTraffic(), RoleFilter(), StaffChats())
+
+PAGE_SIZE = 10
+PICKER_MAX = 40
+STATUS_ORDER = ("pending", "waitlisted", "accepted", "rejected", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A checked filter: every id names an existing row, and the group is the course's."""
+
+    course: CourseDTO | None = None
+    group: GroupDTO | None = None
+    status: str | None = None
+    district: DistrictDTO | None = None
+
+    def to_repo(self) -> ApplicationFilter:
+        return ApplicationFilter(
+            course_id=self.course.id if self.course else None,
+            group_id=self.group.id if self.group else None,
+            status=self.status,
+            district_id=self.district.id if self.district else None,
+        )
+
+    def cb(self, action: AppsAction, *, export: int = 0, page: int = 0, **extra: int) -> AppsCB:
+        return AppsCB(
+            action=action,
+            course=self.course.id if self.course else 0,
+            group=self.group.id if self.group else 0,
+            status=STATUS_CODES[self.status] if self.status else "",
+            district=self.district.id if self.district else 0,
+            page=page,
+            export=export,
+            **extra,
+        )
+
+
+async def load_filter(repo: Repos, data: AppsCB) -> Filter | None:
+    """The filter a button names, or None if any part of it is stale or forged."""
+    course = group = district = None
+    if data.course:
+        course = await repo.catalogue.course(data.course)
+        if course is None:
+            return None
+    if data.group:
+        group = await repo.catalogue.group(data.group)
+        if group is None or course is None or group.course_id != course.id:
+            return None
+    status = None
+    if data.status:
+        status = CODE_STATUSES.get(data.status)
+        if status is None:
+            return None
+    if data.district:
+        district = await repo.catalogue.district(data.district)
+        if district is None:
+            return None
+    if data.page < 0 or data.export not in (0, 1):
+        return None
+    return Filter(course, group, status, district)
+
+
+def describe(t: BoundTranslator, flt: Filter) -> str:
+    return t(
+        "staff-apps-filter",
+        course=t.pick(flt.course.title) if flt.course else t.plain("staff-any"),
+        group=t.pick(flt.group.name) if flt.group else t.plain("staff-any"),
+        status=status_label(t, flt.status) if flt.status else t.plain("staff-any"),
+        district=t.pick(flt.district.name) if flt.district else t.plain("staff-any"),
+    )
+
+
+def button(text: str, data: AppsCB) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text[:64], callback_data=data.pack())
+
+
+async def filters_view(
+    t: BoundTranslator, repo: Repos, flt: Filter, export: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    _, total = await repo.applications.search(flt.to_repo(), limit=0)
+    header = t("export-header") if export else t("staff-apps-header")
+    text = f"{header}\n\n{describe(t, flt)}\n{t.n('staff-apps-found', total)}"
+    any_ = t.plain("staff-any")
+    rows = [
+        [
+            button(
+                t.plain("staff-btn-course", value=t.pick(flt.course.title) if flt.course else any_),
+                flt.cb(AppsAction.courses, export=export),
+            ),
+        ],
+        [
+            button(
+                t.plain(
+                    "staff-btn-status", value=status_label(t, flt.status) if flt.status else any_
+                ),
+                flt.cb(AppsAction.statuses, export=export),
+            ),
+            button(
+                t.plain(
+                    "staff-btn-district", value=t.pick(flt.district.name) if flt.district else any_
+                ),
+                flt.cb(AppsAction.districts, export=export),
+            ),
+        ],
+    ]
+    if flt.course is not None:
+        rows[0].append(
+            button(
+                t.plain("staff-btn-group", value=t.pick(flt.group.name) if flt.group else any_),
+                flt.cb(AppsAction.groups, export=export),
+            )
+        )
+    if export:
+        if flt.status != "accepted":
+            trainees = Filter(flt.course, flt.group, "accepted", flt.district)
+            rows.append(
+                [button(t.plain("export-btn-trainees"), trainees.cb(AppsAction.filters, export=1))]
+            )
+    else:
+        rows.append([button(t.plain("staff-btn-show", count=total), flt.cb(AppsAction.list))])
+    rows.append(
+        [
+            button(t.plain("export-btn-xlsx"), flt.cb(AppsAction.xlsx, export=export)),
+            button(t.plain("export-btn-csv"), flt.cb(AppsAction.csv, export=export)),
+        ]
+    )
+    rows.append([home_button(t)])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def list_view(
+    t: BoundTranslator, repo: Repos, flt: Filter, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    _, total = await repo.applications.search(flt.to_repo(), limit=0)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages - 1)
+    apps, total = await repo.applications.search(
+        flt.to_repo(), limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
+    courses = {c.id: c for c in await repo.catalogue.courses()}
+    groups: dict[int, GroupDTO | None] = {}
+    districts: dict[int, DistrictDTO | None] = {}
+    blocks = [
+        t("staff-apps-page", page=page + 1, pages=pages, total=total),
+        describe(t, flt),
+    ]
+    open_buttons = []
+    for app in apps:
+        if app.group_id and app.group_id not in groups:
+            groups[app.group_id] = await repo.catalogue.group(app.group_id)
+        if app.district_id and app.district_id not in districts:
+            districts[app.district_id] = await repo.catalogue.district(app.district_id)
+        course = courses.get(app.course_id)
+        group = groups.get(app.group_id) if app.group_id else None
+        district = districts.get(app.district_id) if app.district_id else None
+        blocks.append(
+            t(
+                "staff-apps-item",
+                id=app.id,
+                status=status_label(t, app.status),
+                name=clip(app.full_name, 60),
+                phone=app.phone,
+                course=clip(t.pick(course.title), 40) if course else "—",
+                group=clip(t.pick(group.name), 30) if group else "—",
+                district=clip(t.pick(district.name), 30) if district else "—",
+                date=fmt_short_date(app.created_at.date(), t.locale),
+            )
+        )
+        open_buttons.append(
+            button(
+                t.plain("staff-btn-open", id=app.id), flt.cb(AppsAction.open, page=page, id=app.id)
+            )
+        )
+    if not apps:
+        blocks.append(t("staff-apps-empty"))
+    text = "\n\n".join(blocks)
+    if len(text) > TEXT_LIMIT:  # never reached with the clipped fields; a last guard
+        text = split_text(text)[0]
+    markup = inline_rows(open_buttons, width=5)
+    nav = []
+    if page > 0:
+        nav.append(button("◀️", flt.cb(AppsAction.list, page=page - 1)))
+    if page < pages - 1:
+        nav.append(button("▶️", flt.cb(AppsAction.list, page=page + 1)))
+    if nav:
+        markup.inline_keyboard.append(nav)
+    markup.inline_keyboard.append(
+        [button(t.plain("staff-btn-filters"), flt.cb(AppsAction.filters)), home_button(t)]
+    )
+    return text, markup
+
+
+# ---- handlers ---------------------------------------------------------------------------
+
+
+@router.callback_query(StaffMenuCB.filter(F.section == StaffSection.applications))
+async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
+    text, markup = await filters_view(t, repo, Filter(status="pending"), export=0)
+    await show(callback, text, markup)
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.filters))
+async def on_filters(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    flt = await load_filter(repo, callback_data)
+    if flt is None:
+        stale(t, callback_answer)
+        return
+    text, markup = await filters_view(t, repo, flt, callback_data.export)
+    await show(callback, text, markup)
+
+
+@router.callback_query(
+    AppsCB.filter(
+        F.action.in_(
+            {AppsAction.courses, AppsAction.groups, AppsAction.statuses, AppsAction.districts}
+        )
+    )
+)
+async def on_pick(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """A list of values for one part of the filter; each button is the new filter."""
+    flt = await load_filter(repo, callback_data)
+    if flt is None:
+        stale(t, callback_answer)
+        return
+    export = callback_data.export
+    action = callback_data.action
+    buttons: list[InlineKeyboardButton] = []
+    if action is AppsAction.courses:
+        key = "staff-pick-course"
+        buttons.append(
+            button(
+                t.plain("staff-any"),
+                Filter(None, None, flt.status, flt.district).cb(AppsAction.filters, export=export),
+            )
+        )
+        names = await course_names(t, repo)
+        for course in (await repo.catalogue.courses())[:PICKER_MAX]:
+            choice = Filter(course, None, flt.status, flt.district)
+            buttons.append(button(names[course.id], choice.cb(AppsAction.filters, export=export)))
+    elif action is AppsAction.groups:
+        if flt.course is None:
+            stale(t, callback_answer)
+            return
+        key = "staff-pick-group"
+        buttons.append(
+            button(
+                t.plain("staff-any"),
+                Filter(flt.course, None, flt.status, flt.district).cb(
+                    AppsAction.filters, export=export
+                ),
+            )
+        )
+        for group in await repo.catalogue.groups(flt.course.id):
+            choice = Filter(flt.course, group, flt.status, flt.district)
+            label = t.plain(
+                "staff-group-seats",
+                group=t.pick(group.name),
+                taken=group.seats_taken,
+                capacity=group.capacity,
+            )
+            buttons.append(button(label, choice.cb(AppsAction.filters, export=export)))
+    elif action is AppsAction.statuses:
+        key = "staff-pick-status"
+        buttons.append(
+            button(
+                t.plain("staff-any"),
+                Filter(flt.course, flt.group, None, flt.district).cb(
+                    AppsAction.filters, export=export
+                ),
+            )
+        )
+        for status in STATUS_ORDER:
+            choice = Filter(flt.course, flt.group, status, flt.district)
+            buttons.append(
+                button(status_label(t, status), choice.cb(AppsAction.filters, export=export))
+            )
+    else:
+        key = "staff-pick-district"
+        buttons.append(
+            button(
+                t.plain("staff-any"),
+                Filter(flt.course, flt.group, flt.status, None).cb(
+                    AppsAction.filters, export=export
+                ),
+            )
+        )
+        counts = await repo.courses.districts_in_applications(
+            course_id=flt.course.id if flt.course else None,
+            group_id=flt.group.id if flt.group else None,
+        )
+        for item in counts[:PICKER_MAX]:
+            district = await repo.catalogue.district(int(item.key or 0))
+            if district is None:
+                continue
+            choice = Filter(flt.course, flt.group, flt.status, district)
+            label = f"{t.pick(district.name)} ({item.count})"
+            buttons.append(button(label, choice.cb(AppsAction.filters, export=export)))
+    markup = inline_rows(buttons, width=2)
+    markup.inline_keyboard.append(
+        [button(t.plain("btn-back"), flt.cb(AppsAction.filters, export=export))]
+    )
+    await show(callback, t(key), markup)
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.list))
+async def on_list(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    flt = await load_filter(repo, callback_data)
+    if flt is None:
+        stale(t, callback_answer)
+        return
+    text, markup = await list_view(t, repo, flt, callback_data.page)
+    await show(callback, text, markup)
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.open))
+async def on_open(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    flt = await load_filter(repo, callback_data)
+    app = await repo.applications.get(callback_data.id)
+    if flt is None or app is None:
+        stale(t, callback_answer)
+        return
+    back = flt.cb(AppsAction.list, page=callback_data.page).pack()
+    await show(callback, await card_text(t, repo, app), card_markup(t, app, back))
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.move))
+async def on_move(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """The other groups of the trainee's course, with their free seats."""
+    flt = await load_filter(repo, callback_data)
+    app = await repo.applications.get(callback_data.id)
+    if flt is None or app is None:
+        stale(t, callback_answer)
+        return
+    if app.status != "accepted":
+        alert(
+            callback_answer, t.plain("staff-move-not-accepted", status=status_label(t, app.status))
+        )
+        return
+    buttons = [
+        button(
+            t.plain(
+                "staff-group-seats", group=t.pick(g.name), taken=g.seats_taken, capacity=g.capacity
+            ),
+            flt.cb(AppsAction.move_to, page=callback_data.page, id=app.id, value=g.id),
+        )
+        for g in await repo.catalogue.groups(app.course_id)
+        if g.id != app.group_id
+    ]
+    if not buttons:
+        alert(callback_answer, t.plain("staff-move-no-groups"))
+        return
+    markup = inline_rows(buttons)
+    markup.inline_keyboard.append(
+        [button(t.plain("btn-back"), flt.cb(AppsAction.open, page=callback_data.page, id=app.id))]
+    )
+    await show(callback, t("staff-move-pick", id=app.id, name=app.full_name), markup)
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.move_to))
+async def on_move_to(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    flt = await load_filter(repo, callback_data)
+    app = await repo.applications.get(callback_data.id)
+    group = await repo.catalogue.group(callback_data.value)
+    if flt is None or app is None or group is None or group.course_id != app.course_id:
+        stale(t, callback_answer)
+        return
+    try:
+        outcome = await repo.applications.move(app.id, actor_id=user.id, group_id=group.id)
+    except EnrolmentError as exc:
+        keys = {
+            "full": "staff-move-full",
+            "already": "staff-move-already",
+            "not_accepted": "staff-move-not-accepted",
+        }
+        current = exc.application or app
+        alert(
+            callback_answer,
+            t.plain(
+                keys.get(exc.code, "error-stale-button"), status=status_label(t, current.status)
+            ),
+        )
+        return
+    moved = outcome.application
+    delivered = await notify_applicant(bot, translator, repo, moved, "moved")
+    await refresh_staff_message(bot, settings, translator, repo, moved)
+    await announce_promotions(bot, settings, translator, repo, outcome.promoted)
+    back = flt.cb(AppsAction.list, page=callback_data.page).pack()
+    await show(callback, await card_text(t, repo, moved), card_markup(t, moved, back))
+    told = t.plain("staff-applicant-told" if delivered else "staff-applicant-not-told")
+    callback_answer.text = f"{t.plain('staff-done-moved', group=t.pick(group.name))} {told}"

@@ -1,0 +1,463 @@
+"""Accept / Waitlist / Reject, from the staff chat and from an application's card.
+
+Each button carries the status the staff member saw; the repository applies a decision
+only if the application is still in it, so two staff pressing at once change it once and
+the second is told what the first did. The staff-chat message of an application (its id
+is kept in the kv table) is redrawn after every change, wherever it was made.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.config import Settings
+from bot.filters import HasText
+from bot.formatting import fmt_datetime, status_label
+from bot.i18n import BoundTranslator, Translator, escape
+from bot.notify import application_summary, notify_applicant
+from bot.roles import RoleFilter
+from bot.routing import FeatureRouter
+from db.dto import ApplicationDTO, UserDTO
+from db.repo import Repos
+from db.repo.applications import EnrolmentError
+from handlers.staff.callbacks import (
+    CODE_STATUSES,
+    STATUS_CODES,
+    AppsAction,
+    AppsCB,
+    Decision,
+    DecisionCB,
+    decision_buttons,
+    decision_markup,
+    staff_message_key,
+)
+from handlers.staff.common import (
+    TEXT_INPUT_MAX,
+    StaffChats,
+    StaffForm,
+    StaffTraffic,
+    alert,
+    cancel_markup,
+    home_button,
+    person,
+    stale,
+)
+
+log = logging.getLogger(__name__)
+router = FeatureRouter(__name__)
+router.message.filter(StaffTraffic(), RoleFilter(), StaffChats(staff_chat=True))
+router.callback_query.filter(StaffTraffic(), RoleFilter(), StaffChats(staff_chat=True))
+
+ACTIONS = {Decision.accept: "accept", Decision.waitlist: "waitlist", Decision.reject: "reject"}
+EVENTS = {Decision.accept: "accepted", Decision.waitlist: "waitlisted", Decision.reject: "rejected"}
+DONE_KEYS = {
+    Decision.accept: "staff-done-accepted",
+    Decision.waitlist: "staff-done-waitlisted",
+    Decision.reject: "staff-done-rejected",
+}
+
+
+# ---- texts ------------------------------------------------------------------------------
+
+
+async def timezone_of(repo: Repos, course_id: int) -> str:
+    course = await repo.catalogue.course(course_id)
+    centre = await repo.catalogue.centre(course.centre_id) if course else None
+    return centre.timezone if centre else "UTC"
+
+
+async def decided_line(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str:
+    """Who decided and when, in HTML ('' while nobody has)."""
+    if app.status == "cancelled":
+        return t("staff-app-withdrawn")
+    if app.decided_at is None or app.status == "pending":
+        return ""
+    at = fmt_datetime(app.decided_at, await timezone_of(repo, app.course_id), t.locale)
+    status = status_label(t, app.status)
+    if app.decided_by:
+        line = t("staff-app-decided", status=status, who=await person(repo, app.decided_by), at=at)
+    else:
+        line = t("staff-app-decided-auto", status=status, at=at)
+    if app.status == "rejected" and app.reason:
+        line += "\n" + t("staff-app-reason", reason=app.reason)
+    return line
+
+
+async def changed_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str:
+    """For a stale button: what happened to the application meanwhile (plain text)."""
+    status = status_label(t, app.status)
+    if app.status == "cancelled":
+        return t.plain("staff-changed-withdrawn", id=app.id)
+    if app.decided_at is not None and app.decided_by:
+        at = fmt_datetime(app.decided_at, await timezone_of(repo, app.course_id), t.locale)
+        who = await person(repo, app.decided_by)
+        return t.plain("staff-changed", id=app.id, status=status, who=who, at=at)
+    return t.plain("staff-changed-status", id=app.id, status=status)
+
+
+async def staff_chat_text(
+    translator: Translator, settings: Settings, repo: Repos, app: ApplicationDTO
+) -> str:
+    locale = settings.default_locale
+    text = await application_summary(translator, locale, repo, app)
+    line = await decided_line(translator.bind(locale), repo, app)
+    return f"{text}\n\n{line}" if line else text
+
+
+async def card_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str:
+    course = await repo.catalogue.course(app.course_id)
+    centre = await repo.catalogue.centre(course.centre_id) if course else None
+    group = await repo.catalogue.group(app.group_id) if app.group_id else None
+    district = await repo.catalogue.district(app.district_id) if app.district_id else None
+    tz = centre.timezone if centre else "UTC"
+    lines = [
+        t(
+            "staff-app-card",
+            id=app.id,
+            course=t.pick(course.title) if course else "—",
+            centre=t.pick(centre.name) if centre else "—",
+            group=t.pick(group.name) if group else t.plain("signup-any-group"),
+            name=app.full_name,
+            phone=app.phone,
+            district=t.pick(district.name) if district else "—",
+            source=app.source or "—",
+            created=fmt_datetime(app.created_at, tz, t.locale),
+            status=status_label(t, app.status),
+        )
+    ]
+    if app.status == "waitlisted":
+        position = await repo.applications.waitlist_position(app.id)
+        if position:
+            lines.append(t("staff-app-position", position=position))
+    line = await decided_line(t, repo, app)
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def card_markup(t: BoundTranslator, app: ApplicationDTO, back: str | None) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    buttons = decision_buttons(t, app.id, app.status)
+    if buttons:
+        rows.append(buttons)
+    base = AppsCB.unpack(back) if back else AppsCB(action=AppsAction.list)
+    if app.status == "accepted":
+        move = base.model_copy(update={"action": AppsAction.move, "id": app.id})
+        rows.append(
+            [InlineKeyboardButton(text=t.plain("staff-btn-move"), callback_data=move.pack())]
+        )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=t.plain("staff-btn-back-list"),
+                callback_data=base.model_copy(update={"action": AppsAction.list}).pack(),
+            ),
+            home_button(t),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def back_of(callback: CallbackQuery) -> str | None:
+    """The 'back to the list' button of the pressed card (it carries the list's filter)."""
+    message = callback.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    for row in markup.inline_keyboard if markup else []:
+        for button in row:
+            data = button.callback_data or ""
+            if data.startswith(AppsCB.__prefix__ + ":"):
+                try:
+                    if AppsCB.unpack(data).action is AppsAction.list:
+                        return data
+                except (TypeError, ValueError):
+                    continue
+    return None
+
+
+# ---- telling everyone ---------------------------------------------------------------------
+
+
+async def staff_message_of(repo: Repos, application_id: int) -> tuple[int, int] | None:
+    raw = await repo.kv.get(staff_message_key(application_id))
+    if not raw:
+        return None
+    chat, _, message = raw.partition(":")
+    try:
+        return int(chat), int(message)
+    except ValueError:
+        return None
+
+
+async def refresh_staff_message(
+    bot: Bot,
+    settings: Settings,
+    translator: Translator,
+    repo: Repos,
+    app: ApplicationDTO,
+    *,
+    skip: tuple[int, int] | None = None,
+) -> None:
+    """Redraw an application's staff-chat message: status, who decided, fitting buttons."""
+    where = await staff_message_of(repo, app.id)
+    if where is None or where == skip:
+        return
+    text = await staff_chat_text(translator, settings, repo, app)
+    markup = decision_markup(translator.bind(settings.default_locale), app.id, app.status)
+    try:
+        await bot.edit_message_text(
+            text=text, chat_id=where[0], message_id=where[1], reply_markup=markup
+        )
+    except TelegramAPIError as exc:
+        log.info("staff message of application %s not redrawn: %s", app.id, exc)
+
+
+async def announce_promotions(
+    bot: Bot,
+    settings: Settings,
+    translator: Translator,
+    repo: Repos,
+    promoted: list[ApplicationDTO],
+) -> None:
+    """Tell applicants who got a freed seat, and redraw their staff-chat messages."""
+    for app in promoted:
+        await notify_applicant(bot, translator, repo, app, "promoted")
+        await refresh_staff_message(bot, settings, translator, repo, app)
+
+
+async def announce(
+    bot: Bot,
+    settings: Settings,
+    translator: Translator,
+    repo: Repos,
+    app: ApplicationDTO,
+    event: str,
+    *,
+    position: int | None = None,
+    promoted: list[ApplicationDTO] | None = None,
+    skip: tuple[int, int] | None = None,
+) -> bool:
+    """After a decision: the applicant, the staff chat and anyone promoted. True if the
+    applicant got the notice."""
+    delivered = await notify_applicant(bot, translator, repo, app, event, position=position)
+    await refresh_staff_message(bot, settings, translator, repo, app, skip=skip)
+    await announce_promotions(bot, settings, translator, repo, promoted or [])
+    return delivered
+
+
+async def redraw(
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    back: str | None,
+    t: BoundTranslator,
+    translator: Translator,
+    settings: Settings,
+    repo: Repos,
+    app: ApplicationDTO,
+) -> None:
+    """Redraw the message a decision was made from: a staff-chat post or a card."""
+    if chat_id == settings.staff_chat_id:
+        text = await staff_chat_text(translator, settings, repo, app)
+        markup = decision_markup(translator.bind(settings.default_locale), app.id, app.status)
+    else:
+        text = await card_text(t, repo, app)
+        markup = card_markup(t, app, back)
+    try:
+        await bot.edit_message_text(
+            text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+        )
+    except TelegramAPIError as exc:
+        log.info("message %s of chat %s not redrawn: %s", message_id, chat_id, exc)
+
+
+async def redraw_stale(
+    bot: Bot,
+    where: tuple[int, int],
+    back: str | None,
+    t: BoundTranslator,
+    translator: Translator,
+    settings: Settings,
+    repo: Repos,
+    app: ApplicationDTO,
+) -> None:
+    """Bring a stale message up to date — unless it is the application's staff-chat post,
+    which whoever changed the application has redrawn already."""
+    if await staff_message_of(repo, app.id) != where:
+        await redraw(bot, *where, back, t, translator, settings, repo, app)
+
+
+# ---- buttons --------------------------------------------------------------------------
+
+
+@router.callback_query(DecisionCB.filter())
+async def on_decision(
+    callback: CallbackQuery,
+    callback_data: DecisionCB,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    app = await repo.applications.get(callback_data.id)
+    seen = CODE_STATUSES.get(callback_data.seen)
+    message = callback.message
+    if app is None or seen is None or message is None:
+        stale(t, callback_answer)
+        return
+    where = (message.chat.id, message.message_id)
+    back = back_of(callback)
+    if app.status != seen:
+        alert(callback_answer, await changed_text(t, repo, app))
+        await redraw_stale(bot, where, back, t, translator, settings, repo, app)
+        return
+    if callback_data.action is Decision.reject:
+        await ask_reason(callback, app, state, user, t, repo, bot, callback_answer, where, back)
+        return
+    try:
+        outcome = await repo.applications.decide(
+            app.id, actor_id=user.id, action=ACTIONS[callback_data.action], expected_status=seen
+        )
+    except EnrolmentError as exc:
+        current = exc.application or await repo.applications.get(app.id)
+        if exc.code == "full":
+            alert(callback_answer, t.plain("staff-decision-full"))
+        elif current is None:
+            stale(t, callback_answer)
+        else:
+            alert(callback_answer, await changed_text(t, repo, current))
+            await redraw_stale(bot, where, back, t, translator, settings, repo, current)
+        return
+    fresh = outcome.application
+    await redraw(bot, *where, back, t, translator, settings, repo, fresh)
+    delivered = await announce(
+        bot,
+        settings,
+        translator,
+        repo,
+        fresh,
+        EVENTS[callback_data.action],
+        position=outcome.waitlist_position,
+        promoted=outcome.promoted,
+        skip=where,
+    )
+    told = t.plain("staff-applicant-told" if delivered else "staff-applicant-not-told")
+    callback_answer.text = f"{t.plain(DONE_KEYS[callback_data.action], id=fresh.id)} {told}"
+
+
+async def ask_reason(
+    callback: CallbackQuery,
+    app: ApplicationDTO,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    where: tuple[int, int],
+    back: str | None,
+) -> None:
+    """Ask for the reason in the staff member's private chat (also when Reject was pressed
+    in the staff group), so the answer never has to be picked out of group chatter."""
+    private = FSMContext(
+        storage=state.storage,
+        key=StorageKey(bot_id=state.key.bot_id, chat_id=user.id, user_id=user.id),
+    )
+    await private.set_state(StaffForm.reject_reason)
+    await private.set_data(
+        {
+            "app_id": app.id,
+            "seen": STATUS_CODES[app.status],
+            "origin_chat": where[0],
+            "origin_message": where[1],
+            "back": back,
+        }
+    )
+    course = await repo.catalogue.course(app.course_id)
+    text = t(
+        "staff-reject-ask",
+        id=app.id,
+        name=app.full_name,
+        course=t.pick(course.title) if course else "—",
+    )
+    try:
+        await bot.send_message(user.id, text, reply_markup=cancel_markup(t))
+    except TelegramAPIError:
+        await private.clear()
+        alert(callback_answer, t.plain("staff-reject-open-private"))
+        return
+    if where[0] != user.id:
+        callback_answer.text = t.plain("staff-reject-asked-private")
+
+
+# ---- the reason ---------------------------------------------------------------------------
+
+
+@router.message(StateFilter(StaffForm.reject_reason), HasText())
+async def got_reason(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    app_id = data.get("app_id")
+    seen = CODE_STATUSES.get(str(data.get("seen")))
+    if not isinstance(app_id, int) or seen is None:
+        await message.answer(t("error-stale-button"))
+        return
+    reason = (message.text or "").strip()[:TEXT_INPUT_MAX]
+    try:
+        outcome = await repo.applications.decide(
+            app_id, actor_id=user.id, action="reject", expected_status=seen, reason=reason
+        )
+    except EnrolmentError as exc:
+        current = exc.application or await repo.applications.get(app_id)
+        if current is None:
+            await message.answer(t("error-stale-button"))
+        else:
+            await message.answer(escape(await changed_text(t, repo, current)))
+        return
+    app = outcome.application
+    origin_chat, origin_message = data.get("origin_chat"), data.get("origin_message")
+    where = None
+    if isinstance(origin_chat, int) and isinstance(origin_message, int):
+        where = (origin_chat, origin_message)
+        back = data.get("back")
+        await redraw(
+            bot,
+            origin_chat,
+            origin_message,
+            back if isinstance(back, str) else None,
+            t,
+            translator,
+            settings,
+            repo,
+            app,
+        )
+    delivered = await announce(
+        bot, settings, translator, repo, app, "rejected", promoted=outcome.promoted, skip=where
+    )
+    told = t("staff-applicant-told" if delivered else "staff-applicant-not-told")
+    await message.answer(f"{t('staff-done-rejected', id=app.id)} {told}")
+
+
+@router.message(StateFilter(StaffForm.reject_reason))
+async def reason_not_text(message: Message, t: BoundTranslator) -> None:
+    await message.answer(t("staff-reject-expect-text"), reply_markup=cancel_markup(t))

@@ -1,0 +1,138 @@
+"""Export applicants or trainees (the applications filter) to XLSX or CSV, as a document."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F
+from aiogram.types import BufferedInputFile, CallbackQuery
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.clock import Clock
+from bot.i18n import BoundTranslator
+from bot.roles import RoleFilter
+from bot.routing import FeatureRouter
+from bot.services.export import Table, to_csv, to_xlsx
+from bot.staff_menu import StaffMenuCB, StaffSection
+from bot.telegram_utils import show
+from db.dto import ApplicationDTO, CentreDTO, CourseDTO, DistrictDTO, GroupDTO, UserDTO
+from db.repo import Repos
+from handlers.staff.applications import Filter, describe, filters_view, load_filter
+from handlers.staff.callbacks import AppsAction, AppsCB
+from handlers.staff.common import StaffChats, StaffTraffic, alert, stale
+
+router = FeatureRouter(__name__)
+router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
+router.callback_query.filter(StaffTraffic(), RoleFilter(), StaffChats())
+
+EXPORT_MAX = 50_000
+COLUMNS = (
+    "export-col-id",
+    "export-col-created",
+    "export-col-status",
+    "export-col-course",
+    "export-col-centre",
+    "export-col-group",
+    "export-col-name",
+    "export-col-phone",
+    "export-col-district",
+    "export-col-source",
+    "export-col-decided",
+    "export-col-reason",
+)
+
+
+async def build_table(
+    t: BoundTranslator, repo: Repos, apps: Sequence[ApplicationDTO], *, trainees: bool
+) -> Table:
+    """One row per application, in the staff member's language; times in the local time
+    of the course's centre."""
+    courses: dict[int, CourseDTO] = {c.id: c for c in await repo.catalogue.courses()}
+    centres: dict[int, CentreDTO] = {c.id: c for c in await repo.catalogue.centres()}
+    groups: dict[int, GroupDTO] = {}
+    for course_id in {a.course_id for a in apps}:
+        groups.update({g.id: g for g in await repo.catalogue.groups(course_id)})
+    districts: dict[int, DistrictDTO] = {d.id: d for d in await repo.catalogue.all_districts()}
+
+    def local(value: datetime | None, centre: CentreDTO | None) -> datetime | None:
+        if value is None:
+            return None
+        zone = ZoneInfo(centre.timezone) if centre else UTC
+        return value.astimezone(zone).replace(tzinfo=None)
+
+    rows = []
+    for app in apps:
+        course = courses.get(app.course_id)
+        centre = centres.get(course.centre_id) if course else None
+        group = groups.get(app.group_id) if app.group_id else None
+        district = districts.get(app.district_id) if app.district_id else None
+        rows.append(
+            (
+                app.id,
+                local(app.created_at, centre),
+                t.plain("status-" + app.status),
+                t.pick(course.title) if course else "",
+                t.pick(centre.name) if centre else "",
+                t.pick(group.name) if group else "",
+                app.full_name,
+                app.phone,
+                t.pick(district.name) if district else "",
+                app.source or "",
+                local(app.decided_at, centre),
+                app.reason or "",
+            )
+        )
+    title = t.plain("export-sheet-trainees" if trainees else "export-sheet-applications")
+    return Table(title=title, headers=[t.plain(k) for k in COLUMNS], rows=rows)
+
+
+@router.callback_query(StaffMenuCB.filter(F.section == StaffSection.export))
+async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
+    text, markup = await filters_view(t, repo, Filter(), export=1)
+    await show(callback, text, markup)
+
+
+@router.callback_query(AppsCB.filter(F.action.in_({AppsAction.xlsx, AppsAction.csv})))
+async def on_export(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    flt = await load_filter(repo, callback_data)
+    if flt is None or callback.message is None:
+        stale(t, callback_answer)
+        return
+    apps, total = await repo.applications.search(flt.to_repo(), limit=EXPORT_MAX)
+    if not apps:
+        alert(callback_answer, t.plain("export-empty"))
+        return
+    trainees = flt.status == "accepted"
+    fmt = "xlsx" if callback_data.action is AppsAction.xlsx else "csv"
+    table = await build_table(t, repo, apps, trainees=trainees)
+    data = await asyncio.to_thread(to_xlsx if fmt == "xlsx" else to_csv, table)
+    stamp = clock.now().strftime("%Y%m%d-%H%M")
+    filename = f"{'trainees' if trainees else 'applications'}-{stamp}.{fmt}"
+    chat_id = callback.message.chat.id
+    await bot.send_document(
+        chat_id,
+        BufferedInputFile(data, filename=filename),
+        caption=t.n("export-caption", len(apps), total=total) + "\n" + describe(t, flt),
+    )
+    await repo.audit.add(
+        user.id,
+        "export.applications",
+        "export",
+        fmt,
+        None,
+        {"rows": len(apps), **{k: v for k, v in asdict(flt.to_repo()).items() if v is not None}},
+    )
+    callback_answer.text = t.plain("export-sent")

@@ -1,0 +1,332 @@
+"""The team (admins only): add staff or admins by a forwarded message, a user id or an
+@username of someone who has started the bot; change a role; remove."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiogram import Bot, F
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.config import Settings
+from bot.i18n import BoundTranslator, Translator
+from bot.keyboards import main_menu
+from bot.roles import RoleFilter
+from bot.routing import FeatureRouter
+from bot.staff_menu import StaffMenuCB, StaffSection
+from bot.telegram_utils import show, split_text
+from db.dto import UserDTO
+from db.repo import Repos
+from handlers.staff.callbacks import TeamAction, TeamCB
+from handlers.staff.common import (
+    StaffChats,
+    StaffForm,
+    StaffTraffic,
+    alert,
+    cancel_markup,
+    home_button,
+    name_label,
+    person_label,
+    stale,
+)
+
+log = logging.getLogger(__name__)
+router = FeatureRouter(__name__)
+router.message.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffChats())
+router.callback_query.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffChats())
+
+ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
+_USERNAME_RE = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
+
+
+def tm_button(text: str, action: TeamAction, id_: int = 0) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text[:64], callback_data=TeamCB(action=action, id=id_).pack())
+
+
+async def team_view(
+    t: BoundTranslator, repo: Repos, settings: Settings
+) -> tuple[str, InlineKeyboardMarkup]:
+    members = await repo.staff.list()
+    listed = {m.user_id for m in members}
+    lines = [t("team-header")]
+    rows = []
+    for m in members:
+        label = name_label(m.first_name, m.username, m.user_id)
+        fixed = m.user_id in settings.admin_ids
+        key = "team-line-fixed" if fixed else "team-line"
+        lines.append(t(key, who=label, id=m.user_id, role=t.plain(ROLE_KEYS.get(m.role, m.role))))
+        if not fixed:
+            rows.append(
+                [
+                    tm_button(
+                        f"{label} · {t.plain(ROLE_KEYS.get(m.role, m.role))}",
+                        TeamAction.member,
+                        m.user_id,
+                    )
+                ]
+            )
+    for admin_id in sorted(settings.admin_ids - listed):
+        lines.append(
+            t(
+                "team-line-fixed",
+                who=person_label(await repo.users.get(admin_id), admin_id),
+                id=admin_id,
+                role=t.plain("staff-role-admin"),
+            )
+        )
+    rows.append(
+        [
+            tm_button(t.plain("team-btn-add-staff"), TeamAction.add_staff),
+            tm_button(t.plain("team-btn-add-admin"), TeamAction.add_admin),
+        ]
+    )
+    rows.append([home_button(t)])
+    return split_text("\n".join(lines))[0], InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def member_view(
+    t: BoundTranslator, repo: Repos, user_id: int
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    role = await repo.staff.role_of(user_id)
+    if role is None:
+        return None
+    who = person_label(await repo.users.get(user_id), user_id)
+    switch = (
+        tm_button(t.plain("team-btn-make-staff"), TeamAction.make_staff, user_id)
+        if role == "admin"
+        else tm_button(t.plain("team-btn-make-admin"), TeamAction.make_admin, user_id)
+    )
+    rows = [
+        [switch, tm_button(t.plain("team-btn-remove"), TeamAction.remove, user_id)],
+        [tm_button(t.plain("btn-back"), TeamAction.list), home_button(t)],
+    ]
+    text = t("team-member", who=who, id=user_id, role=t.plain(ROLE_KEYS.get(role, role)))
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def tell_member(
+    bot: Bot, translator: Translator, repo: Repos, settings: Settings, user_id: int, key: str
+) -> None:
+    """Tell a person their role changed, with the main menu (🛠 Staff shown or hidden)."""
+    user = await repo.users.get(user_id)
+    if user is None or not user.is_active:
+        return
+    t = translator.bind(translator.resolve_locale(user.locale, user.language_code))
+    staff = key != "team-notice-removed"
+    try:
+        await bot.send_message(user_id, t(key), reply_markup=main_menu(t, staff=staff))
+    except TelegramAPIError as exc:
+        log.info("role notice to user %s not delivered: %s", user_id, exc)
+
+
+# ---- handlers ---------------------------------------------------------------------------
+
+
+@router.callback_query(StaffMenuCB.filter(F.section == StaffSection.team))
+@router.callback_query(TeamCB.filter(F.action == TeamAction.list))
+async def open_section(
+    callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
+) -> None:
+    await state.clear()
+    await show(callback, *await team_view(t, repo, settings))
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.member))
+async def on_member(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if callback_data.id in settings.admin_ids:
+        alert(callback_answer, t.plain("team-fixed-admin"))
+        return
+    view = await member_view(t, repo, callback_data.id)
+    if view is None:
+        stale(t, callback_answer)
+        return
+    await show(callback, *view)
+
+
+@router.callback_query(TeamCB.filter(F.action.in_({TeamAction.add_staff, TeamAction.add_admin})))
+async def ask_member(
+    callback: CallbackQuery, callback_data: TeamCB, state: FSMContext, t: BoundTranslator
+) -> None:
+    role = "admin" if callback_data.action is TeamAction.add_admin else "staff"
+    await state.set_state(StaffForm.team_add)
+    await state.set_data({"role": role})
+    await show(callback, t("team-ask", role=t.plain(ROLE_KEYS[role])), cancel_markup(t))
+
+
+async def find_person(message: Message, repo: Repos) -> tuple[UserDTO | None, str]:
+    """The person a message names: a forward from them, their id, or their @username.
+    Returns (user, problem key) — the user is None when they cannot be found."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginUser):
+        return await repo.users.get(origin.sender_user.id), "team-not-started"
+    if isinstance(origin, MessageOriginHiddenUser):
+        return None, "team-hidden-forward"
+    if origin is not None:
+        return None, "team-not-a-person"
+    text = (message.text or "").strip()
+    if text.isdigit() and len(text) <= 20:
+        return await repo.users.get(int(text)), "team-not-started"
+    match = _USERNAME_RE.match(text)
+    if match:
+        return await repo.users.find_by_username(match.group(1)), "team-not-started"
+    return None, "team-ask-again"
+
+
+@router.message(StateFilter(StaffForm.team_add))
+async def got_member(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    role = (await state.get_data()).get("role")
+    if role not in ROLE_KEYS:
+        await state.clear()
+        await message.answer(t("error-stale-button"))
+        return
+    found, problem = await find_person(message, repo)
+    if found is None:
+        await message.answer(t(problem), reply_markup=cancel_markup(t))
+        return
+    if found.id in settings.admin_ids:
+        await message.answer(t("team-fixed-admin"), reply_markup=cancel_markup(t))
+        return
+    await state.clear()
+    before = await repo.staff.set_role(user.id, found.id, str(role))
+    who = person_label(found, found.id)
+    role_label = t.plain(ROLE_KEYS[str(role)])
+    if before == role:
+        done = t("team-already", who=who, role=role_label)
+    else:
+        done = t("team-added", who=who, role=role_label)
+        await tell_member(
+            bot,
+            translator,
+            repo,
+            settings,
+            found.id,
+            "team-notice-admin" if role == "admin" else "team-notice-staff",
+        )
+    text, markup = await team_view(t, repo, settings)
+    await message.answer(f"{done}\n\n{text}", reply_markup=markup)
+
+
+@router.callback_query(TeamCB.filter(F.action.in_({TeamAction.make_admin, TeamAction.make_staff})))
+async def on_role(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    target = callback_data.id
+    if target in settings.admin_ids:
+        alert(callback_answer, t.plain("team-fixed-admin"))
+        return
+    if target == user.id:
+        alert(callback_answer, t.plain("team-not-yourself"))
+        return
+    if await repo.staff.role_of(target) is None:
+        stale(t, callback_answer)
+        return
+    role = "admin" if callback_data.action is TeamAction.make_admin else "staff"
+    before = await repo.staff.set_role(user.id, target, role)
+    if before != role:
+        await tell_member(
+            bot,
+            translator,
+            repo,
+            settings,
+            target,
+            "team-notice-admin" if role == "admin" else "team-notice-staff",
+        )
+    view = await member_view(t, repo, target)
+    if view is not None:
+        await show(callback, *view)
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.remove))
+async def ask_remove(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
+) -> None:
+    target = callback_data.id
+    if target in settings.admin_ids:
+        alert(callback_answer, t.plain("team-fixed-admin"))
+        return
+    if target == user.id:
+        alert(callback_answer, t.plain("team-not-yourself"))
+        return
+    if await repo.staff.role_of(target) is None:
+        stale(t, callback_answer)
+        return
+    who = person_label(await repo.users.get(target), target)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                tm_button(t.plain("team-btn-remove-yes"), TeamAction.remove_yes, target),
+                tm_button(t.plain("btn-back"), TeamAction.member, target),
+            ]
+        ]
+    )
+    await show(callback, t("team-remove-confirm", who=who), markup)
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.remove_yes))
+async def do_remove(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    target = callback_data.id
+    if target in settings.admin_ids or target == user.id:
+        alert(
+            callback_answer,
+            t.plain("team-fixed-admin" if target != user.id else "team-not-yourself"),
+        )
+        return
+    before = await repo.staff.remove(user.id, target)
+    if before is None:
+        stale(t, callback_answer)
+        return
+    await tell_member(bot, translator, repo, settings, target, "team-notice-removed")
+    callback_answer.text = t.plain("team-removed")
+    await show(callback, *await team_view(t, repo, settings))

@@ -1,0 +1,123 @@
+"""The applications list: filters by course, group, status and district; pages that stay
+under Telegram's 4096 characters however long the list."""
+
+from __future__ import annotations
+
+import re
+
+from bot.harness import ADMIN_ID, BotHarness
+from bot.i18n import pick_text
+from tests.e2e import Chat, plain
+from tests.test_staff_support import (
+    applicant,
+    first_course,
+    h,
+    open_menu,
+    refused_requests,
+    title,
+)
+
+__all__ = ["h"]
+LONG_NAME = "Абдрахманова-Жумабекова Айгерим-Гульнара Нурсултановна-Сейткали " * 2
+
+
+def ids_on(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"№ (\d+) ·", text)]
+
+
+async def test_filters_and_pages_of_a_long_list(h: BotHarness) -> None:
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    course, _groups = await first_course(h)
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    districts = await h.repo.catalogue.districts(centre.region_id)
+    apps = []
+    for i in range(27):
+        _, app = await applicant(
+            h,
+            5000 + i,
+            ("kk", "ky", "ru", "en")[i % 4],
+            course.id,
+            name=f"{LONG_NAME[:100]} {i}",
+            district_id=districts[i % 3].id,
+            post=False,
+        )
+        apps.append(app)
+    for app in apps[:4]:
+        await h.repo.applications.decide(app.id, actor_id=ADMIN_ID, action="accept")
+
+    await open_menu(chat)
+    await chat.press_key("staff-section-applications")
+    # The list opens on applications under review.
+    screen = await chat.expect(chat.text("staff-apps-header"))
+    assert plain(h.app.translator.plural("ru", "staff-apps-found", 23)) in screen.content
+    any_ = chat.label("staff-any")
+    await chat.press(chat.label("staff-btn-status", value="⏳ " + chat.label("status-pending")))
+    await chat.expect(chat.text("staff-pick-status"))
+    await chat.press(any_)
+    await chat.press_key("staff-btn-show", count=27)
+
+    seen: list[int] = []
+    pages = 0
+    total_length = 0
+    while True:
+        page = await chat.expect(chat.text("staff-apps-page", page=pages + 1, pages=3, total=27))
+        assert len(page.content) <= 4096
+        total_length += len(page.content)
+        seen += ids_on(page.content)
+        pages += 1
+        if "▶️" not in page.buttons():
+            break
+        await chat.press("▶️")
+    assert pages == 3 and total_length > 4096
+    assert sorted(seen) == sorted(a.id for a in apps) and len(seen) == len(set(seen))
+    # Newest first.
+    assert seen == sorted(seen, reverse=True)
+
+    # Back one page, then narrow by district.
+    await chat.press("◀️")
+    await chat.expect(chat.text("staff-apps-page", page=2, pages=3, total=27))
+    await chat.press_key("staff-btn-filters")
+    await chat.press(chat.label("staff-btn-district", value=any_))
+    district = districts[1]
+    await chat.press(f"{pick_text(district.name, 'ru')} (9)")
+    await chat.press_key("staff-btn-show", count=9)
+    listing = await chat.expect(chat.text("staff-apps-page", page=1, pages=1, total=9))
+    assert sorted(ids_on(listing.content)) == sorted(
+        a.id for a in apps if a.district_id == district.id
+    )
+
+    # Narrow further: course, group and status.
+    await chat.press_key("staff-btn-filters")
+    await chat.press(chat.label("staff-btn-course", value=any_))
+    await chat.press(title(course, "ru"))
+    accepted = [await h.repo.applications.get(a.id) for a in apps[:4]]
+    group_id = accepted[1].group_id  # the district-1 one that was accepted
+    assert group_id is not None
+    group = await h.repo.catalogue.group(group_id)
+    await chat.press(chat.label("staff-btn-group", value=any_))
+    await chat.press(
+        chat.label(
+            "staff-group-seats",
+            group=pick_text(group.name, "ru"),
+            taken=group.seats_taken,
+            capacity=group.capacity,
+        )
+    )
+    await chat.press_key("staff-btn-show", count=1)
+    listing = await chat.expect(chat.text("staff-apps-page", page=1, pages=1, total=1))
+    assert ids_on(listing.content) == [apps[1].id]
+
+    # A forged filter (a group of another course) is refused, not trusted.
+    other_course = (await h.repo.catalogue.courses(centre.id))[1]
+    other_group = (await h.repo.catalogue.groups(other_course.id))[0]
+    data = f"sap:l:{course.id}:{other_group.id}::0:0:0:0:0"
+    query = admin.press(data, listing.message_id)
+    answer = await admin.wait_callback_answer(query["id"])
+    assert answer.text == chat.label("error-stale-button")
+
+    # A card with the longest name still fits.
+    await chat.press_key("staff-btn-open", id=apps[1].id)
+    card = await chat.expect(apps[1].full_name)
+    assert len(card.content) <= 4096
+    assert refused_requests(h) == []

@@ -1,0 +1,254 @@
+"""Class sessions: add, move, cancel with the group's trainees told in their language, and
+a term's timetable imported from a YAML document."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.formatting import fmt_datetime, fmt_time
+from bot.harness import ADMIN_ID, BotHarness
+from bot.i18n import pick_text
+from db.dto import GroupDTO, SessionDTO
+from db.models import AuditLog
+from handlers.staff.schedule import Slot, SlotError, parse_slot
+from tests.e2e import Chat, plain
+from tests.test_staff_support import (
+    applicant,
+    first_course,
+    h,
+    open_menu,
+    refused_requests,
+    title,
+)
+
+__all__ = ["h"]
+TODAY = date(2026, 11, 22)
+
+
+def test_parse_slot() -> None:
+    assert parse_slot("10.12 18:30-20:30 201", TODAY) == Slot(
+        date(2026, 12, 10), time(18, 30), time(20, 30), "201"
+    )
+    assert parse_slot(" 2026-12-10  9:05 – 10:35  ауд. 3 ", TODAY) == Slot(
+        date(2026, 12, 10), time(9, 5), time(10, 35), "ауд. 3"
+    )
+    assert parse_slot("10.12.26 18:30 20:00", TODAY) == Slot(
+        date(2026, 12, 10), time(18, 30), time(20, 0), None
+    )
+    assert parse_slot("10/01 18:30 Room 5", TODAY) == Slot(
+        date(2027, 1, 10), time(18, 30), None, "Room 5"
+    )  # a day already past this year is next year's
+    for bad in ("", "tomorrow 18:30", "10.12", "32.12 10:00", "10.12 25:00", "10.12 18.30"):
+        with pytest.raises(SlotError):
+            parse_slot(bad, TODAY)
+
+
+async def trainee(
+    h: BotHarness, user_id: int, locale: str, course_id: int, group: GroupDTO
+) -> None:
+    _, app = await applicant(h, user_id, locale, course_id, group_id=group.id, post=False)
+    outcome = await h.repo.applications.decide(
+        app.id, actor_id=ADMIN_ID, action="accept", group_id=group.id
+    )
+    assert outcome.application.group_id == group.id
+
+
+def expected_notice(
+    h: BotHarness, locale: str, key: str, course: str, group: str, tz: str, **s: SessionDTO
+) -> str:
+    t = h.app.translator
+    session = s.get("after") or s["before"]
+    before = s.get("before")
+    body = t.get(
+        locale,
+        key,
+        course=course,
+        group=group,
+        when=fmt_datetime(session.starts_at, tz, locale),
+        old=fmt_datetime(before.starts_at, tz, locale) if before else "—",
+        new=fmt_datetime(session.starts_at, tz, locale),
+        end=fmt_time(session.ends_at, tz, locale),
+        room=session.room or "—",
+    )
+    return plain(t.get(locale, "schedule-notice-header") + "\n\n" + body)
+
+
+async def test_add_move_cancel_a_class(h: BotHarness) -> None:
+    admin = h.admin("en")
+    chat = Chat(h, admin, "en")
+    course, groups = await first_course(h)
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    tz = centre.timezone
+    group = groups[0]
+    await trainee(h, 6001, "kk", course.id, group)
+    await trainee(h, 6002, "ru", course.id, group)
+    await trainee(h, 6003, "ky", course.id, groups[1])  # another group: not told
+    kk, ru, ky = h.server.user(6001), h.server.user(6002), h.server.user(6003)
+
+    await open_menu(chat)
+    await chat.press_key("staff-section-courses")
+    await chat.press(f"🟢 {title(course, 'en')}")
+    await chat.press(
+        chat.label("staff-group-seats", group=pick_text(group.name, "en"), taken=2, capacity=5)
+    )
+    await chat.press_key("schedule-btn-sessions")
+    await chat.expect(tz)
+    await chat.press_key("schedule-btn-add")
+    await chat.expect(chat.text("schedule-ask-add", group=pick_text(group.name, "en"), tz=tz)[:20])
+
+    chat.say("2026-11-01 10:00")
+    await chat.expect_key("schedule-error-past")
+    chat.say("7.12 10:30")  # the demo's Monday class is 10:00-12:30
+    await chat.expect_key("schedule-error-overlap")
+    chat.say("20.12 07:00-08:30 305")
+    await chat.expect(chat.text("schedule-added", line="x")[:12])
+    [added] = [
+        s
+        for s in await h.repo.catalogue.sessions([group.id])
+        if s.starts_at.astimezone(ZoneInfo(tz)).date() == date(2026, 12, 20)
+    ]
+    assert added.starts_at.astimezone(ZoneInfo(tz)).time() == time(7, 0)
+    assert added.room == "305"
+    last: dict[int, int] = {}
+    for user, locale in ((kk, "kk"), (ru, "ru")):
+        told = await user.wait_reply()
+        last[user.id] = told.message_id
+        assert told.content == expected_notice(
+            h,
+            locale,
+            "schedule-notice-added",
+            pick_text(course.title, locale),
+            pick_text(group.name, locale),
+            tz,
+            after=added,
+        )
+
+    # Move it: the length and the room stay.
+    await chat.press(fmt_datetime(added.starts_at, tz, "en"))
+    await chat.press_key("schedule-btn-move")
+    await chat.expect(chat.text("schedule-ask-move", line="x", tz=tz)[:10])
+    chat.say("21.12 07:30")
+    await chat.expect(chat.text("schedule-moved", old="x", new="y")[:10])
+    moved = await h.repo.catalogue.session(added.id)
+    assert moved is not None
+    assert (moved.ends_at - moved.starts_at, moved.room) == (added.ends_at - added.starts_at, "305")
+    for user, locale in ((kk, "kk"), (ru, "ru")):
+        told = await user.wait_reply(after_message_id=last[user.id])
+        last[user.id] = told.message_id
+        assert told.content == expected_notice(
+            h,
+            locale,
+            "schedule-notice-moved",
+            pick_text(course.title, locale),
+            pick_text(group.name, locale),
+            tz,
+            before=added,
+            after=moved,
+        )
+
+    # Cancel it.
+    await chat.press(fmt_datetime(moved.starts_at, tz, "en"))
+    await chat.press_key("schedule-btn-cancel")
+    await chat.press_key("schedule-btn-cancel-yes")
+    cancelled = await h.repo.catalogue.session(added.id)
+    assert cancelled is not None and cancelled.cancelled
+    for user, locale in ((kk, "kk"), (ru, "ru")):
+        told = await user.wait_reply(after_message_id=last[user.id])
+        last[user.id] = told.message_id
+        assert told.content == expected_notice(
+            h,
+            locale,
+            "schedule-notice-cancelled",
+            pick_text(course.title, locale),
+            pick_text(group.name, locale),
+            tz,
+            before=moved,
+            after=cancelled,
+        )
+    assert [len(u.bot_messages()) for u in (kk, ru, ky)] == [3, 3, 0]
+
+    async with h.app.db.transaction() as s:
+        actions = list(
+            await s.scalars(select(AuditLog.action).where(AuditLog.action.like("session.%")))
+        )
+    assert actions == ["session.add", "session.move", "session.cancel"]
+    assert refused_requests(h) == []
+
+
+async def test_import_a_timetable_document(h: BotHarness) -> None:
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    course, groups = await first_course(h)
+    tz = (await h.repo.catalogue.centre(course.centre_id)).timezone
+    group = groups[0]
+    for g in groups:
+        await h.repo.applications.set_group_capacity(g.id, 1, actor_id=ADMIN_ID)
+    await trainee(h, 6101, "kk", course.id, group)
+    await trainee(h, 6102, "en", course.id, groups[1])
+    waiting_user, waiting = await applicant(h, 6103, "ky", course.id, post=False)
+    assert waiting.status == "waitlisted"
+    kk = h.server.user(6101)
+    first, second = (await h.repo.catalogue.sessions([group.id]))[1:3]
+    local = ZoneInfo(tz)
+
+    await open_menu(chat)
+    await chat.press_key("staff-section-courses")
+    await chat.press_key("schedule-btn-import")
+    await chat.expect(chat.text("schedule-import-ask", max=512)[:10])
+    chat.say("hello")
+    await chat.expect_key("schedule-import-expect-file")
+    admin.send_document(b"a,b\n", "timetable.csv")
+    await chat.expect_key("schedule-import-not-yaml")
+    admin.send_document(b"groups:\n  - code: nope\n    capacity: -1\n", "bad.yaml")
+    errors = await chat.expect(chat.text("schedule-import-errors", count=1)[:20])
+    assert "bad.yaml:" in errors.content
+
+    yaml = f"""groups:
+  - code: {group.code}
+    capacity: 2
+    sessions:
+      - code: {first.code}
+        date: {first.starts_at.astimezone(local):%Y-%m-%d}
+        start: "14:00"
+        end: "16:30"
+        room: "305"
+      - code: {second.code}
+        date: {second.starts_at.astimezone(local):%Y-%m-%d}
+        start: "{second.starts_at.astimezone(local):%H:%M}"
+        end: "{second.ends_at.astimezone(local):%H:%M}"
+        cancelled: true
+"""
+    admin.send_document(yaml.encode(), "term.yaml")
+    done = await chat.expect(chat.text("schedule-import-done", file="term.yaml"))
+    assert plain(h.app.translator.plural("ru", "schedule-import-changes", 2)) in done.content
+    moved = await h.repo.catalogue.session(first.id)
+    assert moved is not None
+    assert moved.starts_at.astimezone(local).time() == time(14, 0) and moved.room == "305"
+    cancelled = await h.repo.catalogue.session(second.id)
+    assert cancelled is not None and cancelled.cancelled
+
+    # One message to the trainee with both changes, in Kazakh.
+    told = await kk.wait_reply()
+    assert plain(h.app.translator.get("kk", "schedule-notice-header")) in told.content
+    assert fmt_datetime(first.starts_at, tz, "kk") in told.content
+    assert fmt_datetime(moved.starts_at, tz, "kk") in told.content
+    assert fmt_datetime(second.starts_at, tz, "kk") in told.content
+    assert len(kk.bot_messages()) == 1
+    assert h.server.user(6102).bot_messages() == []  # the other group is unchanged
+    # The raised capacity gave the seat to the waitlisted applicant.
+    promoted = await h.repo.applications.get(waiting.id)
+    assert (promoted.status, promoted.group_id) == ("accepted", group.id)
+    assert "🎉" in (await waiting_user.wait_reply()).content
+
+    async with h.app.db.transaction() as s:
+        audit = await s.scalar(select(AuditLog).where(AuditLog.action == "catalog.import"))
+    assert audit is not None and audit.target_id == "term.yaml"
+    assert audit.after == {
+        "groups": {"created": 0, "updated": 1},
+        "sessions": {"created": 0, "updated": 2},
+    }
+    assert refused_requests(h) == []

@@ -1,0 +1,151 @@
+"""The team (admins add and remove staff by user id, @username or a forwarded message) and
+the audit log staff read; the staff menu shows only what a role may open."""
+
+from __future__ import annotations
+
+from bot.harness import ADMIN_ID, BotHarness
+from bot.roles import role_of
+from bot.staff_menu import SECTIONS
+from db.repo.staff import StaffRepo
+from handlers.staff.callbacks import TeamAction, TeamCB
+from tests.e2e import Chat
+from tests.test_staff_support import (
+    applicant,
+    first_course,
+    h,
+    open_menu,
+    refused_requests,
+    staff_member,
+)
+
+__all__ = ["h"]
+
+
+async def started(h: BotHarness, user_id: int, locale: str, username: str | None = None) -> Chat:
+    user = h.user(user_id, first_name=f"Cand{user_id}", language_code=locale, username=username)
+    chat = Chat(h, user, locale)
+    user.send_command("start")
+    await user.wait_reply()
+    await h.repo.users.set_locale(user_id, locale)
+    return chat
+
+
+async def test_menu_shows_what_the_role_may_open(h: BotHarness) -> None:
+    admin = Chat(h, h.admin("en"), "en")
+    menu = await open_menu(admin)
+    known = h.app.translator.catalogs["en"].messages
+    shown = [s for s in SECTIONS if s.label_key in known]
+    assert menu.buttons() == [admin.label(s.label_key) for s in shown]
+    # Sections of features not merged yet have no label, so no dead button.
+    assert all(s.label_key in known for s in SECTIONS if s.label_key.startswith("staff-"))
+
+    member = Chat(h, await staff_member(h, 7001, "kk"), "kk")
+    member.say(member.label("menu-staff"))  # the reply-keyboard button's text
+    menu = await member.expect(member.text("staff-menu", role="x", pending=0, waitlisted=0)[:8])
+    assert member.label("staff-section-team") not in menu.buttons()
+    assert member.label("staff-section-audit") in menu.buttons()
+    # A staff member cannot reach team management by a forged button either.
+    query = member.user.press(TeamCB(action=TeamAction.add_admin).pack(), menu.message_id)
+    answer = await member.user.wait_callback_answer(query["id"])
+    assert answer.text == member.label("error-stale-button")
+    assert refused_requests(h) == []
+
+
+async def test_add_and_remove_staff(h: BotHarness) -> None:
+    admin = Chat(h, h.admin("ru"), "ru")
+    by_id = await started(h, 7101, "kk")
+    by_name = await started(h, 7102, "ky", username="Aida_K")
+    by_forward = await started(h, 7103, "en")
+    hidden = h.user(7104, first_name="Hidden", language_code="en")
+
+    await open_menu(admin)
+    await admin.press_key("staff-section-team")
+    await admin.press_key("team-btn-add-staff")
+    await admin.expect(admin.text("team-ask", role=admin.label("staff-role-staff"))[:10])
+    admin.say("123456")  # nobody with that id has started the bot
+    await admin.expect_key("team-not-started")
+    admin.say(str(by_id.user.id))
+    await admin.expect(
+        admin.text("team-added", who=f"Cand{by_id.user.id}", role=admin.label("staff-role-staff"))
+    )
+    notice = await by_id.expect_key("team-notice-staff")
+    assert by_id.label("menu-staff") in by_id.user.reply_keyboard_buttons()
+    assert notice.content == by_id.text("team-notice-staff")
+
+    await admin.press_key("team-btn-add-staff")
+    admin.say("@aida_k")
+    await admin.expect(
+        admin.text("team-added", who="Cand7102 @aida_k", role=admin.label("staff-role-staff"))
+    )
+    await by_name.expect_key("team-notice-staff")
+
+    await admin.press_key("team-btn-add-admin")
+    admin.user.forward_from(hidden, hidden=True)
+    await admin.expect_key("team-hidden-forward")
+    admin.user.forward_from(by_forward.user)
+    await admin.expect(
+        admin.text("team-added", who="Cand7103", role=admin.label("staff-role-admin"))
+    )
+    await by_forward.expect_key("team-notice-admin")
+
+    repo: StaffRepo = h.repo.staff
+    roles = {m.user_id: m.role for m in await repo.list()}
+    assert roles[7101] == "staff" and roles[7102] == "staff" and roles[7103] == "admin"
+
+    # The new admin can open team management; then the first one is made admin and removed.
+    new_admin = by_forward
+    await open_menu(new_admin)
+    await new_admin.press_key("staff-section-team")
+    await new_admin.press(f"Cand7101 · {new_admin.label('staff-role-staff')}")
+    await new_admin.press_key("team-btn-make-admin")
+    assert await repo.role_of(7101) == "admin"
+    await new_admin.press_key("team-btn-remove")
+    await new_admin.press_key("team-btn-remove-yes")
+    assert await repo.role_of(7101) is None
+    await by_id.expect_key("team-notice-removed")
+    assert by_id.label("menu-staff") not in by_id.user.reply_keyboard_buttons()
+    # Removed: /admin no longer exists for them.
+    by_id.user.send_command("admin")
+    await by_id.expect_key("fallback-unknown")
+    # ADMIN_IDS admins cannot be changed from the bot.
+    menu = new_admin.user.last_bot_message()
+    query = new_admin.user.press(
+        TeamCB(action=TeamAction.remove_yes, id=ADMIN_ID).pack(), menu.message_id
+    )
+    answer = await new_admin.user.wait_callback_answer(query["id"])
+    assert answer.text == new_admin.label("team-fixed-admin")
+    assert h.settings is not None
+    assert await role_of(h.repo, h.settings, ADMIN_ID) == "admin"
+    assert refused_requests(h) == []
+
+
+async def test_audit_log_lists_who_did_what(h: BotHarness) -> None:
+    admin = Chat(h, h.admin("kk"), "kk")
+    course, groups = await first_course(h)
+    apps = [(await applicant(h, 7200 + i, "ru", course.id, post=False))[1] for i in range(12)]
+    for app in apps[:11]:
+        await h.repo.applications.decide(app.id, actor_id=ADMIN_ID, action="waitlist")
+    await h.repo.applications.decide(
+        apps[11].id, actor_id=ADMIN_ID, action="reject", reason="Қате нөмір"
+    )
+    await h.repo.applications.set_group_capacity(groups[0].id, 7, actor_id=ADMIN_ID)
+
+    await open_menu(admin)
+    await admin.press_key("staff-section-audit")
+    page = await admin.expect(admin.text("audit-header", page=1))
+    content = page.content
+    # Newest first: the capacity change, then the rejection with its reason.
+    assert content.index(admin.label("audit-action-capacity")) < content.index(
+        admin.label("audit-action-reject")
+    )
+    assert "Admin @coordinator" in content
+    assert f"{admin.label('audit-field-capacity')}: 5 → 7" in content
+    assert "Қате нөмір" in content
+    assert f"{admin.label('status-pending')} → {admin.label('status-rejected')}" in content
+    assert len(content) <= 4096
+    await admin.press_key("audit-btn-older")
+    older = await admin.expect(admin.text("audit-header", page=2))
+    assert admin.label("audit-action-waitlist") in older.content
+    await admin.press_key("audit-btn-newer")
+    await admin.expect(admin.text("audit-header", page=1))
+    assert refused_requests(h) == []
