@@ -1,0 +1,692 @@
+"""The outbox sender: every bulk message goes out through here (DESIGN rules 2 and 3).
+
+Announcements, schedule notices and class reminders are ``deliveries`` rows first. The
+``Outbox`` of every bot process claims due rows in batches (claims are safe across
+processes), sends them and writes what happened:
+
+* up to ``concurrency`` requests in flight, started no faster than ``rate`` per second
+  (a pacer with evenly spaced slots) and no faster than one per ``per_chat_interval`` in
+  one chat. With 50 ms per request a one-at-a-time sender tops out at 20 messages a second;
+  this one keeps the configured rate whatever the latency, up to its concurrency;
+* 429 → every worker pauses for ``retry_after``; the row is sent again later (not an
+  attempt). 403 → the row is ``blocked`` and the user inactive (a my_chat_member unblock
+  makes them active again). 400 → that row ``failed`` with the error kept. 5xx, timeouts
+  and network errors → retried with exponential back-off, then ``failed``;
+* outcomes are written by one committer task in as few transactions as possible (group
+  commit); a slot is freed only once its row's outcome is committed, so after a crash at
+  most ``concurrency`` messages can have gone out without being marked: the only ones that
+  may be sent twice. No transaction is ever open during a Telegram request;
+* it runs on its own ``Bot`` (own HTTP session and connection pool), so replies to users
+  never queue behind a broadcast.
+
+What to send is decided at send time by a renderer for the payload's ``type``: ``copy``
+(copyMessage of a staff member's message), ``text`` (a translation key rendered in the
+recipient's language) or any type registered with ``register_renderer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import math
+import os
+import random
+import socket
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramConflictError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import CopyMessage, SendMessage, TelegramMethod
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from aiohttp import FormData
+from aiohttp.payload import JsonPayload
+
+from bot.clock import Clock, SystemClock
+from bot.formatting import fmt_date, fmt_datetime, fmt_time
+from bot.i18n import BoundTranslator, Html, Translator
+from db.dto import ClaimedDelivery, DeliveryResult, UserDTO
+from db.repo import Repos
+
+log = logging.getLogger(__name__)
+
+# Errors worth another try: Telegram or the network failed, not the request.
+RETRYABLE = (
+    TelegramServerError,
+    TelegramNetworkError,
+    TelegramConflictError,
+    TelegramUnauthorizedError,
+    ClientDecodeError,
+)
+
+
+COMMIT_LINGER = 0.005  # seconds the committer waits for more outcomes while sends are busy
+PACER_CATCH_UP = 0.1  # seconds of missed send slots the pacer may make up for
+
+
+# ---- renderers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One recipient's message: HTML ``text``, a copy of ``copy_from`` (chat id, message
+    id), or any ready Bot API ``method`` (its chat_id set by the renderer)."""
+
+    text: str | None = None
+    copy_from: tuple[int, int] | None = None
+    reply_markup: InlineKeyboardMarkup | None = None
+    method: TelegramMethod[Any] | None = None
+
+
+Renderer = Callable[[Mapping[str, Any], UserDTO, BoundTranslator], Awaitable[Rendered | None]]
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    """Teach every outbox a payload ``type``: ``async renderer(payload, user, t)`` returns
+    what to send to that user (``t`` speaks their language), or None to skip them."""
+    _RENDERERS[kind] = renderer
+
+
+async def render_copy(
+    payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
+) -> Rendered | None:
+    """``{"type": "copy", "from_chat_id": …, "message_id": …}``: copyMessage, so the
+    recipient sees exactly what staff wrote (text, formatting, media, caption)."""
+    return Rendered(copy_from=(int(payload["from_chat_id"]), int(payload["message_id"])))
+
+
+def render_param(value: Any, t: BoundTranslator) -> Any:
+    """A ``text`` payload parameter in the recipient's language. JSON has no dates or
+    per-language texts, so those are objects: ``{"pick": {"kk": …, "ru": …}}`` (catalogue
+    data), ``{"datetime": iso, "tz": zone}``, ``{"time": iso, "tz": zone}``,
+    ``{"date": iso}``, ``{"key": …, "params": {…}}`` (another message, as HTML)."""
+    if not isinstance(value, dict):
+        return value
+    if "pick" in value:
+        return t.pick(value["pick"])
+    if "datetime" in value:
+        return fmt_datetime(datetime.fromisoformat(value["datetime"]), value["tz"], t.locale)
+    if "time" in value:
+        return fmt_time(datetime.fromisoformat(value["time"]), value["tz"], t.locale)
+    if "date" in value:
+        return fmt_date(datetime.fromisoformat(value["date"]).date(), t.locale)
+    if "key" in value:
+        return Html(t(value["key"], **render_params(value.get("params"), t)))
+    raise ValueError(f"unknown parameter object {sorted(value)}")
+
+
+def render_params(params: Any, t: BoundTranslator) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        return {}
+    return {name: render_param(value, t) for name, value in params.items()}
+
+
+def render_buttons(rows: Any, t: BoundTranslator) -> InlineKeyboardMarkup | None:
+    """``[[{"key": …, "params"?: …, "callback_data" | "url": …}, …], …]``."""
+    if not rows:
+        return None
+    keyboard = [
+        [
+            InlineKeyboardButton(
+                text=t.plain(b["key"], **render_params(b.get("params"), t)),
+                callback_data=b.get("callback_data"),
+                url=b.get("url"),
+            )
+            for b in row
+        ]
+        for row in rows
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=keyboard)
+
+
+async def render_text(
+    payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
+) -> Rendered | None:
+    """``{"type": "text", "key": …, "params": {…}, "blocks"?: [{"key", "params"}, …],
+    "buttons"?: […]}``: the message and its blocks, a blank line apart."""
+    parts = [{"key": payload["key"], "params": payload.get("params")}, *payload.get("blocks", [])]
+    text = "\n\n".join(t(part["key"], **render_params(part.get("params"), t)) for part in parts)
+    return Rendered(text=text, reply_markup=render_buttons(payload.get("buttons"), t))
+
+
+register_renderer("copy", render_copy)
+register_renderer("text", render_text)
+
+
+# ---- the outbox's own HTTP session -------------------------------------------------------
+
+
+class OutboxSession(AiohttpSession):
+    """aiogram's session posting JSON instead of multipart form data when a request has no
+    file: the Bot API takes both, and JSON is cheaper to build and to parse. The outbox has
+    its own session (and connection pool) so bulk sends never delay replies to users."""
+
+    def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
+        files: dict[str, InputFile] = {}
+        body = {
+            key: prepared
+            for key, value in method.model_dump(warnings=False).items()
+            if (prepared := self.prepare_value(value, bot=bot, files=files, _dumps_json=False))
+            is not None
+        }
+        if files:
+            return super().build_form_data(bot, method)
+        # aiohttp takes any payload where aiogram passes its form.
+        return JsonPayload(body, dumps=self.json_dumps)  # type: ignore[return-value]
+
+
+# ---- pacing ------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Send slots evenly spaced at ``rate`` per second. A slot missed by a late wake-up
+    may be used up to ``burst`` slots late, so the long-run rate holds exactly."""
+
+    def __init__(self, rate: float, burst: int = 2) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+        self.burst = max(1, burst)
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        slot = max(self._next, now - (self.burst - 1) * self.interval)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass(slots=True)
+class OutboxStats:
+    """What this outbox did since it started (committed outcomes and raw requests)."""
+
+    requests: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    skipped: int = 0
+    retried: int = 0
+    rate_limited: int = 0  # 429 answers
+
+
+def default_concurrency(rate: float) -> int:
+    """Enough requests in flight for the rate at up to ~0.25 s a request: 8 at Telegram's
+    real rates, more only for a raised BROADCAST_RATE (local Bot API server, benchmarks)."""
+    return max(8, min(128, math.ceil(rate / 4)))
+
+
+def _describe(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
+class Outbox:
+    """The sender of one process; see the module docstring. ``start()`` then ``stop()``."""
+
+    def __init__(
+        self,
+        repo: Repos,
+        translator: Translator,
+        bot: Bot,
+        *,
+        clock: Clock | None = None,
+        rate: float = 25.0,
+        concurrency: int | None = None,
+        per_chat_interval: float = 1.0,
+        max_attempts: int = 5,
+        retry_base: float = 2.0,
+        retry_max: float = 300.0,
+        request_timeout: float = 20.0,
+        poll_interval: float = 3.0,
+        stale_after: float = 60.0,
+        pause_scale: float = 1.0,
+        batch_size: int | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        """``pause_scale`` multiplies a 429's retry_after (tests only: below 1 keeps them
+        fast); ``stale_after`` is how long a claim may go without its worker's heartbeat
+        before another worker takes the row back."""
+        self.repo = repo
+        self.translator = translator
+        self.bot = bot
+        self.clock = clock or SystemClock()
+        self.rate = rate
+        self.concurrency = concurrency or default_concurrency(rate)
+        self.per_chat_interval = per_chat_interval
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.request_timeout = request_timeout
+        self.poll_interval = poll_interval
+        self.stale_after = stale_after
+        self.pause_scale = pause_scale
+        self.batch_size = batch_size or min(500, max(2 * self.concurrency, math.ceil(rate / 2)))
+        self.worker_id = worker_id or (
+            f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        )
+        self.renderers: dict[str, Renderer] = {}
+        # Called when the outbox runs out of work (the broadcast monitor reports then).
+        self.idle_listeners: list[Callable[[], None]] = []
+        self.stats = OutboxStats()
+        # Slots missed in a stall of up to 0.1 s (a busy CPU) may be caught up: the long-run
+        # rate stays exact and the burst stays tiny next to Telegram's one-second window.
+        self._pacer = Pacer(rate, burst=max(2, math.ceil(rate * PACER_CATCH_UP)))
+        self._ready: deque[ClaimedDelivery] = deque()
+        self._delayed: list[tuple[float, int, ClaimedDelivery]] = []  # per-chat spacing
+        self._chat_next: dict[int, float] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._resume_at = 0.0  # loop time when a 429 pause ends
+        self._results: list[tuple[DeliveryResult, asyncio.Future[None]]] = []
+        self._results_ready = asyncio.Event()
+        self._last_claim_full = True
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener = lambda _new: self.wake()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take back rows a crashed process left claimed, then start sending."""
+        reclaimed = await self.repo.deliveries.reclaim_stale(
+            self.clock.now() - timedelta(seconds=self.stale_after)
+        )
+        if reclaimed:
+            log.info(
+                "outbox: %s deliveries left claimed by a stopped process are due again", reclaimed
+            )
+        self.repo.deliveries.add_listener(self._listener)
+        self._stopping = False
+        self._tasks = [
+            asyncio.create_task(self._dispatch(), name="outbox-dispatch"),
+            asyncio.create_task(self._commit_loop(), name="outbox-commit"),
+            asyncio.create_task(self._housekeeping(), name="outbox-housekeeping"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop taking rows, finish the requests in flight, write their outcomes and give
+        back the rows claimed but not sent."""
+        if not self._tasks:
+            return
+        self.repo.deliveries.remove_listener(self._listener)
+        self._stopping = True
+        dispatch, commit, housekeeping = self._tasks
+        self._tasks = []
+        dispatch.cancel()
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatch
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
+        if self._in_flight:
+            _done, late = await asyncio.wait(self._in_flight, timeout=self.request_timeout + 5)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        self._results_ready.set()
+        await commit
+        self._ready.clear()
+        self._delayed.clear()
+        try:
+            # Every request has finished and its outcome is written: whatever this worker
+            # still holds was never sent.
+            await self.repo.deliveries.release(self.worker_id)
+        except Exception:
+            log.warning("outbox: could not give back the deliveries claimed by this worker")
+
+    def wake(self) -> None:
+        """New rows may be due (enqueued here, or the clock moved): look now."""
+        self._last_claim_full = True
+        self._idle.clear()
+        self._wake.set()
+
+    async def time_moved(self) -> None:
+        """``BotProcess.tickers`` hook: back-offs are counted on the injected clock."""
+        self.wake()
+
+    async def wait_idle(self) -> None:
+        """Until nothing is left to send: no row pending (due or later), none held here
+        and no request in flight."""
+        await self._idle.wait()
+
+    def register_renderer(self, kind: str, renderer: Renderer) -> None:
+        """Like the module's ``register_renderer``, for this outbox only."""
+        self.renderers[kind] = renderer
+
+    async def forget_broadcast(self, broadcast_id: int, reason: str = "stopped") -> int:
+        """Skip the rows of a broadcast this outbox holds but has not sent yet (Stop)."""
+        held = [*self._ready, *(entry[2] for entry in self._delayed)]
+        dropped = [row.id for row in held if row.broadcast_id == broadcast_id]
+        self._ready = deque(row for row in self._ready if row.broadcast_id != broadcast_id)
+        self._delayed = [e for e in self._delayed if e[2].broadcast_id != broadcast_id]
+        heapq.heapify(self._delayed)
+        if dropped:
+            await self.repo.deliveries.finish(
+                self.worker_id,
+                [DeliveryResult(i, "skipped", reason) for i in dropped],
+                self.clock.now(),
+            )
+            self.stats.skipped += len(dropped)
+        return len(dropped)
+
+    # ---- choosing the next row -----------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            row = await self._next_row()
+            if row is None:
+                continue
+            try:
+                await self._slots.acquire()
+            except BaseException:
+                self._ready.appendleft(row)
+                raise
+            try:
+                await self._gate()
+            except BaseException:
+                self._slots.release()
+                self._ready.appendleft(row)
+                raise
+            self._chat_next[row.user_id] = loop.time() + self.per_chat_interval
+            task = asyncio.create_task(self._deliver(row))
+            self._in_flight.add(task)
+            task.add_done_callback(self._delivered)
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not self._in_flight:
+            self._wake.set()  # maybe idle now
+
+    async def _next_row(self) -> ClaimedDelivery | None:
+        loop = asyncio.get_running_loop()
+        # Cleared before the state is read: a wake-up from here on is not lost.
+        self._wake.clear()
+        now = loop.time()
+        while self._delayed and self._delayed[0][0] <= now:
+            row = heapq.heappop(self._delayed)[2]
+            if self._spaced(row, now):
+                return row
+        low = len(self._ready) + len(self._delayed) < self.batch_size // 2
+        if not self._ready or (low and self._last_claim_full):
+            await self._claim()
+        while self._ready:
+            row = self._ready.popleft()
+            if self._spaced(row, now):
+                return row
+        await self._wait_for_work()
+        return None
+
+    def _spaced(self, row: ClaimedDelivery, now: float) -> bool:
+        """True if the row's chat may get a message now; else it waits its turn."""
+        ready_at = self._chat_next.get(row.user_id, 0.0)
+        if ready_at <= now:
+            return True
+        heapq.heappush(self._delayed, (ready_at, row.id, row))
+        return False
+
+    async def _claim(self) -> None:
+        limit = max(1, self.batch_size - len(self._ready) - len(self._delayed))
+        try:
+            rows = await self.repo.deliveries.claim(self.worker_id, limit, self.clock.now())
+        except Exception:
+            log.exception("outbox: claiming deliveries failed")
+            rows = []
+        self._last_claim_full = len(rows) == limit
+        if rows:
+            self._idle.clear()
+            self._ready.extend(rows)
+
+    async def _wait_for_work(self) -> None:
+        """Nothing to send now: sleep until woken, a spaced-out row is ready, a pending
+        row falls due (back-off) or the next poll (another process may enqueue)."""
+        loop = asyncio.get_running_loop()
+        timeout = self.poll_interval
+        if self._delayed:
+            timeout = min(timeout, self._delayed[0][0] - loop.time())
+        else:
+            try:
+                due = await self.repo.deliveries.next_due()
+                now = self.clock.now()
+                if due is not None and due <= now:
+                    # Due but not claimable: expired rows are skipped now, not polled for.
+                    await self.repo.deliveries.expire(now)
+                    due = await self.repo.deliveries.next_due()
+            except Exception:
+                log.exception("outbox: reading the next due delivery failed")
+                due = None
+            if due is not None:
+                left = (due - self.clock.now()).total_seconds()
+                timeout = min(timeout, max(left, 0.01))
+            elif not self._in_flight and not self._results and not self._idle.is_set():
+                self._idle.set()
+                for listener in list(self.idle_listeners):
+                    listener()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(timeout, 0.001)):
+                await self._wake.wait()
+
+    async def _gate(self) -> None:
+        """Wait out a 429 pause, then for a send slot of the pacer."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if self._resume_at > now:
+                await asyncio.sleep(self._resume_at - now)
+                continue
+            await self._pacer.wait()
+            if self._resume_at <= loop.time():
+                return
+
+    # ---- sending -------------------------------------------------------------------------
+
+    async def _deliver(self, row: ClaimedDelivery) -> None:
+        try:
+            result = await self._attempt(row)
+            if result is None:  # 429: the same row again after the pause
+                self._ready.appendleft(row)
+                self._wake.set()
+            else:
+                await self._commit(result)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Only a write given up while stopping gets here: the row is still claimed, so
+            # it is given back (or taken back as stale) and may go out once more.
+            log.exception("outbox: the outcome of delivery %s was not written", row.id)
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, row: ClaimedDelivery) -> DeliveryResult | None:
+        user = row.user
+        if row.expires_at is not None and row.expires_at < self.clock.now():
+            return DeliveryResult(row.id, "skipped", "expired")
+        if user is None:
+            return DeliveryResult(row.id, "skipped", "no such user")
+        if not user.is_active:
+            return DeliveryResult(row.id, "blocked", "inactive: the user blocked the bot")
+        kind = str(row.payload.get("type", ""))
+        renderer = self.renderers.get(kind) or _RENDERERS.get(kind)
+        if renderer is None:
+            return DeliveryResult(row.id, "failed", f"no renderer for payload type {kind!r}")
+        t = self.translator.bind(self.translator.resolve_locale(user.locale, user.language_code))
+        try:
+            rendered = await renderer(row.payload, user, t)
+        except Exception as exc:
+            log.exception("outbox: rendering delivery %s failed", row.id)
+            return DeliveryResult(row.id, "failed", f"render: {_describe(exc)}")
+        if rendered is None:
+            return DeliveryResult(row.id, "skipped", "nothing to send")
+        self.stats.requests += 1
+        try:
+            method = self._method(row.user_id, rendered)
+            sent = await self.bot(method, request_timeout=self._timeout)
+        except TelegramRetryAfter as exc:
+            self.stats.rate_limited += 1
+            self._pause(exc.retry_after)
+            return None
+        except TelegramForbiddenError as exc:
+            return DeliveryResult(row.id, "blocked", _describe(exc), user_id=row.user_id)
+        except RETRYABLE as exc:
+            return self._retry(row, _describe(exc))
+        except TelegramAPIError as exc:  # 400 and the like: this recipient only
+            return DeliveryResult(row.id, "failed", _describe(exc))
+        except Exception as exc:  # e.g. a renderer's method that does not validate
+            log.exception("outbox: sending delivery %s failed", row.id)
+            return DeliveryResult(row.id, "failed", _describe(exc))
+        message_id = getattr(sent, "message_id", None)
+        return DeliveryResult(row.id, "sent", message_id=message_id)
+
+    @property
+    def _timeout(self) -> int:
+        # aiogram annotates the timeout as int; aiohttp takes any number of seconds.
+        return self.request_timeout  # type: ignore[return-value]
+
+    @staticmethod
+    def _method(chat_id: int, rendered: Rendered) -> TelegramMethod[Any]:
+        if rendered.method is not None:
+            return rendered.method
+        if rendered.copy_from is not None:
+            from_chat_id, message_id = rendered.copy_from
+            return CopyMessage(
+                chat_id=chat_id,
+                from_chat_id=from_chat_id,
+                message_id=message_id,
+                reply_markup=rendered.reply_markup,
+            )
+        if rendered.text:  # renderers write Telegram HTML, whatever the Bot's default
+            return SendMessage(
+                chat_id=chat_id,
+                text=rendered.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=rendered.reply_markup,
+            )
+        raise ValueError("a rendered message needs text, copy_from or method")
+
+    def _pause(self, retry_after: float) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + max(retry_after, 0) * self.pause_scale
+        if until > self._resume_at:
+            log.warning("outbox: Telegram asks to wait %s s; all sending paused", retry_after)
+            self._resume_at = until
+
+    def _retry(self, row: ClaimedDelivery, error: str) -> DeliveryResult:
+        attempts = row.attempts + 1
+        if attempts >= self.max_attempts:
+            return DeliveryResult(row.id, "failed", error)
+        delay = min(self.retry_max, self.retry_base * 2 ** (attempts - 1))
+        delay *= 1 + random.random() * 0.25  # jitter, so retries do not come in waves
+        not_before = self.clock.now() + timedelta(seconds=delay)
+        return DeliveryResult(row.id, "retry", error, not_before=not_before)
+
+    # ---- writing outcomes ----------------------------------------------------------------
+
+    async def _commit(self, result: DeliveryResult) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((result, future))
+        self._results_ready.set()
+        await future
+
+    async def _commit_loop(self) -> None:
+        """Group commit: everything finished since the last write goes in one transaction.
+        A failed write is retried until it succeeds (sending stalls meanwhile, as every
+        slot waits for its outcome); when stopping, it is given up after a few tries."""
+        while True:
+            await self._results_ready.wait()
+            if len(self._results) < len(self._in_flight) and not self._stopping:
+                # More outcomes are due within milliseconds: one transaction for them all
+                # costs SQLite far less than one each.
+                await asyncio.sleep(COMMIT_LINGER)
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if not batch:
+                if self._stopping and not self._in_flight:
+                    return
+                continue
+            results = [result for result, _ in batch]
+            error: BaseException | None = None
+            for attempt in itertools.count():
+                try:
+                    await self.repo.deliveries.finish(self.worker_id, results, self.clock.now())
+                    error = None
+                    break
+                except Exception as exc:
+                    error = exc
+                    log.warning("outbox: writing %s outcomes failed (%s)", len(results), exc)
+                    if self._stopping and attempt >= 2:
+                        break
+                    await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+            for _, future in batch:
+                if not future.done():
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+            if error is None:
+                self._count(results)
+            if any(r.status == "retry" for r in results):
+                self._wake.set()
+
+    def _count(self, results: list[DeliveryResult]) -> None:
+        stats = self.stats
+        for result in results:
+            if result.status == "sent":
+                stats.sent += 1
+            elif result.status == "failed":
+                stats.failed += 1
+            elif result.status == "blocked":
+                stats.blocked += 1
+            elif result.status == "skipped":
+                stats.skipped += 1
+            elif result.status == "retry":
+                stats.retried += 1
+            if result.status in ("failed", "blocked"):
+                log.info("delivery %s %s: %s", result.id, result.status, result.error)
+
+    # ---- housekeeping --------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        """Keep this worker's claims fresh, take back stale ones of dead workers, skip
+        expired rows and forget old per-chat spacing."""
+        interval = max(0.05, min(10.0, self.stale_after / 4))
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            now = self.clock.now()
+            try:
+                await self.repo.deliveries.heartbeat(self.worker_id, now)
+                reclaimed = await self.repo.deliveries.reclaim_stale(
+                    now - timedelta(seconds=self.stale_after)
+                )
+                if reclaimed:
+                    log.info("outbox: took back %s stale deliveries", reclaimed)
+                    self.wake()
+                await self.repo.deliveries.expire(now)
+            except Exception:
+                log.exception("outbox: housekeeping failed")
+            if len(self._chat_next) > 1000:
+                cutoff = loop.time()
+                self._chat_next = {k: v for k, v in self._chat_next.items() if v > cutoff}
