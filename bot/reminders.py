@@ -1,0 +1,698 @@
+"""Class reminders, attendance answers and the staff's daily digest (issue 5).
+
+How it fits together (DESIGN rules 1, 2, 5 and 6):
+
+* The database is the source of truth. Jobs on the process's scheduler
+  (``bot.scheduler``) are derived from it: for every class not cancelled and every
+  offset of ``REMINDER_OFFSETS`` (default 24h, 1h) a job
+  ``reminder:{session_id}:{offset_minutes}`` at ``starts_at - offset`` (the scheduler's
+  kind ``reminder:{session_id}``, target the offset). Jobs are rebuilt at start-up,
+  re-derived every ten minutes (a class changed by another process is picked up) and
+  replaced at once when a class is added, moved or cancelled here (``session_changed``).
+  Only reminders due within ``horizon`` (8 days) get jobs, so a whole term does not sit
+  in memory; the re-derivation moves the window on.
+* A reminder is a ``deliveries`` row before it is sent: kind ``reminder``, dedupe key
+  ``reminder:{session}:{offset}:{user}``, ``expires_at`` = the class's start. The key
+  makes every path idempotent: a job, the catch-up after a restart, a second process,
+  a rebuilt schedule all enqueue the same rows, and ``ON CONFLICT DO NOTHING`` keeps one.
+* Catch-up (``run_due``, at start-up, on every clock jump and every minute by the job
+  ``reminder_sweep:0``): the offset
+  due now is the smallest one whose instant has passed, for classes that have not
+  started. So a reminder missed while the bot was down is sent late, but only before the
+  class starts, and only the latest one (a trainee never gets "in 24 hours" and "in
+  1 hour" at once).
+* A moved class keeps its keys: an offset already reminded is never reminded again (the
+  trainee got the schedule notice about the move); the offsets still ahead fire at the
+  new time; rows not sent yet now expire at the new start. A cancelled class's jobs are
+  removed and its unsent rows skipped; the renderer checks again at send time.
+* The renderer builds the text at send time in the trainee's language, with "I'll come"
+  / "I can't come" buttons (``ReminderCB``); it skips a trainee who turned reminders
+  off, left the group, or a class that was cancelled or has started.
+* A daily digest ``digest:{centre_id}`` at 18:00 in each centre's time zone posts
+  tomorrow's classes with expected attendance to ``STAFF_CHAT_ID``; a ``kv`` marker
+  claimed with INSERT … ON CONFLICT DO NOTHING makes it once per centre and day.
+* ``SCHEDULER_ENABLED=false``: this process runs no jobs and no catch-up (another
+  process does); its outbox still sends reminders, and a class changed here still gets
+  its unsent rows re-timed or skipped.
+
+Every job runs ``bot.scheduler.run_job`` with ids only; with a ``ManualClock`` (tests)
+the scheduler stays paused and only ``BotProcess.time_moved()`` (the catch-up) moves
+things on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as monotonic_time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.formatting import fmt_date, fmt_datetime, fmt_time
+from bot.i18n import BoundTranslator, Translator
+from bot.outbox import Rendered, register_renderer
+from bot.scheduler import ScheduledJob, Scheduler
+from bot.telegram_utils import split_text
+from db.dto import AttendanceCounts, NewDelivery, ReminderSessionDTO, UserDTO
+from db.repo import Repos
+from db.repo.reminders import reminder_key
+
+if TYPE_CHECKING:
+    from bot.factory import App
+    from bot.outbox import Outbox
+    from bot.runner import BotProcess
+
+log = logging.getLogger(__name__)
+
+DIGEST_AT = time(18, 0)  # local time of each centre
+SWEEP_KIND = "reminder_sweep"  # job "reminder_sweep:0"
+RENDER_CACHE_SECONDS = 5.0
+ENQUEUE_SLICE = 1000
+MAX_OFFSET_MINUTES = 60 * 24 * 30
+
+
+# ---- callback data -----------------------------------------------------------------------
+
+
+class Answer(StrEnum):
+    yes = "y"
+    no = "n"
+
+
+ANSWER_VALUES = {Answer.yes: "yes", Answer.no: "no"}
+
+
+class ReminderCB(CallbackData, prefix="rmd"):
+    """A trainee's answer under a reminder. Re-checked by the handler: never trusted."""
+
+    session_id: int
+    answer: Answer
+
+
+def answer_markup(t: BoundTranslator, session_id: int, chosen: str | None) -> InlineKeyboardMarkup:
+    """The "I'll come" / "I can't come" buttons; the stored answer (yes | no) is ticked."""
+
+    def button(answer: Answer, key: str) -> InlineKeyboardButton:
+        label = t.plain(key)
+        if chosen == ANSWER_VALUES[answer]:
+            label = f"✓ {label}"
+        return InlineKeyboardButton(
+            text=label, callback_data=ReminderCB(session_id=session_id, answer=answer).pack()
+        )
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [button(Answer.yes, "reminder-btn-yes"), button(Answer.no, "reminder-btn-no")]
+        ]
+    )
+
+
+# ---- pure logic: offsets, instants, the job plan -------------------------------------------
+
+
+def offsets_in_minutes(offsets: Iterable[timedelta]) -> tuple[int, ...]:
+    """Whole minutes, largest first, without duplicates."""
+    minutes = {int(o.total_seconds() // 60) for o in offsets}
+    if any(m <= 0 or m > MAX_OFFSET_MINUTES for m in minutes):
+        raise ValueError("reminder offsets must be between one minute and 30 days")
+    return tuple(sorted(minutes, reverse=True))
+
+
+def reminder_instant(starts_at: datetime, offset_minutes: int) -> datetime:
+    return starts_at - timedelta(minutes=offset_minutes)
+
+
+def due_offset(starts_at: datetime, offsets: Sequence[int], now: datetime) -> int | None:
+    """The reminder due at ``now``: the smallest offset whose instant has passed, while
+    the class has not started (None: nothing due, or too late)."""
+    if now >= starts_at:
+        return None
+    passed = [m for m in offsets if reminder_instant(starts_at, m) <= now]
+    return min(passed) if passed else None
+
+
+def reminder_job_id(session_id: int, offset_minutes: int) -> str:
+    return f"reminder:{session_id}:{offset_minutes}"
+
+
+def digest_job_id(centre_id: int) -> str:
+    return f"digest:{centre_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    id: str
+    session_id: int
+    offset_minutes: int
+    run_at: datetime
+
+
+def plan_reminder_jobs(
+    sessions: Iterable[tuple[int, datetime]],
+    offsets: Sequence[int],
+    now: datetime,
+    horizon: timedelta | None = None,
+) -> list[PlannedJob]:
+    """Jobs for the reminders still ahead: instant after ``now`` (a reminder due now or
+    missed is the catch-up's) and, with a horizon, no later than ``now + horizon``."""
+    plan = []
+    for session_id, starts_at in sessions:
+        for offset in offsets:
+            at = reminder_instant(starts_at, offset)
+            if at <= now or (horizon is not None and at > now + horizon):
+                continue
+            plan.append(PlannedJob(reminder_job_id(session_id, offset), session_id, offset, at))
+    plan.sort(key=lambda p: (p.run_at, p.id))
+    return plan
+
+
+def starts_in_text(t: BoundTranslator, starts_at: datetime, now: datetime) -> str:
+    """E.g. "in 24 hours", "in 1 hour", "in 45 minutes" (whole hours from two hours up)."""
+    minutes = max(1, round((starts_at - now).total_seconds() / 60))
+    if minutes >= 120 or minutes % 60 == 0:
+        return t.n_plain("reminder-in-hours", round(minutes / 60))
+    return t.n_plain("reminder-in-minutes", minutes)
+
+
+def reminder_text(t: BoundTranslator, info: ReminderSessionDTO, now: datetime) -> str:
+    """The reminder's text in ``t``'s language (the buttons are ``answer_markup``)."""
+    session, context = info.session, info.context
+    tz = context.centre.timezone
+    return t(
+        "reminder-text",
+        starts_in=starts_in_text(t, session.starts_at, now),
+        course=t.pick(context.course.title),
+        group=t.pick(context.group.name),
+        when=fmt_datetime(session.starts_at, tz, t.locale),
+        end=fmt_time(session.ends_at, tz, t.locale),
+        room=session.room or "—",
+        centre=t.pick(context.centre.name),
+        address=t.pick(context.centre.address),
+    )
+
+
+def digest_text(
+    t: BoundTranslator,
+    centre_name: Mapping[str, str],
+    day: date,
+    sessions: Sequence[ReminderSessionDTO],
+    counts: Mapping[int, AttendanceCounts],
+) -> str:
+    lines = [t("reminder-digest-header", centre=t.pick(centre_name), date=fmt_date(day, t.locale))]
+    for info in sessions:
+        s, context = info.session, info.context
+        tz = context.centre.timezone
+        c = counts.get(s.id, AttendanceCounts())
+        lines.append("")
+        lines.append(
+            t(
+                "reminder-digest-line",
+                time=fmt_time(s.starts_at, tz, t.locale),
+                end=fmt_time(s.ends_at, tz, t.locale),
+                course=t.pick(context.course.title),
+                group=t.pick(context.group.name),
+                room=s.room or "—",
+                yes=c.yes,
+                no=c.no,
+                unknown=c.unknown,
+                total=c.total,
+            )
+        )
+    lines += ["", t("reminder-digest-legend")]
+    return "\n".join(lines)
+
+
+# ---- the service ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What rendering a class's reminders needs, as of ``expires`` minus a few seconds."""
+
+    expires: float
+    info: ReminderSessionDTO | None
+    trainees: frozenset[int]
+    answers: Mapping[int, str]
+    # Rendered pieces shared by the wave: text by (locale, "starts in"), buttons by
+    # (locale, answer). Formatting dates costs more than sending.
+    texts: dict[tuple[str, str], str] = field(default_factory=dict)
+    markups: dict[tuple[str, str | None], InlineKeyboardMarkup] = field(default_factory=dict)
+
+
+def next_digest_at(now: datetime, tz: str) -> datetime:
+    """The next 18:00 in the centre's time zone (today's if still ahead), in UTC."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    at = datetime.combine(local.date(), DIGEST_AT, tzinfo=zone)
+    if at <= local:
+        at = datetime.combine(local.date() + timedelta(days=1), DIGEST_AT, tzinfo=zone)
+    return at.astimezone(UTC)
+
+
+class ReminderService:
+    """Reminder jobs, catch-up, rendering and the digest of one bot process."""
+
+    def __init__(
+        self,
+        repo: Repos,
+        translator: Translator,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        bot: Bot | None = None,
+        outbox: Outbox | None = None,
+        scheduler: Scheduler | None = None,
+        horizon: timedelta | None = timedelta(days=8),
+        sweep_every: timedelta = timedelta(minutes=1),
+        sync_every: int = 10,
+    ) -> None:
+        """``scheduler`` None (``SCHEDULER_ENABLED=false``): no jobs, no catch-up here.
+        ``horizon``: only reminders due within it get jobs (None: every class ahead).
+        The sweep runs the catch-up every ``sweep_every`` and re-derives the jobs every
+        ``sync_every`` sweeps."""
+        self.repo = repo
+        self.translator = translator
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.bot = bot
+        self.outbox = outbox
+        self.scheduler = scheduler if settings.scheduler_enabled else None
+        self.offsets = offsets_in_minutes(settings.reminder_offsets)
+        self.horizon = horizon
+        self.sweep_every = sweep_every
+        self.sync_every = max(1, sync_every)
+        self._sweeps = 0
+        self._cache: dict[int, _Snapshot] = {}
+        self._loading: dict[int, asyncio.Future[_Snapshot]] = {}
+        self._digests_done: set[str] = set()
+        self._handlers: dict[int, Callable[[int], Awaitable[None]]] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this process runs the reminder jobs and the catch-up."""
+        return self.scheduler is not None
+
+    @property
+    def max_offset(self) -> timedelta:
+        return timedelta(minutes=self.offsets[0])
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register the renderer; with a scheduler, derive the jobs from the database and
+        catch up on what is due."""
+        if self.outbox is not None:
+            self.outbox.register_renderer("reminder", self.render)
+        else:
+            register_renderer("reminder", self.render)
+        _register(self)
+        if self.scheduler is None:
+            log.info("reminders: SCHEDULER_ENABLED is false, this process runs no jobs")
+            return
+        self.scheduler.on("digest", self._digest_job)
+        self.scheduler.on(SWEEP_KIND, self._sweep_job)
+        self.scheduler.add_catch_up(self.catch_up)
+        started = monotonic_time.perf_counter()
+        count = await self.rebuild()
+        self.scheduler.schedule(SWEEP_KIND, 0, self.clock.now() + self.sweep_every)
+        log.info(
+            "reminders: %s jobs derived in %.2f s", count, monotonic_time.perf_counter() - started
+        )
+        await self.run_due()
+
+    async def stop(self) -> None:
+        """Forget this service (the process's scheduler, which holds the jobs, is stopped
+        by its owner)."""
+        _unregister(self)
+
+    # ---- the job list -----------------------------------------------------------------
+
+    def jobs(self) -> list[ScheduledJob]:
+        """This service's jobs, soonest first (run times in the injected clock's frame)."""
+        if self.scheduler is None:
+            return []
+        return [
+            j
+            for j in self.scheduler.jobs()
+            if j.kind in ("digest", SWEEP_KIND) or j.kind.startswith("reminder:")
+        ]
+
+    def _schedule(self, job: PlannedJob) -> None:
+        """Job ``reminder:{session_id}:{offset}``: the scheduler's kind is
+        ``reminder:{session_id}`` and its target the offset, so the job id is the one the
+        design names; the kind's handler knows its class."""
+        assert self.scheduler is not None
+        kind = f"reminder:{job.session_id}"
+        handler = self._handlers.get(job.session_id)
+        if handler is None:
+            handler = self._handlers[job.session_id] = _Fire(self, job.session_id)
+            self.scheduler.on(kind, handler)
+        self.scheduler.schedule(kind, job.offset_minutes, job.run_at)
+
+    def _unschedule(self, session_id: int, offset_minutes: int) -> None:
+        assert self.scheduler is not None
+        self.scheduler.cancel(f"reminder:{session_id}", offset_minutes)
+
+    async def rebuild(self) -> int:
+        """Derive the jobs from the database again (a diff: unchanged jobs stay). Returns
+        how many reminder jobs are scheduled."""
+        if self.scheduler is None:
+            return 0
+        async with self._lock:
+            now = self.clock.now()
+            until = now + (self.horizon or timedelta(days=3650)) + self.max_offset
+            sessions = await self.repo.reminders.sessions_starting(now, until)
+            plan = plan_reminder_jobs(sessions, self.offsets, now, self.horizon)
+            centres = await self.repo.reminders.centres()
+            existing = {j.id: j for j in self.scheduler.jobs() if j.kind.startswith("reminder:")}
+            wanted = {p.id: p for p in plan}
+            for job_id in existing.keys() - wanted.keys():
+                job = existing[job_id]
+                self._unschedule(int(job.kind.split(":")[1]), job.target_id)
+            for p in plan:
+                old = existing.get(p.id)
+                if old is None or old.run_at != p.run_at:
+                    self._schedule(p)
+            digests = {j.target_id for j in self.scheduler.jobs("digest")}
+            for centre_id, tz in centres:
+                if centre_id not in digests:
+                    self.scheduler.schedule("digest", centre_id, next_digest_at(now, tz))
+            return len(wanted)
+
+    async def catch_up(self) -> None:
+        """The scheduler's catch-up hook (a clock jump): what is due now, then the jobs
+        re-derived (those whose instant passed are dropped: the catch-up sent them)."""
+        await self.run_due()
+        await self.rebuild()
+
+    async def _sweep_job(self, _target: int) -> None:
+        """Job ``reminder_sweep:0``: the catch-up once a minute (a missed job, a class
+        changed by another process), the jobs re-derived every ``sync_every`` sweeps."""
+        assert self.scheduler is not None
+        self.scheduler.schedule(SWEEP_KIND, 0, self.clock.now() + self.sweep_every)
+        self._sweeps += 1
+        await self.run_due()
+        if self._sweeps % self.sync_every == 0:
+            self._cache.clear()
+            await self.rebuild()
+
+    async def _digest_job(self, centre_id: int) -> None:
+        """Job ``digest:{centre_id}``: send, then the next day's job."""
+        centre = await self.repo.catalogue.centre(centre_id)
+        if centre is None or self.scheduler is None:
+            return
+        await self.send_digest(centre_id)
+        self.scheduler.schedule(
+            "digest", centre_id, next_digest_at(self.clock.now(), centre.timezone)
+        )
+
+    # ---- changes to classes --------------------------------------------------------------
+
+    async def session_changed(self, session_id: int) -> None:
+        """A class was added, moved or cancelled: its unsent reminders follow it, its
+        jobs are replaced, and a reminder due now is enqueued."""
+        self._cache.pop(session_id, None)
+        info = await self.repo.reminders.session_info(session_id)
+        live = info is not None and not info.session.cancelled
+        if info is None or info.session.cancelled:
+            skipped = await self.repo.reminders.skip_pending(session_id, "cancelled")
+            if skipped:
+                log.info("reminders: %s unsent reminders of class %s skipped", skipped, session_id)
+        else:
+            await self.repo.reminders.retime_pending(session_id, info.session.starts_at)
+        if self.scheduler is None:
+            return
+        now = self.clock.now()
+        async with self._lock:
+            for offset in self.offsets:
+                self._unschedule(session_id, offset)
+            if info is not None and live:
+                plan = plan_reminder_jobs(
+                    [(session_id, info.session.starts_at)], self.offsets, now, self.horizon
+                )
+                for p in plan:
+                    self._schedule(p)
+        if info is not None and live:
+            due = due_offset(info.session.starts_at, self.offsets, now)
+            if due is not None:
+                await self._enqueue([(session_id, due, info.session.starts_at)], now)
+
+    async def catalog_changed(self) -> None:
+        """Many classes may have changed (a catalogue or timetable import)."""
+        self._cache.clear()
+        await self.rebuild()
+        await self.run_due()
+
+    # ---- enqueueing ----------------------------------------------------------------------
+
+    async def fire(self, session_id: int, offset_minutes: int) -> int:
+        """The job of one reminder: enqueue it for every trainee who has no row for it
+        yet, if it is the reminder due now. Returns how many rows were new."""
+        if not self.enabled:
+            return 0
+        info = await self.repo.reminders.session_info(session_id)
+        if info is None or info.session.cancelled:
+            return 0
+        now = self.clock.now()
+        if due_offset(info.session.starts_at, self.offsets, now) != offset_minutes:
+            return 0  # early (another clock), or late: a later reminder replaced it
+        return await self._enqueue([(session_id, offset_minutes, info.session.starts_at)], now)
+
+    async def run_due(self) -> int:
+        """Catch-up: every reminder due now of a class not started yet, for every trainee
+        without a row for it; then the digests due. Returns how many rows were new."""
+        if not self.enabled:
+            return 0
+        now = self.clock.now()
+        sessions = await self.repo.reminders.sessions_starting(now, now + self.max_offset)
+        waves = []
+        for session_id, starts_at in sessions:
+            offset = due_offset(starts_at, self.offsets, now)
+            if offset is not None:
+                waves.append((session_id, offset, starts_at))
+        new = await self._enqueue(waves, now)
+        await self._digests_due(now)
+        return new
+
+    async def _enqueue(self, waves: Sequence[tuple[int, int, datetime]], now: datetime) -> int:
+        if not waves:
+            return 0
+        starts = {sid: starts_at for sid, _, starts_at in waves}
+        missing = await self.repo.reminders.missing_recipients([(s, o) for s, o, _ in waves])
+        rows = [
+            NewDelivery(
+                kind="reminder",
+                dedupe_key=reminder_key(sid, offset, user_id),
+                user_id=user_id,
+                payload={"type": "reminder", "session_id": sid, "offset_minutes": offset},
+                session_id=sid,
+                not_before=now,
+                expires_at=starts[sid],
+            )
+            for (sid, offset), users in missing.items()
+            for user_id in users
+        ]
+        new = 0
+        # In slices, each its own transaction: the outbox starts sending the first ones
+        # while the rest are written.
+        for start in range(0, len(rows), ENQUEUE_SLICE):
+            new += await self.repo.deliveries.enqueue(rows[start : start + ENQUEUE_SLICE])
+        if new:
+            log.info("reminders: %s enqueued (%s waves)", new, len(waves))
+        return new
+
+    # ---- rendering at send time ------------------------------------------------------------
+
+    async def _snapshot(self, session_id: int) -> _Snapshot:
+        """The class, its trainees and their answers, cached for a few seconds: a wave
+        renders thousands of reminders of a few classes. Concurrent misses share one load."""
+        now = monotonic_time.monotonic()
+        hit = self._cache.get(session_id)
+        if hit is not None and hit.expires > now:
+            return hit
+        loading = self._loading.get(session_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_snapshot(session_id))
+            self._loading[session_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(session_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load_snapshot(self, session_id: int) -> _Snapshot:
+        info = await self.repo.reminders.session_info(session_id)
+        trainees: frozenset[int] = frozenset()
+        answers: dict[int, str] = {}
+        if info is not None:
+            trainees = frozenset(await self.repo.reminders.trainee_ids(info.session.group_id))
+            answers = await self.repo.attendance.answers(session_id)
+        snapshot = _Snapshot(
+            monotonic_time.monotonic() + RENDER_CACHE_SECONDS, info, trainees, answers
+        )
+        if len(self._cache) > 1000:
+            self._cache.clear()
+        self._cache[session_id] = snapshot
+        return snapshot
+
+    def forget(self, session_id: int) -> None:
+        """Drop the cached class (an answer given here shows on its next reminder)."""
+        self._cache.pop(session_id, None)
+
+    async def render(
+        self, payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
+    ) -> Rendered | None:
+        """The reminder as this trainee sees it now, or None to skip them."""
+        session_id = int(payload["session_id"])
+        if not user.reminders_enabled:
+            return None
+        snapshot = await self._snapshot(session_id)
+        info = snapshot.info
+        now = self.clock.now()
+        if (
+            info is None
+            or info.session.cancelled
+            or info.session.starts_at <= now
+            or user.id not in snapshot.trainees
+        ):
+            return None
+        starts_in = starts_in_text(t, info.session.starts_at, now)
+        text = snapshot.texts.get((t.locale, starts_in))
+        if text is None:
+            text = snapshot.texts[(t.locale, starts_in)] = reminder_text(t, info, now)
+        chosen = snapshot.answers.get(user.id)
+        markup = snapshot.markups.get((t.locale, chosen))
+        if markup is None:
+            markup = snapshot.markups[(t.locale, chosen)] = answer_markup(t, session_id, chosen)
+        return Rendered(text=text, reply_markup=markup)
+
+    # ---- the daily digest ------------------------------------------------------------------
+
+    async def _digests_due(self, now: datetime) -> None:
+        if self.bot is None or self.settings.staff_chat_id is None:
+            return
+        for centre_id, tz in await self.repo.reminders.centres():
+            local = now.astimezone(ZoneInfo(tz))
+            if local.time() >= DIGEST_AT:
+                await self.send_digest(centre_id, local.date())
+
+    async def send_digest(self, centre_id: int, day: date | None = None) -> bool:
+        """Post tomorrow's classes of a centre (as of ``day``, the centre's local date) to
+        the staff chat, once per centre and day. True if this call sent it."""
+        chat_id = self.settings.staff_chat_id
+        if not self.enabled or self.bot is None or chat_id is None:
+            return False
+        centre = await self.repo.catalogue.centre(centre_id)
+        if centre is None:
+            return False
+        zone = ZoneInfo(centre.timezone)
+        day = day or self.clock.now().astimezone(zone).date()
+        key = f"digest:{centre_id}:{day.isoformat()}"
+        if key in self._digests_done:
+            return False
+        if not await self.repo.reminders.claim_marker(key, self.clock.now().isoformat()):
+            self._digests_done.add(key)
+            return False
+        self._digests_done.add(key)
+        tomorrow = day + timedelta(days=1)
+        since = datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+        until = datetime.combine(tomorrow + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        sessions = await self.repo.reminders.centre_sessions(centre_id, since, until)
+        if not sessions:
+            return False
+        counts = await self.repo.attendance.counts([s.session.id for s in sessions])
+        t = self.translator.bind(self.settings.default_locale)
+        text = digest_text(t, centre.name, tomorrow, sessions, counts)
+        try:
+            for chunk in split_text(text):
+                await self.bot.send_message(chat_id, chunk)
+        except TelegramAPIError as exc:
+            log.warning("digest of centre %s for %s not sent: %s", centre_id, tomorrow, exc)
+            await self.repo.reminders.release_marker(key)
+            self._digests_done.discard(key)
+            return False
+        return True
+
+
+class _Fire:
+    """The handler of the jobs ``reminder:{session_id}:*``: given the offset, fire."""
+
+    __slots__ = ("service", "session_id")
+
+    def __init__(self, service: ReminderService, session_id: int) -> None:
+        self.service = service
+        self.session_id = session_id
+
+    async def __call__(self, offset_minutes: int) -> None:
+        await self.service.fire(self.session_id, offset_minutes)
+
+
+# ---- the service of this process and the hooks for code that changes classes ----------------
+
+_services: list[ReminderService] = []
+
+
+def _register(service: ReminderService) -> None:
+    if service not in _services:
+        _services.append(service)
+
+
+def _unregister(service: ReminderService) -> None:
+    if service in _services:
+        _services.remove(service)
+
+
+def current_service() -> ReminderService | None:
+    """The reminder service of this bot process (the latest started), if any."""
+    return _services[-1] if _services else None
+
+
+async def session_changed(session_id: int) -> None:
+    """Hook for code that adds, moves or cancels a class (no-op without a service)."""
+    service = current_service()
+    if service is not None:
+        await service.session_changed(session_id)
+
+
+async def catalog_changed() -> None:
+    """Hook after a catalogue or timetable import (no-op without a service)."""
+    service = current_service()
+    if service is not None:
+        await service.catalog_changed()
+
+
+# ---- wiring into the bot process -------------------------------------------------------------
+
+
+async def start_reminders(process: BotProcess, app: App) -> ReminderService:
+    """Build and start the process's service over its outbox and scheduler (None where
+    SCHEDULER_ENABLED=false) and inject it as ``reminders``; stopped by ``stop_reminders``.
+    ``BotProcess._start_services`` calls this after the outbox and the scheduler exist."""
+    service = ReminderService(
+        app.repo,
+        app.translator,
+        app.settings,
+        clock=app.clock,
+        bot=process.bot,
+        outbox=process.outbox,
+        scheduler=process.scheduler,
+    )
+    app.dispatcher["reminders"] = service
+    await service.start()
+    return service
+
+
+async def stop_reminders(app: App | None) -> None:
+    """``BotProcess._stop_services``: forget the process's service."""
+    service = app.dispatcher.get("reminders") if app is not None else None
+    if isinstance(service, ReminderService):
+        await service.stop()

@@ -1,0 +1,388 @@
+"""Attendance: trainees answer a class reminder ("I'll come" / "I can't come"); staff see
+per class who answered what and mark who actually came.
+
+Two router recipes:
+
+* ``answers`` (everyone): the buttons under a reminder. The class is loaded again and the
+  presser must be a trainee of its group (an accepted application): callback data names
+  a class, it proves nothing. Pressing again changes the answer; once the class has
+  started the buttons only say so.
+* ``router`` (staff, ``RoleFilter`` on the router): the staff menu's attendance section
+  and ``/attendance``: centre → group → class (recent and upcoming) → its roster with
+  answers; tapping a trainee marks them came → did not come → not marked (audited).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from aiogram import F
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.clock import Clock
+from bot.formatting import fmt_datetime, fmt_time
+from bot.i18n import BoundTranslator, escape
+from bot.reminders import ANSWER_VALUES, ReminderCB, ReminderService, answer_markup
+from bot.roles import RoleFilter
+from bot.routing import FeatureRouter
+from bot.staff_menu import StaffMenuCB, StaffSection
+from bot.telegram_utils import show
+from db.dto import AttendanceCounts, AttendanceRowDTO, UserDTO
+from db.repo import Repos
+from handlers.staff.common import StaffChats, alert, clip, home_button, stale
+
+CLASSES_PAGE = 8
+ROSTER_PAGE = 10
+WINDOW = timedelta(days=28)  # classes shown: four weeks back and ahead
+ANSWER_ICONS = {"yes": "✅", "no": "❌", None: "❔"}
+MARK_ICONS = {True: "✔️", False: "✖️", None: "▫️"}
+
+
+# ---- trainees: the answer under a reminder ------------------------------------------------
+
+answers = FeatureRouter(f"{__name__}.answers")
+
+
+@answers.callback_query(ReminderCB.filter())
+async def on_answer(
+    callback: CallbackQuery,
+    callback_data: ReminderCB,
+    user: UserDTO | None,
+    t: BoundTranslator,
+    repo: Repos,
+    clock: Clock,
+    callback_answer: CallbackAnswer,
+    reminders: ReminderService | None = None,
+) -> None:
+    info = await repo.reminders.session_info(callback_data.session_id)
+    if user is None or info is None:
+        alert(callback_answer, t.plain("error-stale-button"))
+        return
+    if info.session.cancelled:
+        alert(callback_answer, t.plain("reminder-class-cancelled"))
+        return
+    now = clock.now()
+    if info.session.starts_at <= now:
+        alert(callback_answer, t.plain("reminder-too-late"))
+        return
+    if not await repo.reminders.is_trainee(user.id, info.session.group_id):
+        alert(callback_answer, t.plain("reminder-not-trainee"))
+        return
+    answer = ANSWER_VALUES[callback_data.answer]
+    await repo.attendance.answer(info.session.id, user.id, answer, now)
+    if reminders is not None:
+        reminders.forget(info.session.id)
+    callback_answer.text = t.plain(
+        "reminder-answer-yes" if answer == "yes" else "reminder-answer-no"
+    )
+    message = callback.message
+    markup = answer_markup(t, info.session.id, answer)
+    if isinstance(message, Message) and message.reply_markup != markup:
+        # The message may be too old to edit, or already show this answer.
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_reply_markup(reply_markup=markup)
+
+
+# ---- staff: who answered, who came ----------------------------------------------------------
+
+
+class AttAction(StrEnum):
+    centres = "cs"
+    centre = "c"
+    group = "g"
+    session = "s"
+    mark = "m"
+
+
+class Mark(StrEnum):
+    present = "p"
+    absent = "a"
+    clear = "n"
+
+
+MARK_VALUES: dict[Mark, bool | None] = {Mark.present: True, Mark.absent: False, Mark.clear: None}
+NEXT_MARK: dict[bool | None, Mark] = {None: Mark.present, True: Mark.absent, False: Mark.clear}
+
+
+class AttendanceCB(CallbackData, prefix="sat"):
+    """``id``: centre, group or class; ``value``: a trainee (mark); ``page`` of a list
+    (-1: the page of the next class)."""
+
+    action: AttAction
+    id: int = 0
+    value: int = 0
+    page: int = 0
+    mark: Mark = Mark.clear
+
+
+SECTION_DATA = StaffMenuCB(section=StaffSection.attendance).pack()
+
+
+class AttendanceTraffic(Filter):
+    """Only this section's callbacks and command reach the role check (citizen traffic
+    passing through costs nothing)."""
+
+    async def __call__(self, event: TelegramObject, **_: Any) -> bool:
+        if isinstance(event, CallbackQuery):
+            data = event.data or ""
+            return data.startswith("sat:") or data == SECTION_DATA
+        if isinstance(event, Message):
+            return (event.text or "").startswith("/attendance")
+        return False
+
+
+router = FeatureRouter(__name__)
+router.message.filter(AttendanceTraffic(), RoleFilter(), StaffChats())
+router.callback_query.filter(AttendanceTraffic(), RoleFilter(), StaffChats())
+
+
+def att_button(text: str, action: AttAction, id_: int = 0, **fields: Any) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=clip(text, 64), callback_data=AttendanceCB(action=action, id=id_, **fields).pack()
+    )
+
+
+async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyboardMarkup]:
+    rows = [
+        [att_button(f"{t.pick(c.city)} · {t.pick(c.name)}", AttAction.centre, c.id)]
+        for c in await repo.catalogue.centres()
+    ]
+    rows.append([home_button(t)])
+    return t("attendance-choose-centre"), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def groups_view(
+    t: BoundTranslator, repo: Repos, centre_id: int
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    centre = await repo.catalogue.centre(centre_id)
+    if centre is None:
+        return None
+    rows = []
+    for course in await repo.catalogue.courses(centre.id):
+        for group in await repo.catalogue.groups(course.id):
+            label = f"{t.pick(course.title)} · {t.pick(group.name)}"
+            rows.append([att_button(label, AttAction.group, group.id, page=-1)])
+    text = t("attendance-choose-group", centre=t.pick(centre.name))
+    if not rows:
+        text += "\n\n" + t("attendance-no-groups")
+    rows.append([att_button(t.plain("btn-back"), AttAction.centres), home_button(t)])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _counts_label(c: AttendanceCounts) -> str:
+    return f"✅{c.yes} ❌{c.no} ❔{c.unknown}"
+
+
+async def classes_view(
+    t: BoundTranslator, repo: Repos, group_id: int, page: int, now: datetime
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    context = await repo.courses.group_context(group_id)
+    if context is None:
+        return None
+    tz = context.centre.timezone
+    sessions = await repo.catalogue.sessions([group_id], since=now - WINDOW, until=now + WINDOW)
+    pages = max(1, -(-len(sessions) // CLASSES_PAGE))
+    if page < 0:  # open on the page of the next class (or of the last one)
+        upcoming = next((i for i, s in enumerate(sessions) if s.ends_at > now), len(sessions) - 1)
+        page = max(upcoming, 0) // CLASSES_PAGE
+    page = min(max(page, 0), pages - 1)
+    shown = sessions[page * CLASSES_PAGE : (page + 1) * CLASSES_PAGE]
+    counts = await repo.attendance.counts([s.id for s in shown])
+    text = t(
+        "attendance-choose-class",
+        course=t.pick(context.course.title),
+        group=t.pick(context.group.name),
+        tz=tz,
+    )
+    if not sessions:
+        text += "\n\n" + t("attendance-no-classes")
+    rows = [
+        [
+            att_button(
+                f"{'▶️ ' if s.starts_at <= now < s.ends_at else ''}"
+                f"{fmt_datetime(s.starts_at, tz, t.locale)} · {_counts_label(counts[s.id])}",
+                AttAction.session,
+                s.id,
+            )
+        ]
+        for s in shown
+    ]
+    nav = []
+    if page > 0:
+        nav.append(att_button("◀️", AttAction.group, group_id, page=page - 1))
+    if page < pages - 1:
+        nav.append(att_button("▶️", AttAction.group, group_id, page=page + 1))
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [att_button(t.plain("btn-back"), AttAction.centre, context.centre.id), home_button(t)]
+    )
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _person(row: AttendanceRowDTO) -> str:
+    name = clip(row.full_name, 48)
+    return f"{name} @{row.username}" if row.username else name
+
+
+async def roster_view(
+    t: BoundTranslator, repo: Repos, session_id: int, page: int
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    info = await repo.reminders.session_info(session_id)
+    if info is None:
+        return None
+    session, context = info.session, info.context
+    tz = context.centre.timezone
+    roster = await repo.attendance.roster(session.id)
+    counts = (await repo.attendance.counts([session.id]))[session.id]
+    pages = max(1, -(-len(roster) // ROSTER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = roster[page * ROSTER_PAGE : (page + 1) * ROSTER_PAGE]
+    lines = [
+        t(
+            "attendance-roster-header",
+            course=t.pick(context.course.title),
+            group=t.pick(context.group.name),
+            when=fmt_datetime(session.starts_at, tz, t.locale),
+            end=fmt_time(session.ends_at, tz, t.locale),
+            room=session.room or "—",
+            yes=counts.yes,
+            no=counts.no,
+            unknown=counts.unknown,
+            present=counts.present,
+            absent=counts.absent,
+        ),
+        "",
+    ]
+    if not roster:
+        lines.append(t("attendance-roster-empty"))
+    for row in shown:
+        lines.append(f"{ANSWER_ICONS[row.answer]} {MARK_ICONS[row.present]} {escape(_person(row))}")
+    if roster:
+        lines += ["", t("attendance-roster-hint")]
+    rows = [
+        [
+            att_button(
+                f"{MARK_ICONS[row.present]} {clip(row.full_name, 48)}",
+                AttAction.mark,
+                session.id,
+                value=row.user_id,
+                page=page,
+                mark=NEXT_MARK[row.present],
+            )
+        ]
+        for row in shown
+    ]
+    nav = []
+    if page > 0:
+        nav.append(att_button("◀️", AttAction.session, session.id, page=page - 1))
+    if page < pages - 1:
+        nav.append(att_button("▶️", AttAction.session, session.id, page=page + 1))
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [
+            att_button(t.plain("btn-back"), AttAction.group, session.group_id, page=-1),
+            home_button(t),
+        ]
+    )
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+@router.message(Command("attendance"))
+async def attendance_command(message: Message, t: BoundTranslator, repo: Repos) -> None:
+    text, markup = await centres_view(t, repo)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(StaffMenuCB.filter(F.section == StaffSection.attendance))
+async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
+    await show(callback, *await centres_view(t, repo))
+
+
+@router.callback_query(AttendanceCB.filter(F.action == AttAction.centres))
+async def on_centres(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
+    await show(callback, *await centres_view(t, repo))
+
+
+@router.callback_query(AttendanceCB.filter(F.action == AttAction.centre))
+async def on_centre(
+    callback: CallbackQuery,
+    callback_data: AttendanceCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    view = await groups_view(t, repo, callback_data.id)
+    if view is None:
+        stale(t, callback_answer)
+        return
+    await show(callback, *view)
+
+
+@router.callback_query(AttendanceCB.filter(F.action == AttAction.group))
+async def on_group(
+    callback: CallbackQuery,
+    callback_data: AttendanceCB,
+    t: BoundTranslator,
+    repo: Repos,
+    clock: Clock,
+    callback_answer: CallbackAnswer,
+) -> None:
+    view = await classes_view(t, repo, callback_data.id, callback_data.page, clock.now())
+    if view is None:
+        stale(t, callback_answer)
+        return
+    await show(callback, *view)
+
+
+@router.callback_query(AttendanceCB.filter(F.action == AttAction.session))
+async def on_session(
+    callback: CallbackQuery,
+    callback_data: AttendanceCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    view = await roster_view(t, repo, callback_data.id, callback_data.page)
+    if view is None:
+        stale(t, callback_answer)
+        return
+    await show(callback, *view)
+
+
+@router.callback_query(AttendanceCB.filter(F.action == AttAction.mark))
+async def on_mark(
+    callback: CallbackQuery,
+    callback_data: AttendanceCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    info = await repo.reminders.session_info(callback_data.id)
+    if info is None or not await repo.reminders.is_trainee(
+        callback_data.value, info.session.group_id
+    ):
+        stale(t, callback_answer)
+        return
+    await repo.attendance.mark(
+        info.session.id, callback_data.value, MARK_VALUES[callback_data.mark], actor_id=user.id
+    )
+    callback_answer.text = t.plain("attendance-saved")
+    view = await roster_view(t, repo, info.session.id, callback_data.page)
+    if view is not None:
+        await show(callback, *view)

@@ -1,0 +1,155 @@
+"""End to end: the real bot process (outbox, scheduler, reminders) against the fake Bot API
+with a manual clock. A trainee gets the reminder in Kazakh, answers "I'll come", staff
+see it and mark who came; the staff chat gets tomorrow's digest at 18:00."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot import reminders
+from bot.clock import ManualClock
+from bot.formatting import fmt_datetime
+from bot.harness import ADMIN_ID, BotHarness
+from bot.i18n import pick_text
+from db.models import Application, AuditLog
+from handlers.staff.common import clip
+from tests.e2e import Chat
+
+T0 = datetime(2030, 3, 4, 6, 0, tzinfo=UTC)  # 11:00 in Taraz; the demo term is long over
+H = timedelta(hours=1)
+TRAINEE = 7001
+
+
+@pytest.fixture
+async def h(tmp_path: Path, template_db: Path) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path, template=template_db, clock=ManualClock(T0)) as harness:
+        yield harness
+
+
+def clock(h: BotHarness) -> ManualClock:
+    assert isinstance(h.clock, ManualClock)
+    return h.clock
+
+
+async def moved(h: BotHarness, to: datetime) -> None:
+    clock(h).set(to)
+    assert h.process is not None
+    await h.process.time_moved()
+
+
+async def test_reminder_answer_attendance_and_digest(h: BotHarness) -> None:
+    centre = (await h.repo.catalogue.centres())[0]
+    course = (await h.repo.catalogue.courses(centre.id))[0]
+    group = (await h.repo.catalogue.groups(course.id))[0]
+    fake = h.user(TRAINEE, first_name="Aida", language_code="kk")
+    await h.repo.users.upsert_seen(TRAINEE, first_name="Aida", username=None, language_code="kk")
+    await h.repo.users.set_locale(TRAINEE, "kk")
+    async with h.app.db.transaction() as s:
+        s.add(
+            Application(
+                user_id=TRAINEE,
+                course_id=course.id,
+                group_id=group.id,
+                full_name="Серікова Аида",
+                phone="+77010000001",
+                status="accepted",
+                consent_at=T0,
+            )
+        )
+    # Staff add a class a day and a minute ahead (the schedule handler's hook).
+    starts = T0 + 24 * H + timedelta(minutes=1)
+    session = await h.repo.schedule.add(group.id, starts, starts + 2 * H, "204", actor_id=ADMIN_ID)
+    await reminders.session_changed(session.id)
+    assert h.process is not None and h.process.scheduler is not None
+    jobs = {j.id: j.run_at for j in h.process.scheduler.jobs()}
+    assert jobs[f"reminder:{session.id}:1440"] == starts - 24 * H
+    assert jobs[f"reminder:{session.id}:60"] == starts - H
+
+    # A minute later the 24 h reminder arrives, in Kazakh, in the centre's time zone.
+    chat = Chat(h, fake, "kk")
+    await moved(h, T0 + timedelta(minutes=1))
+    reminder = await chat.expect("Сабақ туралы еске салу")
+    assert "24 сағаттан кейін басталады" in reminder.content
+    assert fmt_datetime(starts, centre.timezone, "kk") in reminder.content
+    assert pick_text(centre.address, "kk") in reminder.content and "204" in reminder.content
+    assert reminder.buttons() == ["✅ Келемін", "❌ Келе алмаймын"]
+
+    query = await chat.press("✅ Келемін")
+    answer = fake.callback_answer(query)
+    assert answer is not None and answer.text == "Рақмет! Сізді сабақта күтеміз."
+    assert await h.repo.attendance.get(session.id, TRAINEE) == ("yes", None)
+    await chat.expect("✓ ✅ Келемін", button=True)  # the answer is ticked
+    query = await chat.press("❌ Келе алмаймын")  # changed their mind
+    assert await h.repo.attendance.get(session.id, TRAINEE) == ("no", None)
+    query = await chat.press("✅ Келемін")
+    assert await h.repo.attendance.get(session.id, TRAINEE) == ("yes", None)
+
+    # 18:00 in Taraz: the staff chat gets tomorrow's classes with the expected attendance.
+    await moved(h, T0 + 7 * H)
+    digest = h.staff_group.last_bot_message().content
+    assert "Занятия на завтра" in digest and "✅ 1 · ❌ 0 · ❔ 0 (всего 1)" in digest
+
+    # The bot was not ticking at the 1 h instant: that reminder comes late, before the class.
+    await moved(h, starts - H / 2)
+    late = await chat.expect("30 минуттан кейін басталады")
+    assert late.buttons() == ["✓ ✅ Келемін", "❌ Келе алмаймын"]  # her answer, ticked
+
+    # Staff open the attendance section: centre, group, class; the trainee said yes.
+    admin = h.admin("ru")
+    staff = Chat(h, admin, "ru")
+    admin.send_command("admin")
+    await staff.expect(staff.label("attendance-section"), button=True)
+    await staff.press(staff.label("attendance-section"))
+    await staff.expect(staff.text("attendance-choose-centre")[:12])
+    await staff.press(clip(f"{pick_text(centre.city, 'ru')} · {pick_text(centre.name, 'ru')}", 64))
+    await staff.press(f"{pick_text(course.title, 'ru')} · {pick_text(group.name, 'ru')}")
+    when = fmt_datetime(starts, centre.timezone, "ru")
+    await staff.press(f"{when} · ✅1 ❌0 ❔0")
+    roster = await staff.expect("Серікова Аида")
+    assert "✅ ▫️ Серікова Аида" in roster.content
+    # The class takes place; staff mark her present (audited).
+    await moved(h, starts + H)
+    await staff.press("▫️ Серікова Аида")
+    roster = await staff.expect("✅ ✔️ Серікова Аида")
+    assert await h.repo.attendance.get(session.id, TRAINEE) == ("yes", True)
+    async with h.app.db.read() as s:
+        actions = list(
+            await s.scalars(select(AuditLog.action).where(AuditLog.actor_id == ADMIN_ID))
+        )
+    assert "attendance.mark" in actions
+
+    # The buttons of a class that has started only say so.
+    query = await chat.press("❌ Келе алмаймын")
+    answer = fake.callback_answer(query)
+    assert answer is not None and answer.show_alert
+    assert answer.text == "Бұл сабақ басталып кетті."
+    assert await h.repo.attendance.get(session.id, TRAINEE) == ("yes", True)
+    # Each reminder once.
+    assert len([m for m in fake.bot_messages() if "еске салу" in m.content]) == 2
+
+
+async def test_attendance_is_staff_only_and_buttons_are_rechecked(h: BotHarness) -> None:
+    stranger = h.user(7002, first_name="Eve", language_code="en")
+    chat = Chat(h, stranger, "en")
+    stranger.send_command("attendance")
+    await chat.expect(chat.text("fallback-unknown")[:12])
+    # A forged answer for a class of a group they are not in.
+    course = (await h.repo.catalogue.courses())[0]
+    group = (await h.repo.catalogue.groups(course.id))[0]
+    starts = T0 + 30 * H
+    session = await h.repo.schedule.add(group.id, starts, starts + H, None, actor_id=ADMIN_ID)
+    message = await h.app.dispatcher["reminders"].bot.send_message(stranger.id, "x")
+    data = reminders.ReminderCB(session_id=session.id, answer=reminders.Answer.yes).pack()
+    query = stranger.press(data, message.message_id)
+    answer = await stranger.wait_callback_answer(query["id"])
+    assert answer.text == chat.label("reminder-not-trainee")
+    assert await h.repo.attendance.get(session.id, stranger.id) is None
+    # A forged staff button does nothing for a non-staff user.
+    query = stranger.press(f"sat:m:{session.id}:7002:0:p", message.message_id)
+    await stranger.wait_callback_answer(query["id"])
+    assert await h.repo.attendance.get(session.id, stranger.id) is None
