@@ -8,12 +8,14 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.database import Database
 from db.models import FsmState, utcnow
+
+_TABLE: Table = FsmState.__table__  # type: ignore[assignment]
 
 
 def storage_key(key: StorageKey) -> str:
@@ -41,7 +43,10 @@ class SQLStorage(BaseStorage):
     updates, and aiogram's event isolation serialises each chat) the rows are also kept in
     a bounded write-through cache, so the state lookup aiogram makes for every update —
     most of them from people not filling any form — costs no database round trip. Writes
-    always go to the database first, so nothing is lost on a crash or restart.
+    always go to the database first, so nothing is lost on a crash or restart; a write
+    that would change nothing (``clear()`` of a chat with no form, the same state again)
+    is skipped when the cache knows the row. Queries are Core statements on a Core
+    connection: this runs several times per update.
     """
 
     def __init__(self, db: Database, *, cache: bool = False, cache_size: int = 50_000) -> None:
@@ -65,33 +70,33 @@ class SQLStorage(BaseStorage):
         if self._cache is not None and key in self._cache:
             state, data = self._cache[key]
             return state, dict(data)
-        async with self.db.read() as s:
-            state, data = await self._read(s, key)
+        async with self.db.read_core() as conn:
+            state, data = await self._read(conn, key)
         self._remember(key, state, data)
         return state, data
 
     async def _write(
-        self, s: AsyncSession, key: str, *, state: str | None, data: Mapping[str, Any]
+        self, conn: AsyncConnection, key: str, *, state: str | None, data: Mapping[str, Any]
     ) -> None:
         if state is None and not data:
-            await s.execute(delete(FsmState).where(FsmState.key == key))
+            await conn.execute(delete(_TABLE).where(_TABLE.c.key == key))
             return
-        stmt = self._insert(FsmState).values(
+        stmt = self._insert(_TABLE).values(
             key=key, state=state, data=dict(data), updated_at=utcnow()
         )
         stmt = stmt.on_conflict_do_update(
-            index_elements=[FsmState.key],
+            index_elements=[_TABLE.c.key],
             set_={
                 "state": stmt.excluded.state,
                 "data": stmt.excluded.data,
                 "updated_at": stmt.excluded.updated_at,
             },
         )
-        await s.execute(stmt)
+        await conn.execute(stmt)
 
-    async def _read(self, s: AsyncSession, key: str) -> tuple[str | None, dict[str, Any]]:
+    async def _read(self, conn: AsyncConnection, key: str) -> tuple[str | None, dict[str, Any]]:
         row = (
-            await s.execute(select(FsmState.state, FsmState.data).where(FsmState.key == key))
+            await conn.execute(select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == key))
         ).first()
         if row is None:
             return None, {}
@@ -103,14 +108,20 @@ class SQLStorage(BaseStorage):
         change: Callable[[str | None, dict[str, Any]], tuple[str | None, dict[str, Any]]],
     ) -> tuple[str | None, dict[str, Any]]:
         k = storage_key(key)
-        async with self.db.transaction() as s:
-            if self._cache is not None and k in self._cache:
-                state, data = self._cache[k][0], dict(self._cache[k][1])
-            else:
-                state, data = await self._read(s, k)
+        if self._cache is not None:
+            # The cache is authoritative here (this process alone writes these rows).
+            old_state, old_data = await self._load(k)
+            state, data = change(old_state, dict(old_data))
+            if (state, data) == (old_state, old_data):
+                return state, data
+            async with self.db.transaction_core() as conn:
+                await self._write(conn, k, state=state, data=data)
+            self._remember(k, state, data)
+            return state, data
+        async with self.db.transaction_core() as conn:
+            state, data = await self._read(conn, k)
             state, data = change(state, data)
-            await self._write(s, k, state=state, data=data)
-        self._remember(k, state, data)
+            await self._write(conn, k, state=state, data=data)
         return state, data
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:

@@ -9,14 +9,21 @@ SQLITE_BUSY when two processes share one file) and the file runs in WAL mode.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from threading import Thread
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -25,6 +32,106 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class _FusedCursor:
+    """An aiosqlite cursor that costs one thread hop per statement.
+
+    aiosqlite makes every cursor call a round trip to its worker thread and back through
+    the event loop: SQLAlchemy's adapter opens a cursor, executes, fetches every row and
+    closes it, four hops per statement, each waiting for a turn of a busy event loop while
+    the process's only SQLite connection stays checked out. Here the worker thread does
+    all four in one go; the rows (SQLAlchemy buffers them all anyway), the description,
+    the row count and the last row id are handed back together.
+    """
+
+    __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, connection: _FusedConnection) -> None:
+        self._connection = connection
+        self._rows: deque[Any] = deque()
+        self.arraysize = 1
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> _FusedCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _run(self, many: bool, sql: str, parameters: Any) -> tuple[Any, int, int | None, list[Any]]:
+        # Runs on the connection's worker thread.
+        cursor = self._connection._conn.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+            description = cursor.description
+            rows = cursor.fetchall() if description else []
+            return description, cursor.rowcount, cursor.lastrowid, rows
+        finally:
+            cursor.close()
+
+    async def _call(self, many: bool, sql: str, parameters: Any) -> _FusedCursor:
+        execute = self._connection._execute  # one hop to the worker thread
+        result = await execute(self._run, many, sql, parameters)  # type: ignore[no-untyped-call]
+        self.description, self.rowcount, self.lastrowid, rows = result
+        self._rows = deque(rows)
+        return self
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _FusedCursor:
+        return await self._call(False, sql, () if parameters is None else parameters)
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> _FusedCursor:
+        return await self._call(True, sql, parameters)
+
+    async def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        n = self.arraysize if size is None else size
+        return [self._rows.popleft() for _ in range(min(n, len(self._rows)))]
+
+    async def fetchall(self) -> Sequence[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    async def close(self) -> None:
+        self._rows.clear()
+
+
+class _FusedConnection(aiosqlite.Connection):
+    """aiosqlite's connection with one-hop cursors and no hop for an idle rollback."""
+
+    def cursor(self) -> Any:
+        return _FusedCursor(self)
+
+    async def rollback(self) -> None:
+        # SQLAlchemy rolls back on every return to the pool; outside a transaction (reads
+        # run without BEGIN) sqlite3's rollback does nothing, so skip the round trip.
+        # Reading the flag from this thread is safe: the pool hands the connection to one
+        # user at a time, so no statement is running on the worker thread now.
+        if self._connection is not None and not self._connection.in_transaction:
+            return
+        await super().rollback()
+
+
+def _sqlite_creator(url: str) -> Callable[[], Any]:
+    """``async_creator`` for the engine: aiosqlite.connect() with _FusedConnection."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+
+    async def connect() -> _FusedConnection:
+        connection = _FusedConnection(partial(sqlite3.connect, *args, **kwargs), 64)
+        thread = connection if isinstance(connection, Thread) else connection._thread
+        thread.daemon = True  # as SQLAlchemy does for aiosqlite
+        await connection  # starts the worker thread and opens the file
+        return connection
+
+    return connect
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
@@ -65,6 +172,7 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=60,
+                async_creator=_sqlite_creator(url),
             )
             _sqlite_setup(self.engine)
         else:
@@ -73,10 +181,10 @@ class Database:
             )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads on SQLite skip BEGIN IMMEDIATE (see read()); same pool, same connection.
-        read_engine = (
+        self._read_engine = (
             self.engine.execution_options(sqlite_read_only=True) if self.is_sqlite else self.engine
         )
-        self._read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -94,6 +202,20 @@ class Database:
         """
         async with self._read_sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def read_core(self) -> AsyncIterator[AsyncConnection]:
+        """Like read(), but a Core connection: for the hot paths (the user lookup on every
+        update, form state, the catalogue), where an ORM session and identity map cost
+        more than the query. Select table columns and build DTOs from the rows."""
+        async with self._read_engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction_core(self) -> AsyncIterator[AsyncConnection]:
+        """Like transaction() (BEGIN IMMEDIATE on SQLite), with a Core connection."""
+        async with self.engine.begin() as conn:
+            yield conn
 
     async def migrate(self) -> None:
         """Apply Alembic migrations up to head."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, F
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -357,14 +358,14 @@ async def _leave_form(
     await send_main_menu(message, t, repo, settings, key)
 
 
-@router.message(SignUp(), TextKey("btn-cancel"))
+@router.message(StateFilter(SignUp), TextKey("btn-cancel"))
 async def cancel_form(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
 ) -> None:
     await _leave_form(message, state, t, repo, settings, "form-cancelled")
 
 
-@router.message(SignUp(), TextKey("btn-back"))
+@router.message(StateFilter(SignUp), TextKey("btn-back"))
 async def go_back(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
 ) -> None:
@@ -393,7 +394,7 @@ async def go_back(
 # ---- answers --------------------------------------------------------------------------
 
 
-@router.message(SignUp.name, HasText())
+@router.message(StateFilter(SignUp.name), HasText())
 async def got_name(message: Message, state: FSMContext, t: BoundTranslator, repo: Repos) -> None:
     name, error = normalize_name(message.text or "")
     if error is not None:
@@ -403,7 +404,7 @@ async def got_name(message: Message, state: FSMContext, t: BoundTranslator, repo
     await _next(state, SignUp.name, message, t, repo)
 
 
-@router.message(SignUp.phone, HasContact())
+@router.message(StateFilter(SignUp.phone), HasContact())
 async def got_contact(message: Message, state: FSMContext, t: BoundTranslator, repo: Repos) -> None:
     contact = message.contact
     assert contact is not None
@@ -417,7 +418,7 @@ async def got_contact(message: Message, state: FSMContext, t: BoundTranslator, r
     await _got_phone(phone, message, state, t, repo)
 
 
-@router.message(SignUp.phone, HasText())
+@router.message(StateFilter(SignUp.phone), HasText())
 async def got_phone_text(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:
@@ -437,7 +438,9 @@ async def _got_phone(
     await _next(state, SignUp.phone, message, t, repo)
 
 
-@router.callback_query(SignUp.district, SignupCB.filter(F.action == SignupAction.regions))
+@router.callback_query(
+    StateFilter(SignUp.district), SignupCB.filter(F.action == SignupAction.regions)
+)
 async def pick_other_region(
     callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:
@@ -447,7 +450,9 @@ async def pick_other_region(
         await _ask_region(await state.get_data(), callback.message, t, repo)
 
 
-@router.callback_query(SignUp.district, SignupCB.filter(F.action == SignupAction.region))
+@router.callback_query(
+    StateFilter(SignUp.district), SignupCB.filter(F.action == SignupAction.region)
+)
 async def pick_region(
     callback: CallbackQuery,
     callback_data: SignupCB,
@@ -466,7 +471,9 @@ async def pick_region(
         await _ask_district(await state.get_data(), callback.message, t, repo)
 
 
-@router.callback_query(SignUp.district, SignupCB.filter(F.action == SignupAction.district))
+@router.callback_query(
+    StateFilter(SignUp.district), SignupCB.filter(F.action == SignupAction.district)
+)
 async def pick_district(
     callback: CallbackQuery,
     callback_data: SignupCB,
@@ -487,7 +494,8 @@ async def pick_district(
 
 
 @router.callback_query(
-    SignUp.group, SignupCB.filter(F.action.in_({SignupAction.group, SignupAction.any_group}))
+    StateFilter(SignUp.group),
+    SignupCB.filter(F.action.in_({SignupAction.group, SignupAction.any_group})),
 )
 async def pick_group(
     callback: CallbackQuery,
@@ -512,7 +520,9 @@ async def pick_group(
         await _next(state, SignUp.group, callback.message, t, repo)
 
 
-@router.callback_query(SignUp.consent, SignupCB.filter(F.action == SignupAction.consent))
+@router.callback_query(
+    StateFilter(SignUp.consent), SignupCB.filter(F.action == SignupAction.consent)
+)
 async def give_consent(
     callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:
@@ -522,7 +532,7 @@ async def give_consent(
         await _next(state, SignUp.consent, callback.message, t, repo)
 
 
-@router.callback_query(SignUp.confirm, SignupCB.filter(F.action == SignupAction.edit))
+@router.callback_query(StateFilter(SignUp.confirm), SignupCB.filter(F.action == SignupAction.edit))
 async def edit_field(
     callback: CallbackQuery,
     callback_data: SignupCB,
@@ -547,7 +557,7 @@ async def edit_field(
     await ask(step, state, callback.message, t, repo)
 
 
-@router.callback_query(SignUp.course, SignupCB.filter(F.action == SignupAction.course))
+@router.callback_query(StateFilter(SignUp.course), SignupCB.filter(F.action == SignupAction.course))
 async def pick_course(
     callback: CallbackQuery,
     callback_data: SignupCB,
@@ -586,7 +596,9 @@ async def pick_course(
         await ask(SignUp.confirm, state, callback.message, t, repo)
 
 
-@router.callback_query(SignUp.confirm, SignupCB.filter(F.action == SignupAction.confirm))
+@router.callback_query(
+    StateFilter(SignUp.confirm), SignupCB.filter(F.action == SignupAction.confirm)
+)
 async def confirm(
     callback: CallbackQuery,
     state: FSMContext,
@@ -644,8 +656,8 @@ async def confirm(
 # ---- anything else inside the form ----------------------------------------------------
 
 
-@router.message(SignUp.name)
-@router.message(SignUp.phone)
+@router.message(StateFilter(SignUp.name))
+@router.message(StateFilter(SignUp.phone))
 async def wrong_kind_of_answer(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:
@@ -655,7 +667,7 @@ async def wrong_kind_of_answer(
     await message.answer(t(key))
 
 
-@router.message(SignUp())
+@router.message(StateFilter(SignUp))
 async def expected_button(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:

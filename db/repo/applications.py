@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, Table, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +28,10 @@ from db.dto import ApplicationDTO
 from db.models import LIVE_STATUSES, Application, Course, FunnelEvent, Group, utcnow
 from db.repo.audit import add_audit
 
+_APPLICATIONS: Table = Application.__table__  # type: ignore[assignment]
 
-def application_dto(a: Application) -> ApplicationDTO:
+
+def application_dto(a: Application | Row[Any]) -> ApplicationDTO:
     return ApplicationDTO(
         id=a.id,
         user_id=a.user_id,
@@ -239,11 +241,13 @@ class ApplicationRepo:
             return application_dto(row) if row else None
 
     async def for_user(self, user_id: int) -> list[ApplicationDTO]:
-        async with self.db.read() as s:
-            rows = await s.scalars(
-                select(Application)
-                .where(Application.user_id == user_id)
-                .order_by(Application.created_at.desc(), Application.id.desc())
+        # On the catalogue and sign-up paths: a Core query, no ORM session.
+        t = _APPLICATIONS.c
+        async with self.db.read_core() as conn:
+            rows = await conn.execute(
+                select(_APPLICATIONS)
+                .where(t.user_id == user_id)
+                .order_by(t.created_at.desc(), t.id.desc())
             )
             return [application_dto(a) for a in rows]
 

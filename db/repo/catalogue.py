@@ -2,23 +2,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Subquery, func, select
+from sqlalchemy import Row, Subquery, Table, func, select
 
 from db.database import Database
 from db.dto import CentreDTO, CourseDTO, DistrictDTO, GroupDTO, RegionDTO, SessionDTO
 from db.models import Centre, ClassSession, Course, District, Group, Region
 
+# The reads below run on every step of the catalogue and the sign-up form, so they are
+# Core queries on table columns (no ORM session, identity map or instance loading); the
+# DTO builders take an ORM instance or a Core row alike (same attribute names).
+_REGIONS: Table = Region.__table__  # type: ignore[assignment]
+_DISTRICTS: Table = District.__table__  # type: ignore[assignment]
+_CENTRES: Table = Centre.__table__  # type: ignore[assignment]
+_COURSES: Table = Course.__table__  # type: ignore[assignment]
+_GROUPS: Table = Group.__table__  # type: ignore[assignment]
+_SESSIONS: Table = ClassSession.__table__  # type: ignore[assignment]
 
-def region_dto(r: Region) -> RegionDTO:
+
+def region_dto(r: Region | Row[Any]) -> RegionDTO:
     return RegionDTO(r.id, r.code, r.country, r.kind, dict(r.name))
 
 
-def district_dto(d: District) -> DistrictDTO:
+def district_dto(d: District | Row[Any]) -> DistrictDTO:
     return DistrictDTO(d.id, d.code, d.region_id, dict(d.name))
 
 
-def centre_dto(c: Centre) -> CentreDTO:
+def centre_dto(c: Centre | Row[Any]) -> CentreDTO:
     return CentreDTO(
         c.id,
         c.code,
@@ -32,15 +43,15 @@ def centre_dto(c: Centre) -> CentreDTO:
     )
 
 
-def group_dto(g: Group) -> GroupDTO:
+def group_dto(g: Group | Row[Any]) -> GroupDTO:
     return GroupDTO(g.id, g.code, g.course_id, dict(g.name), g.capacity, g.seats_taken)
 
 
-def session_dto(s: ClassSession) -> SessionDTO:
+def session_dto(s: ClassSession | Row[Any]) -> SessionDTO:
     return SessionDTO(s.id, s.code, s.group_id, s.starts_at, s.ends_at, s.room, s.cancelled)
 
 
-def course_dto(c: Course, capacity: int, taken: int) -> CourseDTO:
+def course_dto(c: Course | Row[Any], capacity: int, taken: int) -> CourseDTO:
     return CourseDTO(
         id=c.id,
         code=c.code,
@@ -71,6 +82,24 @@ def _seats_subquery() -> Subquery:
     )
 
 
+def _core_seats_subquery() -> Subquery:
+    return (
+        select(
+            _GROUPS.c.course_id.label("course_id"),
+            func.coalesce(func.sum(_GROUPS.c.capacity), 0).label("capacity"),
+            func.coalesce(func.sum(_GROUPS.c.seats_taken), 0).label("taken"),
+        )
+        .group_by(_GROUPS.c.course_id)
+        .subquery()
+    )
+
+
+_SEATS = _core_seats_subquery()  # built once: statements are immutable
+_COURSE_WITH_SEATS = select(_COURSES, _SEATS.c.capacity, _SEATS.c.taken).outerjoin(
+    _SEATS, _SEATS.c.course_id == _COURSES.c.id
+)
+
+
 class CatalogueRepo:
     """Read access to regions, districts, centres, courses, groups and sessions."""
 
@@ -78,21 +107,21 @@ class CatalogueRepo:
         self.db = db
 
     async def regions(self) -> list[RegionDTO]:
-        async with self.db.read() as s:
-            rows = await s.scalars(select(Region).order_by(Region.sort, Region.id))
+        async with self.db.read_core() as conn:
+            rows = await conn.execute(select(_REGIONS).order_by(_REGIONS.c.sort, _REGIONS.c.id))
             return [region_dto(r) for r in rows]
 
     async def region(self, region_id: int) -> RegionDTO | None:
-        async with self.db.read() as s:
-            row = await s.get(Region, region_id)
+        async with self.db.read_core() as conn:
+            row = (await conn.execute(select(_REGIONS).where(_REGIONS.c.id == region_id))).first()
             return region_dto(row) if row else None
 
     async def districts(self, region_id: int) -> list[DistrictDTO]:
-        async with self.db.read() as s:
-            rows = await s.scalars(
-                select(District)
-                .where(District.region_id == region_id)
-                .order_by(District.sort, District.id)
+        async with self.db.read_core() as conn:
+            rows = await conn.execute(
+                select(_DISTRICTS)
+                .where(_DISTRICTS.c.region_id == region_id)
+                .order_by(_DISTRICTS.c.sort, _DISTRICTS.c.id)
             )
             return [district_dto(d) for d in rows]
 
@@ -102,47 +131,36 @@ class CatalogueRepo:
             return [district_dto(d) for d in rows]
 
     async def district(self, district_id: int) -> DistrictDTO | None:
-        async with self.db.read() as s:
-            row = await s.get(District, district_id)
+        async with self.db.read_core() as conn:
+            row = (
+                await conn.execute(select(_DISTRICTS).where(_DISTRICTS.c.id == district_id))
+            ).first()
             return district_dto(row) if row else None
 
     async def centres(self) -> list[CentreDTO]:
-        async with self.db.read() as s:
-            rows = await s.scalars(select(Centre).order_by(Centre.sort, Centre.id))
+        async with self.db.read_core() as conn:
+            rows = await conn.execute(select(_CENTRES).order_by(_CENTRES.c.sort, _CENTRES.c.id))
             return [centre_dto(c) for c in rows]
 
     async def centre(self, centre_id: int) -> CentreDTO | None:
-        async with self.db.read() as s:
-            row = await s.get(Centre, centre_id)
+        async with self.db.read_core() as conn:
+            row = (await conn.execute(select(_CENTRES).where(_CENTRES.c.id == centre_id))).first()
             return centre_dto(row) if row else None
 
     async def courses(self, centre_id: int | None = None) -> list[CourseDTO]:
-        seats = _seats_subquery()
-        query = (
-            select(Course, seats.c.capacity, seats.c.taken)
-            .outerjoin(seats, seats.c.course_id == Course.id)
-            .order_by(Course.centre_id, Course.sort, Course.id)
-        )
+        query = _COURSE_WITH_SEATS.order_by(_COURSES.c.centre_id, _COURSES.c.sort, _COURSES.c.id)
         if centre_id is not None:
-            query = query.where(Course.centre_id == centre_id)
-        async with self.db.read() as s:
-            rows = await s.execute(query)
-            return [course_dto(c, int(cap or 0), int(taken or 0)) for c, cap, taken in rows]
+            query = query.where(_COURSES.c.centre_id == centre_id)
+        async with self.db.read_core() as conn:
+            rows = await conn.execute(query)
+            return [course_dto(r, int(r.capacity or 0), int(r.taken or 0)) for r in rows]
 
     async def course(self, course_id: int) -> CourseDTO | None:
-        seats = _seats_subquery()
-        async with self.db.read() as s:
-            row = (
-                await s.execute(
-                    select(Course, seats.c.capacity, seats.c.taken)
-                    .outerjoin(seats, seats.c.course_id == Course.id)
-                    .where(Course.id == course_id)
-                )
-            ).first()
+        async with self.db.read_core() as conn:
+            row = (await conn.execute(_COURSE_WITH_SEATS.where(_COURSES.c.id == course_id))).first()
             if row is None:
                 return None
-            c, cap, taken = row
-            return course_dto(c, int(cap or 0), int(taken or 0))
+            return course_dto(row, int(row.capacity or 0), int(row.taken or 0))
 
     async def course_by_code(self, code: str) -> CourseDTO | None:
         async with self.db.read() as s:
@@ -150,15 +168,15 @@ class CatalogueRepo:
         return await self.course(course_id) if course_id is not None else None
 
     async def groups(self, course_id: int) -> list[GroupDTO]:
-        async with self.db.read() as s:
-            rows = await s.scalars(
-                select(Group).where(Group.course_id == course_id).order_by(Group.id)
+        async with self.db.read_core() as conn:
+            rows = await conn.execute(
+                select(_GROUPS).where(_GROUPS.c.course_id == course_id).order_by(_GROUPS.c.id)
             )
             return [group_dto(g) for g in rows]
 
     async def group(self, group_id: int) -> GroupDTO | None:
-        async with self.db.read() as s:
-            row = await s.get(Group, group_id)
+        async with self.db.read_core() as conn:
+            row = (await conn.execute(select(_GROUPS).where(_GROUPS.c.id == group_id))).first()
             return group_dto(row) if row else None
 
     async def sessions(
@@ -170,18 +188,19 @@ class CatalogueRepo:
         include_cancelled: bool = False,
         limit: int | None = None,
     ) -> list[SessionDTO]:
-        query = select(ClassSession).where(ClassSession.group_id.in_(group_ids))
+        t = _SESSIONS.c
+        query = select(_SESSIONS).where(t.group_id.in_(group_ids))
         if since is not None:
-            query = query.where(ClassSession.starts_at >= since)
+            query = query.where(t.starts_at >= since)
         if until is not None:
-            query = query.where(ClassSession.starts_at < until)
+            query = query.where(t.starts_at < until)
         if not include_cancelled:
-            query = query.where(ClassSession.cancelled.is_(False))
-        query = query.order_by(ClassSession.starts_at, ClassSession.id)
+            query = query.where(t.cancelled.is_(False))
+        query = query.order_by(t.starts_at, t.id)
         if limit is not None:
             query = query.limit(limit)
-        async with self.db.read() as s:
-            return [session_dto(x) for x in await s.scalars(query)]
+        async with self.db.read_core() as conn:
+            return [session_dto(x) for x in await conn.execute(query)]
 
     async def session(self, session_id: int) -> SessionDTO | None:
         async with self.db.read() as s:

@@ -15,8 +15,9 @@ class StaffRepo:
         self.db = db
 
     async def role_of(self, user_id: int) -> str | None:
-        async with self.db.read() as s:
-            return await s.scalar(select(Staff.role).where(Staff.user_id == user_id))
+        table = Staff.__table__
+        async with self.db.read_core() as conn:
+            return await conn.scalar(select(table.c.role).where(table.c.user_id == user_id))
 
     async def list(self) -> list[StaffDTO]:
         async with self.db.read() as s:

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, select, update
 
 from db.database import Database
 from db.dto import UserDTO
 from db.models import Application, Attendance, Delivery, FsmState, FunnelEvent, Staff, User
 
+_USERS: Table = User.__table__  # type: ignore[assignment]
 
-def user_dto(u: User) -> UserDTO:
+
+def user_dto(u: User | Row[Any]) -> UserDTO:
     return UserDTO(
         id=u.id,
         locale=u.locale,
@@ -47,8 +50,9 @@ class UserRepo:
         changed, so the common case is one primary-key read.
         """
         username = username.lower() if username else None
-        async with self.db.read() as s:
-            seen = await s.get(User, user_id)
+        # Runs on every update: a Core primary-key read, no ORM session.
+        async with self.db.read_core() as conn:
+            seen = (await conn.execute(select(_USERS).where(_USERS.c.id == user_id))).first()
             if seen is not None and (
                 seen.first_name,
                 seen.username,

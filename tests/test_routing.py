@@ -1,0 +1,49 @@
+"""The routers as a whole: no handler or filter that aiogram would run in a worker thread.
+
+aiogram runs a sync callable (a handler, a magic ``F`` filter, a bare ``State`` or
+``StatesGroup`` used as a filter) through ``asyncio.to_thread`` on every update it is
+checked for: a thread hop on the hot path of every message. Every one must be async.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+
+from handlers import setup_routers
+
+
+def sync_callables(router: Router) -> list[str]:
+    """Every non-awaitable handler or filter below ``router``, as readable lines."""
+    found: list[str] = []
+    for sub in router.chain_tail:  # the router itself and every router below it
+        for event, observer in sub.observers.items():
+            for obj in observer._handler.filters or []:
+                if not obj.awaitable:
+                    found.append(f"{sub.name} {event} router filter {obj.callback!r}")
+            for handler in observer.handlers:
+                name = getattr(handler.callback, "__qualname__", repr(handler.callback))
+                if not handler.awaitable:
+                    found.append(f"{sub.name} {event} handler {name}")
+                for obj in handler.filters or []:
+                    if not obj.awaitable:
+                        found.append(f"{sub.name} {event} {name} filter {obj.callback!r}"[:200])
+    return found
+
+
+def test_the_check_sees_a_sync_filter() -> None:
+    router = Router(name="probe")
+
+    @router.message(F.text == "x")
+    async def probe(_: object) -> None:
+        return None
+
+    assert len(sync_callables(router)) == 1
+
+
+def test_no_handler_or_filter_runs_in_a_thread() -> None:
+    root = setup_routers()
+    handlers = sum(
+        len(observer.handlers) for sub in root.chain_tail for observer in sub.observers.values()
+    )
+    assert handlers > 100  # every feature router was walked
+    assert sync_callables(root) == []
