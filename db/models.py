@@ -183,6 +183,8 @@ class Application(Base):
             postgresql_where=text("status IN ('pending', 'accepted', 'waitlisted')"),
         ),
         Index("ix_applications_course_status", "course_id", "status"),
+        # A group's trainees: reminders, attendance rosters, schedule notices, seats.
+        Index("ix_applications_group_status", "group_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -241,6 +243,8 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_status_due", "status", "not_before"),
         Index("ix_deliveries_broadcast", "broadcast_id", "status"),
+        # A class moved or cancelled: its unsent reminders are re-timed or skipped.
+        Index("ix_deliveries_session", "session_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
