@@ -66,6 +66,7 @@ from bot.scheduler import ScheduledJob, Scheduler
 from bot.telegram_utils import split_text
 from db.dto import AttendanceCounts, NewDelivery, ReminderSessionDTO, UserDTO
 from db.repo import Repos
+from db.repo.deliveries import ENQUEUE_SLICE
 from db.repo.reminders import reminder_key
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ log = logging.getLogger(__name__)
 DIGEST_AT = time(18, 0)  # local time of each centre
 SWEEP_KIND = "reminder_sweep"  # job "reminder_sweep:0"
 RENDER_CACHE_SECONDS = 5.0
-ENQUEUE_SLICE = 1000
+WAVES_PER_BATCH = 32  # classes looked up and enqueued together (after a first one alone)
 MAX_OFFSET_MINUTES = 60 * 24 * 30
 
 
@@ -487,28 +488,33 @@ class ReminderService:
         return new
 
     async def _enqueue(self, waves: Sequence[tuple[int, int, datetime]], now: datetime) -> int:
-        if not waves:
-            return 0
-        starts = {sid: starts_at for sid, _, starts_at in waves}
-        missing = await self.repo.reminders.missing_recipients([(s, o) for s, o, _ in waves])
-        rows = [
-            NewDelivery(
-                kind="reminder",
-                dedupe_key=reminder_key(sid, offset, user_id),
-                user_id=user_id,
-                payload={"type": "reminder", "session_id": sid, "offset_minutes": offset},
-                session_id=sid,
-                not_before=now,
-                expires_at=starts[sid],
-            )
-            for (sid, offset), users in missing.items()
-            for user_id in users
-        ]
+        """Rows for every trainee of ``waves`` without one yet. Streamed: the classes are
+        taken a few at a time (one at first), each batch looked up and written in its own
+        transaction, so the outbox is sending the first reminders of a big wave while the
+        rest are still being written."""
         new = 0
-        # In slices, each its own transaction: the outbox starts sending the first ones
-        # while the rest are written.
-        for start in range(0, len(rows), ENQUEUE_SLICE):
-            new += await self.repo.deliveries.enqueue(rows[start : start + ENQUEUE_SLICE])
+        start, size = 0, 1
+        while start < len(waves):
+            batch = waves[start : start + size]
+            start += size
+            size = min(size * 4, WAVES_PER_BATCH)
+            starts = {sid: starts_at for sid, _, starts_at in batch}
+            missing = await self.repo.reminders.missing_recipients([(s, o) for s, o, _ in batch])
+            rows = [
+                NewDelivery(
+                    kind="reminder",
+                    dedupe_key=reminder_key(sid, offset, user_id),
+                    user_id=user_id,
+                    payload={"type": "reminder", "session_id": sid, "offset_minutes": offset},
+                    session_id=sid,
+                    not_before=now,
+                    expires_at=starts[sid],
+                )
+                for (sid, offset), users in missing.items()
+                for user_id in users
+            ]
+            for first in range(0, len(rows), ENQUEUE_SLICE):
+                new += await self.repo.deliveries.enqueue(rows[first : first + ENQUEUE_SLICE])
         if new:
             log.info("reminders: %s enqueued (%s waves)", new, len(waves))
         return new

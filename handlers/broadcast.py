@@ -58,13 +58,13 @@ from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
 from db.dto import Audience, BroadcastDTO, CentreDTO, DeliveryCounts, NewDelivery, UserDTO
 from db.repo import Repos
+from db.repo.deliveries import ENQUEUE_SLICE
 from handlers.staff.common import home_button
 
 log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
 
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
-ENQUEUE_BATCH = 1000
 PICK_MAX = 60  # buttons in a picker (Telegram allows 100)
 DRAFT_KINDS = ("text", "photo", "video", "document", "animation", "audio", "voice")
 
@@ -982,7 +982,7 @@ class BroadcastService:
                 "from_chat_id": broadcast.source_chat_id,
                 "message_id": broadcast.source_message_id,
             }
-            for start in range(0, len(ids), ENQUEUE_BATCH):
+            for start in range(0, len(ids), ENQUEUE_SLICE):
                 await self.repo.deliveries.enqueue(
                     [
                         NewDelivery(
@@ -993,7 +993,7 @@ class BroadcastService:
                             broadcast_id=broadcast.id,
                             not_before=now,
                         )
-                        for user_id in ids[start : start + ENQUEUE_BATCH]
+                        for user_id in ids[start : start + ENQUEUE_SLICE]
                     ]
                 )
             if not await self.repo.broadcasts.start(broadcast.id, now):
