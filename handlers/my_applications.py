@@ -107,16 +107,24 @@ async def my_applications(
     await message.answer(chunks[-1], reply_markup=markup)
 
 
+# MyCB(action=list, id=IN_PLACE) replaces the pressed message with the list (the "No" of a
+# withdraw question); any other id sends the list as a new message (from a course card).
+IN_PLACE = 1
+
+
 @router.callback_query(MyCB.filter(F.action == MyAction.list))
 async def my_applications_cb(
-    callback: CallbackQuery, user: UserDTO, t: BoundTranslator, repo: Repos
+    callback: CallbackQuery, callback_data: MyCB, user: UserDTO, t: BoundTranslator, repo: Repos
 ) -> None:
     chunks, markup = await applications_view(t, repo, user.id)
     if not isinstance(callback.message, Message):
         return
-    for chunk in chunks[:-1]:
-        await callback.message.answer(chunk)
-    await callback.message.answer(chunks[-1], reply_markup=markup)
+    if callback_data.id == IN_PLACE:
+        # Back from the withdraw question: the question must not stay answerable.
+        await show(callback, chunks[0], markup if len(chunks) == 1 else None)
+        chunks = chunks[1:]
+    for number, chunk in enumerate(chunks, 1):
+        await callback.message.answer(chunk, reply_markup=markup if number == len(chunks) else None)
 
 
 @router.callback_query(MyCB.filter(F.action == MyAction.withdraw))
@@ -142,7 +150,8 @@ async def ask_withdraw(
                     callback_data=MyCB(action=MyAction.withdraw_yes, id=app.id).pack(),
                 ),
                 InlineKeyboardButton(
-                    text=t.plain("btn-no"), callback_data=MyCB(action=MyAction.list).pack()
+                    text=t.plain("btn-no"),
+                    callback_data=MyCB(action=MyAction.list, id=IN_PLACE).pack(),
                 ),
             ]
         ]

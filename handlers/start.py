@@ -16,6 +16,7 @@ from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import language_picker
 from bot.navigation import leave_form, send_main_menu
 from bot.routing import FeatureRouter
+from bot.telegram_utils import show
 from db.dto import UserDTO
 from db.repo import Repos
 from handlers import catalogue
@@ -71,13 +72,15 @@ async def set_language(
     callback_data: LangCB,
     state: FSMContext,
     user: UserDTO,
+    t: BoundTranslator,
     translator: Translator,
     repo: Repos,
     settings: Settings,
     callback_answer: CallbackAnswer,
 ) -> None:
     if callback_data.code not in LOCALES:
-        callback_answer.text = translator.plain(user.locale or "en", "error-stale-button")
+        callback_answer.text = t.plain("error-stale-button")
+        callback_answer.show_alert = True
         return
     first_time = user.locale is None
     await repo.users.set_locale(user.id, callback_data.code)
@@ -86,13 +89,20 @@ async def set_language(
     message = callback.message
     if not isinstance(message, Message):
         return
-    await message.edit_text(t("language-current"), reply_markup=None)
+    # `show` tolerates "message is not modified": a double tap on slow data, or an old
+    # picker pressed again, edits the same text a second time.
+    await show(callback, t("language-current"))
+    # An old picker pressed inside a form ends the form, and says so.
+    had_form = await state.get_state() is not None
     data = await state.get_data()
     await state.clear()
     if first_time:
-        await send_main_menu(message, t, repo, settings, "start-welcome")
+        key = "start-welcome"
+    elif had_form:
+        key = "form-cancelled"
     else:
-        await send_main_menu(message, t, repo, settings, "menu-main")
+        key = "menu-main"
+    await send_main_menu(message, t, repo, settings, key)
     course_code = data.get("pending_course")
     if isinstance(course_code, str):
         await catalogue.open_course_by_code(message, course_code, t, repo, user)
@@ -107,7 +117,8 @@ async def show_help(
     repo: Repos,
     settings: Settings,
 ) -> None:
-    await state.clear()
+    # Inside a form, say that it ended before the help (as every menu button does).
+    await leave_form(message, state, t, repo, settings)
     await send_main_menu(message, t, repo, settings, "help-text")
 
 

@@ -353,6 +353,28 @@ async def test_citizen_signs_up_in_kazakh_and_staff_accepts(world: World) -> Non
     width = await phone.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
     await shot(phone, "sandbox-6-phone-chat")
+    # A long course card arriving on a small screen is scrolled into view, as in Telegram.
+    centre = (await repo.catalogue.centres())[0]
+    course = (await repo.catalogue.courses(centre.id))[0]
+    await tap(phone, world.label("kk", "menu-catalogue"))
+    await bot_says(phone, world.text("kk", "catalogue-choose-centre"))
+    await press(
+        phone,
+        world.label(
+            "kk",
+            "catalogue-centre-button",
+            name=pick_text(centre.name, "kk"),
+            city=pick_text(centre.city, "kk"),
+        ),
+    )
+    await press(phone, f"🟢 {pick_text(course.title, 'kk')}")
+    card = await bot_says(phone, pick_text(course.description, "kk")[:40])
+    await expect(card.locator(".inline-button").last).to_be_in_viewport()
+    gap = await phone.evaluate(
+        "() => { const b = document.getElementById('messages');"
+        " return b.scrollHeight - b.scrollTop - b.clientHeight; }"
+    )
+    assert gap < 2, f"the newest message is {gap} px below the fold"
     print(f"\nsign-up, decision and phone views: {time.monotonic() - started:.1f} s")
 
 

@@ -318,6 +318,11 @@
     $("menu-button").hidden = showStart || state.commands.length === 0;
   }
 
+  function atBottom() {
+    const box = $("messages");
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 48;
+  }
+
   function scrollToEnd(force = false) {
     const box = $("messages");
     const near = box.scrollHeight - box.scrollTop - box.clientHeight < 240;
@@ -648,11 +653,14 @@
       if (chat.key === state.current && state.buffer) {
         state.buffer.push(event);
       } else if (chat.key === state.current) {
+        // As in Telegram: a reader at the bottom stays there, however long the new message
+        // or however tall the keyboard that comes with it (measured before either lands).
+        const stick = atBottom();
         upsertMessage(message);
         setKeyboardIfChanged(event.reply_keyboard);
         renderEmptyState();
         if (message.sender === "bot") clearTyping();
-        scrollToEnd(message.sender === "user");
+        scrollToEnd(stick || message.sender === "user");
       } else if (!event.edited && message.sender === "bot") {
         state.unread.set(chat.key, (state.unread.get(chat.key) || 0) + 1);
       }
