@@ -257,8 +257,9 @@ async def test_typed_capacity_and_new_group(h: BotHarness) -> None:
     await chat.expect(chat.text("staff-group-ask-name", course=title(course, "en"))[:10])
     chat.say("Weekend group")
     await chat.expect(chat.text("staff-group-ask-capacity", group="Weekend group", max=1000))
-    chat.say("many")
-    await chat.expect_key("staff-capacity-invalid", max=1000)
+    for bad in ("many", "²", "0"):  # "²" passes str.isdigit() but is no number
+        chat.say(bad)
+        await chat.expect_key("staff-capacity-invalid", max=1000)
     chat.say("12")
     await chat.expect(chat.text("staff-group-added", group="Weekend group", capacity=12))
     added = [g for g in await h.repo.catalogue.groups(course.id) if g.name["ru"] == "Weekend group"]
@@ -266,6 +267,12 @@ async def test_typed_capacity_and_new_group(h: BotHarness) -> None:
 
     await chat.press_key("staff-btn-capacity")
     await chat.expect(chat.text("staff-capacity-ask", group="Weekend group", taken=0, max=1000))
+    # Bad numbers are refused with the rule and change nothing; the form stays open.
+    for bad in ("²", "0", "1001", "-3"):
+        chat.say(bad)
+        await chat.expect_key("staff-capacity-invalid", max=1000)
+        assert (await h.repo.catalogue.group(added[0].id)).capacity == 12
+    assert await h.app.storage.get_state(_key(h, admin.id)) == "StaffForm:capacity"
     chat.say("20")
     await chat.expect(chat.text("staff-capacity-done", before=12, capacity=20))
     assert (await h.repo.catalogue.group(added[0].id)).capacity == 20

@@ -3,17 +3,21 @@ a term's timetable imported from a YAML document."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 
+from bot.clock import ManualClock
 from bot.formatting import fmt_datetime, fmt_time
 from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
 from db.dto import GroupDTO, SessionDTO
-from db.models import AuditLog
+from db.models import AuditLog, Delivery
+from db.repo.schedule import ScheduleError
+from handlers.staff.callbacks import ScheduleAction, ScheduleCB
 from handlers.staff.schedule import Slot, SlotError, parse_slot
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
@@ -252,3 +256,86 @@ async def test_import_a_timetable_document(h: BotHarness) -> None:
         "sessions": {"created": 0, "updated": 2},
     }
     assert refused_requests(h) == []
+
+
+async def test_a_class_that_has_started_is_neither_moved_nor_cancelled(h: BotHarness) -> None:
+    """The card (or the move form) was opened before the class began; pressing or typing
+    after it began is refused with the reason, changes nothing and tells no trainee."""
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    course, groups = await first_course(h)
+    group = groups[0]
+    tz = (await h.repo.catalogue.centre(course.centre_id)).timezone
+    await trainee(h, 6201, "kk", course.id, group)
+    first = (await h.repo.catalogue.sessions([group.id]))[0]
+    await open_menu(chat)
+    await chat.press_key("staff-section-courses")
+    await chat.press(f"🟢 {title(course, 'ru')}")
+    await chat.press(
+        chat.label("staff-group-seats", group=pick_text(group.name, "ru"), taken=1, capacity=5)
+    )
+    await chat.press_key("schedule-btn-sessions")
+    await chat.press(fmt_datetime(first.starts_at, tz, "ru"))
+    card = admin.last_bot_message()
+    old_buttons = {
+        key: card.callback_data(chat.label(key))
+        for key in ("schedule-btn-move", "schedule-btn-cancel")
+    }
+    await chat.press_key("schedule-btn-move")  # the form is open ...
+    await chat.expect(chat.text("schedule-ask-move", line="x", tz=tz)[:10])
+
+    assert isinstance(h.clock, ManualClock)
+    h.clock.set(first.starts_at + timedelta(minutes=5))  # ... and the class begins
+    chat.say("30.12 10:00")
+    await chat.expect_key("schedule-error-started")
+    assert await h.app.storage.get_state(_key(h, admin.id)) is None
+    # The card's old buttons, and a forged confirmation, are refused with the reason.
+    forged = ScheduleCB(action=ScheduleAction.cancel_yes, id=first.id).pack()
+    for data in (*old_buttons.values(), forged):
+        assert data is not None
+        query = admin.press(data, card.message_id)
+        answer = await admin.wait_callback_answer(query["id"])
+        assert answer.text == chat.label("schedule-error-started") and answer.show_alert
+
+    assert await h.repo.catalogue.session(first.id) == first
+    async with h.app.db.transaction() as s:
+        assert (
+            list(await s.scalars(select(AuditLog).where(AuditLog.action.like("session.%")))) == []
+        )
+        assert list(await s.scalars(select(Delivery).where(Delivery.kind == "notice"))) == []
+    assert refused_requests(h) == []
+
+
+def _key(h: BotHarness, user_id: int) -> StorageKey:
+    return StorageKey(bot_id=h.server.sim.bot_id, chat_id=user_id, user_id=user_id)
+
+
+async def test_schedule_repo_refuses_a_started_class(h: BotHarness) -> None:
+    _course, groups = await first_course(h)
+    first = (await h.repo.catalogue.sessions([groups[0].id]))[0]
+    later = first.starts_at + timedelta(days=400)  # after the term: no clash
+    for call in (
+        h.repo.schedule.cancel(first.id, actor_id=ADMIN_ID, not_before=first.starts_at),
+        h.repo.schedule.move(
+            first.id,
+            later,
+            later + timedelta(hours=1),
+            None,
+            actor_id=ADMIN_ID,
+            not_before=first.starts_at,
+        ),
+    ):
+        with pytest.raises(ScheduleError) as refused:
+            await call
+        assert refused.value.code == "started"
+    assert await h.repo.catalogue.session(first.id) == first
+    # A moment before it starts, the same move goes through.
+    before, after = await h.repo.schedule.move(
+        first.id,
+        later,
+        later + timedelta(hours=1),
+        None,
+        actor_id=ADMIN_ID,
+        not_before=first.starts_at - timedelta(minutes=1),
+    )
+    assert (before, after.starts_at) == (first, later)

@@ -4,6 +4,7 @@ the audit log staff read; the staff menu shows only what a role may open."""
 from __future__ import annotations
 
 from bot.harness import ADMIN_ID, BotHarness
+from bot.i18n import pick_text
 from bot.roles import role_of
 from bot.staff_menu import SECTIONS
 from db.repo.staff import StaffRepo
@@ -148,4 +149,94 @@ async def test_audit_log_lists_who_did_what(h: BotHarness) -> None:
     assert admin.label("audit-action-waitlist") in older.content
     await admin.press_key("audit-btn-newer")
     await admin.expect(admin.text("audit-header", page=1))
+    assert refused_requests(h) == []
+
+
+async def test_an_admin_cannot_change_their_own_role_through_the_add_form(h: BotHarness) -> None:
+    """An admin from the staff table typing their own id would have demoted themselves."""
+    own = await started(h, 7301, "ky")
+    await h.repo.staff.set_role(ADMIN_ID, 7301, "admin")
+    await open_menu(own)
+    await own.press_key("staff-section-team")
+    await own.press_key("team-btn-add-staff")
+    own.say("7301")
+    await own.expect_key("team-not-yourself")
+    assert await h.repo.staff.role_of(7301) == "admin"
+    other = await started(h, 7302, "kk")
+    own.say("7302")  # the form is still open
+    await own.expect(own.text("team-added", who="Cand7302", role=own.label("staff-role-staff")))
+    assert await h.repo.staff.role_of(7302) == "staff"
+    await other.expect_key("team-notice-staff")
+    assert refused_requests(h) == []
+
+
+async def test_audit_log_reads_every_kind_of_entry_in_the_readers_language(
+    h: BotHarness,
+) -> None:
+    """Announcements, attendance, imports and exports read as words, not codes."""
+    course, groups = await first_course(h)
+    await started(h, 7401, "ru")  # the trainee whose attendance is marked
+    district = (await h.repo.catalogue.all_districts())[0]
+    audience = {"course_id": course.id}
+    at = "2026-11-25T04:00:00+00:00"
+    add = h.repo.audit.add
+    await add(ADMIN_ID, "broadcast.create", "broadcast", 3, None, {"audience": audience})
+    await add(ADMIN_ID, "broadcast.create", "broadcast", 4, None, {"scheduled_at": at})
+    await add(ADMIN_ID, "broadcast.stop", "broadcast", 4, {"status": "sending"}, {"skipped": 9})
+    await add(ADMIN_ID, "broadcast.cancel", "broadcast", 3, {"status": "scheduled"}, {})
+    await add(ADMIN_ID, "broadcast.export", "broadcast", 4, None, {"rows": 2})
+    session = (await h.repo.catalogue.sessions([groups[0].id]))[0]
+    await add(
+        ADMIN_ID,
+        "attendance.mark",
+        "session",
+        session.id,
+        {"user_id": 7401, "present": None},
+        {"user_id": 7401, "present": True},
+    )
+    await add(
+        ADMIN_ID,
+        "catalog.import",
+        "catalog",
+        "term.yaml",
+        None,
+        {"sessions": {"created": 3, "updated": 1}},
+    )
+    await add(
+        ADMIN_ID,
+        "export.applications",
+        "export",
+        "csv",
+        None,
+        {"rows": 5, "course_id": course.id, "district_id": district.id, "status": "accepted"},
+    )
+
+    admin = Chat(h, h.admin("ru"), "ru")
+    await open_menu(admin)
+    await admin.press_key("staff-section-audit")
+    content = (await admin.expect(admin.text("audit-header", page=1))).content
+    label = admin.label
+    expected = [
+        f"{label('audit-action-broadcast-create')}: {label('audit-number', id=3)}",
+        f"{label('audit-field-audience')}: "
+        + label("broadcast-filter-course", value=pick_text(course.title, "ru")),
+        f"{label('audit-field-scheduled')}: 2026-11-25 04:00 UTC",
+        f"{label('audit-action-broadcast-stop')}: {label('audit-number', id=4)}",
+        f"{label('audit-field-status')}: {label('audit-broadcast-sending')} → —",
+        f"{label('audit-field-skipped')}: 9",
+        f"{label('audit-field-status')}: {label('audit-broadcast-scheduled')} → —",
+        label("audit-action-broadcast-cancel"),
+        label("audit-action-broadcast-export"),
+        label("audit-action-attendance"),
+        f"{label('audit-field-present')}: — → {label('audit-yes')}",
+        f"{label('audit-field-person')}: Cand7401",
+        f"{label('schedule-kind-sessions')}: {label('audit-import-counts', created=3, updated=1)}",
+        f"{label('audit-field-course')}: {pick_text(course.title, 'ru')}",
+        f"{label('audit-field-district')}: {pick_text(district.name, 'ru')}",
+        f"{label('audit-field-status')}: {label('status-accepted')}",
+    ]
+    for part in expected:
+        assert part in content, part
+    for code in ("broadcast.", "attendance.", "user_id", "present", "sending", "audience"):
+        assert code not in content, code
     assert refused_requests(h) == []

@@ -101,8 +101,11 @@ class ScheduleRepo:
         room: str | None,
         *,
         actor_id: int,
+        not_before: datetime | None = None,
     ) -> tuple[SessionDTO, SessionDTO]:
-        """Move a class (and change its room when given); returns (before, after)."""
+        """Move a class (and change its room when given); returns (before, after).
+
+        With ``not_before`` (now), a class that has started by then is refused."""
         _check_times(starts_at, ends_at)
         async with self.db.transaction() as s:
             row = await s.scalar(
@@ -112,6 +115,8 @@ class ScheduleRepo:
                 raise ScheduleError("not_found")
             if row.cancelled:
                 raise ScheduleError("cancelled", session_dto(row))
+            if not_before is not None and row.starts_at <= not_before:
+                raise ScheduleError("started", session_dto(row))
             new_room = room[:ROOM_MAX] if room else row.room
             if (row.starts_at, row.ends_at, row.room) == (starts_at, ends_at, new_room):
                 raise ScheduleError("unchanged", session_dto(row))
@@ -127,7 +132,10 @@ class ScheduleRepo:
             add_audit(s, actor_id, "session.move", "session", row.id, audit_before, _snapshot(row))
             return before, session_dto(row)
 
-    async def cancel(self, session_id: int, *, actor_id: int) -> tuple[SessionDTO, SessionDTO]:
+    async def cancel(
+        self, session_id: int, *, actor_id: int, not_before: datetime | None = None
+    ) -> tuple[SessionDTO, SessionDTO]:
+        """Cancel a class; with ``not_before`` (now), a class that has started is refused."""
         async with self.db.transaction() as s:
             row = await s.scalar(
                 select(ClassSession).where(ClassSession.id == session_id).with_for_update()
@@ -136,6 +144,8 @@ class ScheduleRepo:
                 raise ScheduleError("not_found")
             if row.cancelled:
                 raise ScheduleError("cancelled", session_dto(row))
+            if not_before is not None and row.starts_at <= not_before:
+                raise ScheduleError("started", session_dto(row))
             before = session_dto(row)
             audit_before = _snapshot(row)
             row.cancelled = True

@@ -13,10 +13,12 @@ from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
-from db.dto import AuditDTO
+from db.dto import Audience, AuditDTO
 from db.repo import Repos
+from handlers.broadcast import describe as describe_audience
 from handlers.staff.callbacks import AuditCB
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
+from handlers.staff.schedule import KIND_KEYS  # a timetable import's counts per kind
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
@@ -39,6 +41,11 @@ ACTION_KEYS = {
     "staff.remove": "audit-action-remove",
     "catalog.import": "audit-action-import",
     "export.applications": "audit-action-export",
+    "broadcast.create": "audit-action-broadcast-create",
+    "broadcast.cancel": "audit-action-broadcast-cancel",
+    "broadcast.stop": "audit-action-broadcast-stop",
+    "broadcast.export": "audit-action-broadcast-export",
+    "attendance.mark": "audit-action-attendance",
 }
 FIELD_KEYS = {
     "status": "audit-field-status",
@@ -52,7 +59,17 @@ FIELD_KEYS = {
     "room": "audit-field-room",
     "cancelled": "audit-field-cancelled",
     "rows": "audit-field-rows",
+    "course_id": "audit-field-course",
+    "district_id": "audit-field-district",
+    "user_id": "audit-field-person",
+    "present": "audit-field-present",
+    "audience": "audit-field-audience",
+    "scheduled_at": "audit-field-scheduled",
+    "skipped": "audit-field-skipped",
 }
+BROADCAST_STATUSES = ("scheduled", "sending", "stopped", "cancelled")
+# Shown even when unchanged: they say whom an entry is about (attendance names the session).
+CONTEXT_FIELDS = frozenset({"user_id"})
 ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
 
@@ -75,19 +92,44 @@ class _Render:
             self.groups[group_id] = self.t.pick(group.name) if group else f"#{group_id}"
         return self.groups[group_id]
 
-    async def value(self, field: str, value: object) -> str:
+    async def course(self, course_id: int) -> str:
+        course = await self.repo.catalogue.course(course_id)
+        return self.t.pick(course.title) if course else f"#{course_id}"
+
+    async def value(self, field: str, value: object, target_type: str = "") -> str:
+        """One recorded value as staff read it: names instead of ids, labels instead of
+        codes, in the reader's language."""
         t = self.t
         if value is None:
             return "—"
+        if field == "status" and target_type == "broadcast" and value in BROADCAST_STATUSES:
+            return t.plain(f"audit-broadcast-{value}")
         if field == "status" and value in STATUSES:
             return t.plain("status-" + str(value))
         if field == "role" and value in ROLE_KEYS:
             return t.plain(ROLE_KEYS[str(value)])
         if field == "group_id" and isinstance(value, int):
             return await self.group(value)
+        if field == "course_id" and isinstance(value, int):
+            return await self.course(value)
+        if field == "district_id" and isinstance(value, int):
+            district = await self.repo.catalogue.district(value)
+            return t.pick(district.name) if district else f"#{value}"
+        if field == "user_id" and isinstance(value, int):
+            return await person(self.repo, value)
+        if field == "audience" and isinstance(value, dict):
+            return await describe_audience(t, self.repo, Audience.from_json(value))
+        if field in KIND_KEYS and isinstance(value, dict):
+            return t.plain(
+                "audit-import-counts",
+                created=value.get("created", 0),
+                updated=value.get("updated", 0),
+            )
         if isinstance(value, bool):
-            return t.plain("state-on" if value else "state-off")
-        if field in ("starts_at", "ends_at") and isinstance(value, str):
+            if field == "enrolment_open":
+                return t.plain("state-on" if value else "state-off")
+            return t.plain("audit-yes" if value else "audit-no")
+        if field in ("starts_at", "ends_at", "scheduled_at") and isinstance(value, str):
             try:
                 return fmt_utc(datetime.fromisoformat(value))
             except ValueError:
@@ -102,11 +144,17 @@ class _Render:
         if row.target_type == "group" and tid.isdigit():
             return await self.group(int(tid))
         if row.target_type == "course" and tid.isdigit():
-            course = await self.repo.catalogue.course(int(tid))
-            return t.pick(course.title) if course else f"#{tid}"
-        if row.target_type in ("application", "session") and tid:
+            return await self.course(int(tid))
+        if row.target_type in ("application", "session", "broadcast") and tid:
             return t.plain("audit-number", id=tid)
         return clip(tid, 60)
+
+    def label(self, field: str) -> str:
+        if field in FIELD_KEYS:
+            return self.t.plain(FIELD_KEYS[field])
+        if field in KIND_KEYS:
+            return self.t.plain(KIND_KEYS[field])
+        return field
 
     async def change(self, row: AuditDTO) -> str:
         before = row.before or {}
@@ -115,13 +163,17 @@ class _Render:
         for field in dict.fromkeys([*before, *after]):
             old, new = before.get(field), after.get(field)
             if old == new:
+                if field in CONTEXT_FIELDS and new is not None:  # whom the change is about
+                    parts.append(f"{self.label(field)}: {await self.value(field, new)}")
                 continue
-            label = self.t.plain(FIELD_KEYS[field]) if field in FIELD_KEYS else field
+            label = self.label(field)
+            kind = row.target_type
             if field not in before:
-                parts.append(f"{label}: {await self.value(field, new)}")
+                parts.append(f"{label}: {await self.value(field, new, kind)}")
             else:
                 parts.append(
-                    f"{label}: {await self.value(field, old)} → {await self.value(field, new)}"
+                    f"{label}: {await self.value(field, old, kind)}"
+                    f" → {await self.value(field, new, kind)}"
                 )
         return clip("; ".join(parts), 300)
 

@@ -203,6 +203,19 @@ def _capacity_done(
     return text
 
 
+async def read_capacity(message: Message, t: BoundTranslator) -> int | None:
+    """A typed capacity (1 to MAX_CAPACITY), or None once the staff member was told what
+    to send; the form stays open for another try."""
+    raw = (message.text or "").strip()
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_CAPACITY:
+        return int(raw)
+    await message.answer(
+        t("staff-capacity-invalid", max=MAX_CAPACITY), reply_markup=cancel_markup(t)
+    )
+    return None
+
+
 # ---- handlers ---------------------------------------------------------------------------
 
 
@@ -332,18 +345,15 @@ async def got_capacity(
     settings: Settings,
     bot: Bot,
 ) -> None:
-    raw = (message.text or "").strip()
-    if not raw.isdigit():
-        await message.answer(
-            t("staff-capacity-invalid", max=MAX_CAPACITY), reply_markup=cancel_markup(t)
-        )
+    capacity = await read_capacity(message, t)
+    if capacity is None:
         return
     group_id = (await state.get_data()).get("group_id")
     await state.clear()
     if not isinstance(group_id, int):
         await message.answer(t("error-stale-button"))
         return
-    toast = await change_capacity(group_id, int(raw), user, t, translator, repo, settings, bot)
+    toast = await change_capacity(group_id, capacity, user, t, translator, repo, settings, bot)
     view = await group_view(t, repo, group_id)
     await message.answer(
         f"{toast}\n\n{view[0]}" if view else toast, reply_markup=view[1] if view else None
@@ -394,11 +404,8 @@ async def got_group_capacity(
     settings: Settings,
     bot: Bot,
 ) -> None:
-    raw = (message.text or "").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CAPACITY:
-        await message.answer(
-            t("staff-capacity-invalid", max=MAX_CAPACITY), reply_markup=cancel_markup(t)
-        )
+    capacity = await read_capacity(message, t)
+    if capacity is None:
         return
     data = await state.get_data()
     await state.clear()
@@ -407,7 +414,7 @@ async def got_group_capacity(
         await message.answer(t("error-stale-button"))
         return
     try:
-        group, promoted = await repo.courses.add_group(course_id, name, int(raw), actor_id=user.id)
+        group, promoted = await repo.courses.add_group(course_id, name, capacity, actor_id=user.id)
     except (EnrolmentError, ValueError):
         await message.answer(t("error-stale-button"))
         return

@@ -58,8 +58,11 @@ ERROR_KEYS = {
     "overlap": "schedule-error-overlap",
     "cancelled": "schedule-error-cancelled",
     "unchanged": "schedule-error-unchanged",
+    "started": "schedule-error-started",
     "not_found": "error-stale-button",
 }
+# Refusals that typing again cannot mend: the form ends.
+FINAL_ERRORS = frozenset({"cancelled", "started", "not_found"})
 KIND_KEYS = {
     "regions": "schedule-kind-regions",
     "districts": "schedule-kind-districts",
@@ -259,6 +262,15 @@ def _told(t: BoundTranslator, count: int) -> str:
     return t.n("schedule-told", count)
 
 
+def fixed_reason(session: SessionDTO, now: datetime) -> str | None:
+    """Why a class can no longer be moved or cancelled (a translation key), or None."""
+    if session.cancelled:
+        return "schedule-error-cancelled"
+    if session.starts_at <= now:
+        return "schedule-error-started"
+    return None
+
+
 # ---- browsing -----------------------------------------------------------------------------
 
 
@@ -330,14 +342,16 @@ async def ask_move(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    clock: Clock,
 ) -> None:
     found = await _session_context(repo, callback_data.id)
     if found is None:
         stale(t, callback_answer)
         return
     session, context = found
-    if session.cancelled:
-        alert(callback_answer, t.plain("schedule-error-cancelled"))
+    reason = fixed_reason(session, clock.now())
+    if reason is not None:
+        alert(callback_answer, t.plain(reason))
         return
     await state.set_state(StaffForm.session_move)
     await state.set_data({"session_id": session.id})
@@ -352,13 +366,43 @@ async def ask_move(
     )
 
 
-async def _read_slot(message: Message, t: BoundTranslator, tz: str, now: datetime) -> Slot | None:
+@dataclass(frozen=True, slots=True)
+class Times:
+    """A typed class time, checked: in UTC and in the future."""
+
+    starts_at: datetime
+    ends_at: datetime
+    room: str | None
+
+
+async def _read_times(
+    message: Message, t: BoundTranslator, tz: str, length: timedelta, now: datetime
+) -> Times | None:
+    """The class time a message gives, or None once the staff member was told what is
+    wrong (the form stays open for another try)."""
     today = now.astimezone(ZoneInfo(tz)).date()
     try:
-        return parse_slot(message.text or "", today)
+        slot = parse_slot(message.text or "", today)
     except SlotError:
         await message.answer(t("schedule-error-format"), reply_markup=cancel_markup(t))
         return None
+    starts_at, ends_at = slot_times(slot, tz, length)
+    if starts_at <= now:
+        await message.answer(t("schedule-error-past"), reply_markup=cancel_markup(t))
+        return None
+    return Times(starts_at, ends_at, slot.room)
+
+
+async def _refused(
+    message: Message, state: FSMContext, t: BoundTranslator, exc: ScheduleError
+) -> None:
+    """Say why the repository refused; the form stays open if typing again can help."""
+    text = t(ERROR_KEYS.get(exc.code, "error-stale-button"))
+    if exc.code in FINAL_ERRORS:
+        await state.clear()
+        await message.answer(text)
+    else:
+        await message.answer(text, reply_markup=cancel_markup(t))
 
 
 @router.message(StateFilter(StaffForm.session_add), HasText())
@@ -379,21 +423,15 @@ async def got_add(
         await message.answer(t("error-stale-button"))
         return
     tz = context.centre.timezone
-    slot = await _read_slot(message, t, tz, clock.now())
-    if slot is None:
-        return
-    starts_at, ends_at = slot_times(slot, tz, DEFAULT_LENGTH)
-    if starts_at <= clock.now():
-        await message.answer(t("schedule-error-past"), reply_markup=cancel_markup(t))
+    times = await _read_times(message, t, tz, DEFAULT_LENGTH, clock.now())
+    if times is None:
         return
     try:
         session = await repo.schedule.add(
-            context.group.id, starts_at, ends_at, slot.room, actor_id=user.id
+            context.group.id, times.starts_at, times.ends_at, times.room, actor_id=user.id
         )
     except ScheduleError as exc:
-        await message.answer(
-            t(ERROR_KEYS.get(exc.code, "error-stale-button")), reply_markup=cancel_markup(t)
-        )
+        await _refused(message, state, t, exc)
         return
     await state.clear()
     await reminders.session_changed(session.id)
@@ -423,22 +461,27 @@ async def got_move(
         await message.answer(t("error-stale-button"))
         return
     session, context = found
-    tz = context.centre.timezone
-    slot = await _read_slot(message, t, tz, clock.now())
-    if slot is None:
+    now = clock.now()
+    reason = fixed_reason(session, now)
+    if reason is not None:  # it started (or was cancelled) while the form was open
+        await state.clear()
+        await message.answer(t(reason))
         return
-    starts_at, ends_at = slot_times(slot, tz, session.ends_at - session.starts_at)
-    if starts_at <= clock.now():
-        await message.answer(t("schedule-error-past"), reply_markup=cancel_markup(t))
+    tz = context.centre.timezone
+    times = await _read_times(message, t, tz, session.ends_at - session.starts_at, now)
+    if times is None:
         return
     try:
         before, after = await repo.schedule.move(
-            session.id, starts_at, ends_at, slot.room, actor_id=user.id
+            session.id,
+            times.starts_at,
+            times.ends_at,
+            times.room,
+            actor_id=user.id,
+            not_before=now,
         )
     except ScheduleError as exc:
-        await message.answer(
-            t(ERROR_KEYS.get(exc.code, "error-stale-button")), reply_markup=cancel_markup(t)
-        )
+        await _refused(message, state, t, exc)
         return
     await state.clear()
     await reminders.session_changed(after.id)
@@ -464,14 +507,16 @@ async def ask_cancel(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    clock: Clock,
 ) -> None:
     found = await _session_context(repo, callback_data.id)
     if found is None:
         stale(t, callback_answer)
         return
     session, context = found
-    if session.cancelled:
-        alert(callback_answer, t.plain("schedule-error-cancelled"))
+    reason = fixed_reason(session, clock.now())
+    if reason is not None:
+        alert(callback_answer, t.plain(reason))
         return
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
@@ -509,7 +554,9 @@ async def do_cancel(
         return
     session, context = found
     try:
-        before, after = await repo.schedule.cancel(session.id, actor_id=user.id)
+        before, after = await repo.schedule.cancel(
+            session.id, actor_id=user.id, not_before=clock.now()
+        )
     except ScheduleError as exc:
         alert(callback_answer, t.plain(ERROR_KEYS.get(exc.code, "error-stale-button")))
         return

@@ -131,6 +131,18 @@ async def tell_member(
         log.info("role notice to user %s not delivered: %s", user_id, exc)
 
 
+async def member_refusal(repo: Repos, settings: Settings, actor_id: int, target: int) -> str | None:
+    """Why this admin may not change the target's role (a translation key), or None.
+    ``"error-stale-button"`` when the target is not (or no longer) in the team."""
+    if target in settings.admin_ids:
+        return "team-fixed-admin"
+    if target == actor_id:
+        return "team-not-yourself"
+    if await repo.staff.role_of(target) is None:
+        return "error-stale-button"
+    return None
+
+
 # ---- handlers ---------------------------------------------------------------------------
 
 
@@ -211,8 +223,9 @@ async def got_member(
     if found is None:
         await message.answer(t(problem), reply_markup=cancel_markup(t))
         return
-    if found.id in settings.admin_ids:
-        await message.answer(t("team-fixed-admin"), reply_markup=cancel_markup(t))
+    if found.id in settings.admin_ids or found.id == user.id:
+        key = "team-fixed-admin" if found.id in settings.admin_ids else "team-not-yourself"
+        await message.answer(t(key), reply_markup=cancel_markup(t))
         return
     await state.clear()
     before = await repo.staff.set_role(user.id, found.id, str(role))
@@ -247,14 +260,9 @@ async def on_role(
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
-    if target in settings.admin_ids:
-        alert(callback_answer, t.plain("team-fixed-admin"))
-        return
-    if target == user.id:
-        alert(callback_answer, t.plain("team-not-yourself"))
-        return
-    if await repo.staff.role_of(target) is None:
-        stale(t, callback_answer)
+    refusal = await member_refusal(repo, settings, user.id, target)
+    if refusal is not None:
+        alert(callback_answer, t.plain(refusal))
         return
     role = "admin" if callback_data.action is TeamAction.make_admin else "staff"
     before = await repo.staff.set_role(user.id, target, role)
@@ -283,14 +291,9 @@ async def ask_remove(
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
-    if target in settings.admin_ids:
-        alert(callback_answer, t.plain("team-fixed-admin"))
-        return
-    if target == user.id:
-        alert(callback_answer, t.plain("team-not-yourself"))
-        return
-    if await repo.staff.role_of(target) is None:
-        stale(t, callback_answer)
+    refusal = await member_refusal(repo, settings, user.id, target)
+    if refusal is not None:
+        alert(callback_answer, t.plain(refusal))
         return
     who = person_label(await repo.users.get(target), target)
     markup = InlineKeyboardMarkup(
@@ -317,11 +320,9 @@ async def do_remove(
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
-    if target in settings.admin_ids or target == user.id:
-        alert(
-            callback_answer,
-            t.plain("team-fixed-admin" if target != user.id else "team-not-yourself"),
-        )
+    refusal = await member_refusal(repo, settings, user.id, target)
+    if refusal is not None:
+        alert(callback_answer, t.plain(refusal))
         return
     before = await repo.staff.remove(user.id, target)
     if before is None:
