@@ -5,9 +5,10 @@ Announcements, schedule notices and class reminders are ``deliveries`` rows firs
 processes), sends them and writes what happened:
 
 * up to ``concurrency`` requests in flight, started no faster than ``rate`` per second
-  (a pacer with evenly spaced slots) and no faster than one per ``per_chat_interval`` in
-  one chat. With 50 ms per request a one-at-a-time sender tops out at 20 messages a second;
-  this one keeps the configured rate whatever the latency, up to its concurrency;
+  (a pacer with evenly spaced slots) and no sooner than ``per_chat_interval`` after the
+  start and the answer of the chat's previous one. With 50 ms per request a one-at-a-time
+  sender tops out at 20 messages a second; this one keeps the configured rate whatever
+  the latency, up to its concurrency;
 * 429 → every worker pauses for ``retry_after``; the row is sent again later (not an
   attempt). 403 → the row is ``blocked`` and the user inactive (a my_chat_member unblock
   makes them active again). 400 → that row ``failed`` with the error kept. 5xx, timeouts
@@ -506,6 +507,12 @@ class Outbox:
     async def _deliver(self, row: ClaimedDelivery) -> None:
         try:
             result = await self._attempt(row)
+            # Spaced from the answer too: a request slowed on its way must not arrive at
+            # Telegram less than ``per_chat_interval`` before the chat's next one.
+            loop = asyncio.get_running_loop()
+            ready_at = loop.time() + self.per_chat_interval
+            if ready_at > self._chat_next.get(row.user_id, 0.0):
+                self._chat_next[row.user_id] = ready_at
             if result is None:  # 429: the same row again after the pause
                 self._ready.appendleft(row)
                 self._wake.set()

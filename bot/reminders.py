@@ -334,9 +334,13 @@ class ReminderService:
         await self.run_due()
 
     async def stop(self) -> None:
-        """Forget this service (the process's scheduler, which holds the jobs, is stopped
-        by its owner)."""
+        """Forget this service and its per-class handlers (the process's scheduler, which
+        holds the jobs, is stopped by its owner)."""
         _unregister(self)
+        if self.scheduler is not None:
+            for session_id in list(self._handlers):
+                self.scheduler.off(f"reminder:{session_id}")
+        self._handlers.clear()
 
     # ---- the job list -----------------------------------------------------------------
 
@@ -366,6 +370,15 @@ class ReminderService:
         assert self.scheduler is not None
         self.scheduler.cancel(f"reminder:{session_id}", offset_minutes)
 
+    def _forget_idle_handlers(self) -> None:
+        """Unregister the handlers of classes with no reminder job left (all fired, moved
+        out of the horizon or cancelled): one per class would otherwise pile up for a term."""
+        assert self.scheduler is not None
+        waiting = {j.kind for j in self.scheduler.jobs() if j.kind.startswith("reminder:")}
+        for session_id in [sid for sid in self._handlers if f"reminder:{sid}" not in waiting]:
+            self.scheduler.off(f"reminder:{session_id}")
+            del self._handlers[session_id]
+
     async def rebuild(self) -> int:
         """Derive the jobs from the database again (a diff: unchanged jobs stay). Returns
         how many reminder jobs are scheduled."""
@@ -386,6 +399,7 @@ class ReminderService:
                 old = existing.get(p.id)
                 if old is None or old.run_at != p.run_at:
                     self._schedule(p)
+            self._forget_idle_handlers()
             digests = {j.target_id for j in self.scheduler.jobs("digest")}
             for centre_id, tz in centres:
                 if centre_id not in digests:
@@ -445,6 +459,7 @@ class ReminderService:
                 )
                 for p in plan:
                     self._schedule(p)
+            self._forget_idle_handlers()
         if info is not None and live:
             due = due_offset(info.session.starts_at, self.offsets, now)
             if due is not None:

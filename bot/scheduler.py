@@ -61,7 +61,7 @@ async def run_job(scheduler_key: str, kind: str, target_id: int) -> None:
 
 
 class Scheduler:
-    """``start()``, ``on(kind, handler)``, ``schedule``/``cancel``/``jobs``, ``stop()``."""
+    """``start()``, ``on``/``off(kind)``, ``schedule``/``cancel``/``jobs``, ``stop()``."""
 
     def __init__(self, clock: Clock | None = None, *, run_jobs: bool | None = None) -> None:
         """``run_jobs`` None: jobs fire by the wall clock unless the clock is a ManualClock."""
@@ -94,6 +94,17 @@ class Scheduler:
     def on(self, kind: str, handler: JobHandler) -> None:
         """Run ``handler(target_id)`` for the jobs of ``kind``."""
         self._handlers[kind] = handler
+
+    def off(self, kind: str) -> None:
+        """Forget the handler of ``kind`` and cancel its jobs (a service whose targets come
+        and go, like one kind per class, keeps the registry from growing for ever)."""
+        self._handlers.pop(kind, None)
+        for job in [j for j in self._jobs.values() if j.kind == kind]:
+            self.cancel(kind, job.target_id)
+
+    def kinds(self) -> set[str]:
+        """The kinds a handler is registered for."""
+        return set(self._handlers)
 
     def add_catch_up(self, catch_up: CatchUp) -> None:
         """Called by ``time_moved`` (before the jobs are re-timed): run what is due now."""

@@ -267,11 +267,13 @@ async def roster_view(
         ),
         "",
     ]
+    if session.cancelled:  # a class cancelled since the list was shown: nothing to mark
+        lines.insert(1, t("attendance-roster-cancelled"))
     if not roster:
         lines.append(t("attendance-roster-empty"))
     for row in shown:
         lines.append(f"{ANSWER_ICONS[row.answer]} {MARK_ICONS[row.present]} {escape(_person(row))}")
-    if roster:
+    if roster and not session.cancelled:
         lines += ["", t("attendance-roster-hint")]
     rows = [
         [
@@ -285,6 +287,7 @@ async def roster_view(
             )
         ]
         for row in shown
+        if not session.cancelled
     ]
     nav = []
     if page > 0:
@@ -371,6 +374,7 @@ async def on_mark(
     user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
+    clock: Clock,
     callback_answer: CallbackAnswer,
 ) -> None:
     info = await repo.reminders.session_info(callback_data.id)
@@ -378,6 +382,14 @@ async def on_mark(
         callback_data.value, info.session.group_id
     ):
         stale(t, callback_answer)
+        return
+    if info.session.cancelled or info.session.starts_at > clock.now():
+        key = "attendance-mark-cancelled" if info.session.cancelled else "attendance-mark-too-early"
+        alert(callback_answer, t.plain(key))
+        if info.session.cancelled:  # the roster again, without its buttons
+            view = await roster_view(t, repo, info.session.id, callback_data.page)
+            if view is not None:
+                await show(callback, *view)
         return
     await repo.attendance.mark(
         info.session.id, callback_data.value, MARK_VALUES[callback_data.mark], actor_id=user.id

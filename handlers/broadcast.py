@@ -379,17 +379,30 @@ async def open_section(
     await show(callback, text, markup)
 
 
-@router.message(StateFilter(BroadcastForm.compose))
+@router.message(StateFilter(BroadcastForm.compose, BroadcastForm.audience))
 async def got_message(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
 ) -> None:
+    """The message to send; sent again while choosing the audience, it replaces the draft
+    (the filters chosen stay). An album is refused once (copyMessage copies one item)."""
+    if message.media_group_id is not None:
+        if (await state.get_data()).get("album") != message.media_group_id:
+            await state.update_data(album=message.media_group_id)
+            await message.answer(t("broadcast-album"))
+        return
     kind = message.content_type
     if kind not in DRAFT_KINDS or (message.text or "").startswith("/"):
         await message.answer(t("broadcast-unsupported"))
         return
+    found = await _draft(state) if await state.get_state() == BroadcastForm.audience.state else None
+    audience = found[1] if found is not None else Audience()
     await state.set_state(BroadcastForm.audience)
-    await state.set_data({"draft": [message.chat.id, message.message_id], "aud": {}})
-    text, markup = await audience_view(t, repo, settings, Audience())
+    await state.set_data(
+        {"draft": [message.chat.id, message.message_id], "aud": audience.to_json()}
+    )
+    text, markup = await audience_view(t, repo, settings, audience)
+    if found is not None:
+        text = f"{t('broadcast-draft-replaced')}\n\n{text}"
     await message.answer(text, reply_markup=markup)
 
 
@@ -662,10 +675,13 @@ async def on_time_picked(
     callback_answer: CallbackAnswer,
 ) -> None:
     found = await _draft(state)
-    if found is None or not callback_data.value.isdigit():
+    try:
+        at = datetime.fromtimestamp(int(callback_data.value), UTC)
+    except (ValueError, OverflowError, OSError):  # forged: not a time at all
+        found = None
+    if found is None:
         _stale(t, callback_answer)
         return
-    at = datetime.fromtimestamp(int(callback_data.value), UTC)
     if at <= clock.now():
         callback_answer.text = t.plain("broadcast-time-past")
         callback_answer.show_alert = True
@@ -983,6 +999,8 @@ class BroadcastService:
                 "message_id": broadcast.source_message_id,
             }
             for start in range(0, len(ids), ENQUEUE_SLICE):
+                if start and not await self._still_scheduled(broadcast.id):
+                    break  # stopped while its audience was being written
                 await self.repo.deliveries.enqueue(
                     [
                         NewDelivery(
@@ -997,7 +1015,12 @@ class BroadcastService:
                     ]
                 )
             if not await self.repo.broadcasts.start(broadcast.id, now):
-                await self.repo.deliveries.skip_pending(broadcast.id, "cancelled")
+                # Cancelled or stopped meanwhile: what was written is not sent.
+                latest = await self.repo.broadcasts.get(broadcast.id)
+                reason = latest.status if latest is not None else "cancelled"
+                await self.repo.deliveries.skip_pending(broadcast.id, reason)
+                await self.outbox.forget_broadcast(broadcast.id, reason)
+                self.poke()
                 return
             if self.scheduler is not None:  # fired by a catch-up: the job is done too
                 self.scheduler.cancel("broadcast", broadcast.id)
@@ -1005,6 +1028,10 @@ class BroadcastService:
             if broadcast.progress_message_id is None:
                 await self._new_progress_message(broadcast, len(ids))
             self.poke()
+
+    async def _still_scheduled(self, broadcast_id: int) -> bool:
+        current = await self.repo.broadcasts.get(broadcast_id)
+        return current is not None and current.status == "scheduled"
 
     async def _new_progress_message(self, broadcast: BroadcastDTO, total: int) -> None:
         chat_id = broadcast.progress_chat_id or broadcast.author_id
@@ -1028,7 +1055,9 @@ class BroadcastService:
     async def stop(self, broadcast_id: int, *, actor_id: int) -> bool:
         """Stop sending: rows not sent yet are skipped (here and, held by this process's
         outbox, at once; other processes finish what they already hold)."""
-        skipped = await self.repo.broadcasts.stop(broadcast_id, actor_id=actor_id)
+        skipped = await self.repo.broadcasts.stop(
+            broadcast_id, actor_id=actor_id, now=self.clock.now()
+        )
         if skipped is None:
             return False
         await self.outbox.forget_broadcast(broadcast_id)

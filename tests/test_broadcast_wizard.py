@@ -18,12 +18,15 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.fake_api import FakeUser
+from bot.fake_api.media import SAMPLE_PNG, photo_sizes
+from bot.fake_api.models import CallbackAnswer
 from bot.harness import BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text, placeholders
 from bot.scheduler import ScheduledJob
-from db.dto import Audience
+from db.dto import Audience, NewDelivery
 from db.models import Application, User
-from handlers.broadcast import parse_when
+from db.repo.deliveries import ENQUEUE_SLICE
+from handlers.broadcast import BcAction, BcCB, parse_when
 from tests.e2e import Chat, plain
 
 SENTINEL = "\ue000"
@@ -318,3 +321,113 @@ def test_parse_when() -> None:
     for bad in ("", "tomorrow", "31.12", "32.12 10:00", "31.12 25:00"):
         with pytest.raises(ValueError, match="date and time"):
             parse_when(bad, today)
+
+
+async def test_stop_while_the_audience_is_still_being_written(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stop pressed in the first moments, while a big audience is still being written:
+    it stops (it is not refused as "not being sent"), nothing more is written or sent."""
+    h = harness
+    await citizens(h, range(7601, 7601 + ENQUEUE_SLICE + 20), "ru")
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    await compose(chat, "Ошибочная рассылка")
+    await chat.press_key("broadcast-audience-all")
+    await chat.expect(chat.label("broadcast-send-now"), button=True)
+    assert h.process is not None and h.process.broadcasts is not None
+    deliveries = h.process.broadcasts.repo.deliveries
+    write = deliveries.enqueue
+    answers: list[CallbackAnswer] = []
+
+    async def enqueue(rows: list[NewDelivery]) -> int:
+        new = await write(rows)
+        if not answers:  # the first slice is written: Stop, on the progress message
+            progress = admin.bot_messages()[-1]
+            query = admin.press(BcCB(action=BcAction.stop, id=1).pack(), progress.message_id)
+            answers.append(await admin.wait_callback_answer(query["id"]))
+        return new
+
+    monkeypatch.setattr(deliveries, "enqueue", enqueue)
+    await chat.press_key("broadcast-send-now")
+    await chat.expect(head(chat, "broadcast-report-stopped", id=1), timeout=10)
+    assert [a.text for a in answers] == [chat.label("broadcast-stopping")]
+    counts = await h.repo.deliveries.counts(1)
+    assert counts.total == ENQUEUE_SLICE  # the rest of the audience was never written
+    assert counts.remaining == 0 and counts.sent + counts.skipped == counts.total
+    assert counts.skipped > 0
+    copies = sum(1 for r in h.server.requests_for("copyMessage") if r.ok)
+    assert copies == counts.sent + 1  # and the preview
+    stopped = await h.repo.broadcasts.get(1)
+    assert stopped is not None and stopped.status == "stopped"
+    assert stopped.started_at is not None and stopped.finished_at is not None
+
+    # A broadcast scheduled for later is cancelled, never "stopped" (a forged Stop).
+    now = datetime.now(UTC)
+    later = await h.repo.broadcasts.create(
+        author_id=admin.id,
+        source_chat_id=admin.id,
+        source_message_id=1,
+        audience=Audience(),
+        scheduled_at=now + timedelta(hours=1),
+        now=now,
+    )
+    assert await h.repo.broadcasts.stop(later.id, actor_id=admin.id, now=now) is None
+    assert (await h.repo.broadcasts.get(later.id)).status == "scheduled"
+
+
+async def test_a_new_message_replaces_the_draft_and_an_album_is_refused_once(
+    harness: BotHarness,
+) -> None:
+    h = harness
+    [aida] = await citizens(h, [7701], "kk")
+    admin = h.admin("en")
+    chat = Chat(h, admin, "en")
+    await compose(chat, "Open day on Saturday")
+    await chat.press(chat.label("broadcast-btn-language", value=chat.label("broadcast-any")))
+    await chat.press(LANGUAGE_NAMES["kk"])
+    # A typo: staff send the corrected text while choosing the audience.
+    chat.say("Open day on Sunday")
+    screen = await chat.expect(chat.text("broadcast-draft-replaced"))
+    assert chat.label("broadcast-btn-continue", count=1) in screen.buttons()  # filters kept
+    # An album cannot be copied as one message: said once, whatever its size.
+    sim = h.server.sim
+    before = len(admin.bot_messages())
+    for n in range(3):
+        stored = sim.store_file("photo", SAMPLE_PNG, mime_type="image/jpeg")
+        sim.user_message(
+            admin,
+            None,
+            kind="photo",
+            media={"photo": photo_sizes(stored), "media_group_id": "album-1"},
+            file=stored,
+            caption="Photos" if n == 0 else None,
+        )
+    await chat.expect(chat.text("broadcast-album"))
+    # The draft is still the corrected text, and only it goes out.
+    await chat.press_key("broadcast-btn-continue", count=1)  # handled after the album
+    await chat.expect(chat.label("broadcast-send-now"), button=True)
+    replies = [m.content for m in admin.bot_messages()[before:]]
+    assert replies.count(chat.text("broadcast-album")) == 1
+    assert replies[-2] == "Open day on Sunday"  # the preview
+    await chat.press_key("broadcast-send-now")
+    await chat.expect(head(chat, "broadcast-report", id=1), timeout=10)
+    assert [m.content for m in aida.bot_messages()] == ["Open day on Sunday"]
+
+
+async def test_a_forged_time_button_is_refused(timed: BotHarness) -> None:
+    h = timed
+    await citizens(h, [7801], "kk")
+    admin = h.admin("en")
+    chat = Chat(h, admin, "en")
+    await compose(chat, "Never scheduled")
+    await chat.press_key("broadcast-audience-all")
+    await chat.press_key("broadcast-btn-schedule")
+    screen = await chat.expect(head(chat, "broadcast-ask-time"))
+    for value in ("99999999999999999999", "-99999999999999"):
+        forged = BcCB(action=BcAction.at, value=value).pack()
+        answer = await admin.wait_callback_answer(admin.press(forged, screen.message_id)["id"])
+        assert answer.text == chat.label("error-stale-button") and answer.show_alert
+    chat.say("2.12 10:30")  # the wizard goes on as before
+    await chat.expect(chat.label("broadcast-btn-confirm-schedule"), button=True)
+    assert await h.repo.broadcasts.scheduled() == []

@@ -535,3 +535,55 @@ async def test_blocked_users_are_never_enqueued(pair: tuple[World, Service]) -> 
         await s.execute(update(User).where(User.id == 101).values(is_active=False))
     await svc.start()
     assert keys(await reminder_rows(w.db)) == [f"reminder:{w.session_id}:1440:102"]
+
+
+async def test_handlers_of_finished_or_cancelled_classes_are_unregistered(
+    pair: tuple[World, Service],
+) -> None:
+    """One handler per class is registered with the scheduler; once a class has no job
+    left it is unregistered, so a long-running process does not collect a term of them."""
+    w, svc = pair
+    await svc.start()
+    assert svc.scheduler is not None
+    kind = f"reminder:{w.session_id}"
+    assert kind in svc.scheduler.kinds() and len(reminder_jobs(svc)) == 1
+    w.clock.set(T0 + 23 * H)
+    await svc.scheduler.run(kind, 60)  # the last reminder's job fires
+    rows = await reminder_rows(w.db)
+    assert sum(f"reminder:{w.session_id}:60:" in r[0] for r in rows) == 2  # it did its work
+    assert kind in svc.scheduler.kinds()  # until the jobs are derived again
+    await svc.rebuild()
+    assert kind not in svc.scheduler.kinds() and reminder_jobs(svc) == []
+
+    later = await build_world_again(w, starts_in=30 * H)
+    await svc.session_changed(later)
+    assert f"reminder:{later}" in svc.scheduler.kinds()
+    await w.repo.schedule.cancel(later, actor_id=1)
+    await svc.session_changed(later)
+    assert f"reminder:{later}" not in svc.scheduler.kinds()
+    assert svc.scheduler.kinds() == {"digest", "reminder_sweep"}
+
+
+async def test_scheduler_off_forgets_the_handler_and_its_jobs() -> None:
+    clock = ManualClock(T0)
+    scheduler = Scheduler(clock)
+    await scheduler.start()
+    try:
+        ran: list[int] = []
+
+        async def handler(target: int) -> None:
+            ran.append(target)
+
+        scheduler.on("x", handler)
+        scheduler.on("y", handler)
+        scheduler.schedule("x", 1, T0 + H)
+        scheduler.schedule("x", 2, T0 + 2 * H)
+        scheduler.schedule("y", 3, T0 + H)
+        scheduler.off("x")
+        assert scheduler.kinds() == {"y"}
+        assert [j.id for j in scheduler.jobs()] == ["y:3"]
+        await scheduler.run("x", 1)  # a job already under way finds no handler: nothing runs
+        await scheduler.run("y", 3)
+        assert ran == [3]
+    finally:
+        await scheduler.stop()

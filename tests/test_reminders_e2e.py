@@ -17,6 +17,7 @@ from bot.formatting import fmt_datetime
 from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
 from db.models import Application, AuditLog
+from handlers.attendance import AttAction, AttendanceCB, Mark
 from handlers.staff.common import clip
 from tests.e2e import Chat
 
@@ -153,3 +154,47 @@ async def test_attendance_is_staff_only_and_buttons_are_rechecked(h: BotHarness)
     query = stranger.press(f"sat:m:{session.id}:7002:0:p", message.message_id)
     await stranger.wait_callback_answer(query["id"])
     assert await h.repo.attendance.get(session.id, stranger.id) is None
+
+
+async def test_marks_wait_for_the_class_and_a_cancelled_class_takes_none(h: BotHarness) -> None:
+    course = (await h.repo.catalogue.courses())[0]
+    group = (await h.repo.catalogue.groups(course.id))[0]
+    await h.repo.users.upsert_seen(TRAINEE, first_name="Aida", username=None, language_code="kk")
+    async with h.app.db.transaction() as s:
+        s.add(
+            Application(
+                user_id=TRAINEE,
+                course_id=course.id,
+                group_id=group.id,
+                full_name="Серікова Аида",
+                phone="+77010000001",
+                status="accepted",
+                consent_at=T0,
+            )
+        )
+    starts = T0 + 3 * H
+    session = await h.repo.schedule.add(group.id, starts, starts + H, "101", actor_id=ADMIN_ID)
+    admin = h.admin("en")
+    staff = Chat(h, admin, "en")
+    admin.send_command("attendance")
+    menu = await staff.expect(staff.text("attendance-choose-centre")[:12])
+
+    async def mark() -> str | None:
+        data = AttendanceCB(
+            action=AttAction.mark, id=session.id, value=TRAINEE, mark=Mark.present
+        ).pack()
+        answer = await admin.wait_callback_answer(admin.press(data, menu.message_id)["id"])
+        assert answer.show_alert
+        return answer.text
+
+    # Before the class: nobody can have come yet.
+    assert await mark() == staff.label("attendance-mark-too-early")
+    assert await h.repo.attendance.get(session.id, TRAINEE) is None
+    # Cancelled (after the roster was shown): refused, and the roster loses its buttons.
+    await h.repo.schedule.cancel(session.id, actor_id=ADMIN_ID)
+    await moved(h, starts + H / 2)
+    assert await mark() == staff.label("attendance-mark-cancelled")
+    assert await h.repo.attendance.get(session.id, TRAINEE) is None
+    roster = await staff.expect(staff.text("attendance-roster-cancelled"))
+    assert "Серікова Аида" in roster.content
+    assert not any("Серікова" in label for label in roster.buttons())

@@ -577,17 +577,29 @@ class BroadcastRepo:
             )
             return True
 
-    async def stop(self, broadcast_id: int, *, actor_id: int) -> int | None:
-        """sending → stopped: the rows not yet sent are skipped (audited). Returns how
-        many were skipped, or None if the broadcast was not being sent."""
+    async def stop(self, broadcast_id: int, *, actor_id: int, now: datetime) -> int | None:
+        """sending → stopped: the rows not yet sent are skipped (audited). A broadcast
+        that is due but still ``scheduled`` is being fired (its audience written, while
+        the first rows already go out): it stops too, and its firing writes no more.
+        Returns how many rows were skipped, or None if the broadcast was not being sent
+        (a broadcast scheduled for later is cancelled, not stopped)."""
+        being_sent = or_(
+            Broadcast.status == "sending",
+            and_(Broadcast.status == "scheduled", Broadcast.scheduled_at <= now),
+        )
         async with self.db.transaction() as s:
-            result = await s.execute(
-                update(Broadcast)
-                .where(Broadcast.id == broadcast_id, Broadcast.status == "sending")
-                .values(status="stopped")
+            before = await s.scalar(
+                select(Broadcast.status)
+                .where(Broadcast.id == broadcast_id, being_sent)
+                .with_for_update()
             )
-            if not getattr(result, "rowcount", 0):
+            if before is None:
                 return None
+            await s.execute(
+                update(Broadcast)
+                .where(Broadcast.id == broadcast_id, Broadcast.status == before)
+                .values(status="stopped", started_at=func.coalesce(Broadcast.started_at, now))
+            )
             skipped = await _skip_pending(s, broadcast_id, "stopped")
             add_audit(
                 s,
@@ -595,7 +607,7 @@ class BroadcastRepo:
                 "broadcast.stop",
                 "broadcast",
                 broadcast_id,
-                {"status": "sending"},
+                {"status": before},
                 {"status": "stopped", "skipped": skipped},
             )
             return skipped
