@@ -9,7 +9,6 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.database import Database
@@ -51,8 +50,6 @@ class SQLStorage(BaseStorage):
 
     def __init__(self, db: Database, *, cache: bool = False, cache_size: int = 50_000) -> None:
         self.db = db
-        dialect = sqlite if db.is_sqlite else postgresql
-        self._insert = dialect.insert
         self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] | None = (
             OrderedDict() if cache else None
         )
@@ -81,7 +78,7 @@ class SQLStorage(BaseStorage):
         if state is None and not data:
             await conn.execute(delete(_TABLE).where(_TABLE.c.key == key))
             return
-        stmt = self._insert(_TABLE).values(
+        stmt = self.db.insert(_TABLE).values(
             key=key, state=state, data=dict(data), updated_at=utcnow()
         )
         stmt = stmt.on_conflict_do_update(

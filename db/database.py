@@ -19,7 +19,8 @@ from threading import Thread
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -185,6 +186,12 @@ class Database:
             self.engine.execution_options(sqlite_read_only=True) if self.is_sqlite else self.engine
         )
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+
+    def insert(self, table: Table) -> Any:
+        """The dialect's INSERT for ``table`` (SQLite or PostgreSQL), which has
+        ``on_conflict_do_nothing`` / ``on_conflict_do_update``; both take the same
+        arguments, so repositories write one upsert for both databases."""
+        return (sqlite if self.is_sqlite else postgresql).insert(table)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, and_, func, select
 
@@ -23,20 +23,11 @@ class AttendanceRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _insert(self) -> Any:
-        if self.db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            return sqlite_insert(ATTENDANCE)
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(ATTENDANCE)
-
     async def answer(self, session_id: int, user_id: int, answer: str, at: datetime) -> None:
         """Store (or change) a trainee's answer; one atomic upsert."""
         if answer not in ANSWERS:
             raise ValueError(f"unknown answer {answer!r}")
-        stmt = self._insert().values(
+        stmt = self.db.insert(ATTENDANCE).values(
             session_id=session_id, user_id=user_id, answer=answer, answered_at=at
         )
         stmt = stmt.on_conflict_do_update(
@@ -76,7 +67,7 @@ class AttendanceRepo:
                 if present is None:
                     return False
                 stmt = (
-                    self._insert()
+                    self.db.insert(ATTENDANCE)
                     .values(
                         session_id=session_id, user_id=user_id, present=present, marked_by=actor_id
                     )

@@ -137,15 +137,6 @@ class DeliveryRepo:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def _insert(self) -> Any:
-        if self.db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            return sqlite_insert(DELIVERIES)
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(DELIVERIES)
-
     async def enqueue(self, rows: Sequence[NewDelivery]) -> int:
         """Insert the rows whose dedupe key is new (ON CONFLICT DO NOTHING); returns how
         many were new. One transaction."""
@@ -172,7 +163,7 @@ class DeliveryRepo:
         async with self.db.transaction() as s:
             for start in range(0, len(values), ENQUEUE_CHUNK):
                 stmt = (
-                    self._insert()
+                    self.db.insert(DELIVERIES)
                     .values(values[start : start + ENQUEUE_CHUNK])
                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
                     .returning(DELIVERIES.c.id)

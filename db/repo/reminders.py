@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, delete, select, update
 
@@ -207,20 +207,11 @@ class ReminderRepo:
 
     # ---- once-only markers (the daily digest) -----------------------------------------
 
-    def _insert(self) -> Any:
-        if self.db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            return sqlite_insert(KV)
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(KV)
-
     async def claim_marker(self, key: str, value: str) -> bool:
         """Write a marker unless it exists; True for the one caller that wrote it (safe
         across processes: INSERT … ON CONFLICT DO NOTHING)."""
         stmt = (
-            self._insert()
+            self.db.insert(KV)
             .values(key=key, value=value)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(KV.c.key)
