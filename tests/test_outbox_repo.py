@@ -151,7 +151,11 @@ async def test_two_outboxes_over_one_database_send_each_row_once(any_db: Databas
                     TOKEN, session=OutboxSession(api=TelegramAPIServer.from_base(server.api_base))
                 )
                 bots.append(bot)
-                outbox = Outbox(Repos.create(db), Translator(), bot, rate=1000, batch_size=20)
+                # A few slots each: one outbox alone cannot claim every row at once, so
+                # both must take part (the point of the test), whatever the timing.
+                outbox = Outbox(
+                    Repos.create(db), Translator(), bot, rate=1000, batch_size=20, concurrency=8
+                )
                 outboxes.append(outbox)
                 await outbox.start()
             payload = {"type": "copy", "from_chat_id": 1, "message_id": source["message_id"]}
