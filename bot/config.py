@@ -108,7 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     if token is None and require_token:
         raise ConfigError(
             "BOT_TOKEN is not set: copy .env.example to .env and put the token from "
-            "@BotFather there (or run 'python main.py sandbox' to try the bot without one)"
+            "@BotFather there (or run 'bash scripts/run.sh sandbox' to try the bot without one)"
         )
     if token is not None and not _TOKEN_RE.match(token):
         raise ConfigError("BOT_TOKEN is malformed: expected '123456:ABC...' from @BotFather")
