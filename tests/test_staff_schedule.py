@@ -45,7 +45,16 @@ def test_parse_slot() -> None:
     )
     assert parse_slot("10/01 18:30 Room 5", TODAY) == Slot(
         date(2027, 1, 10), time(18, 30), None, "Room 5"
-    )  # a day already past this year is next year's
+    )  # a day long past this year (typed in November for January) is next year's
+    dec2 = date(2026, 12, 2)
+    # A day a little past stays this year's (and is then refused as past), not next year's.
+    assert parse_slot("01.12 18:30", dec2).day == date(2026, 12, 1)
+    assert parse_slot("15.06 18:30", dec2).day == date(2026, 6, 15)
+    assert parse_slot("01.05 18:30", dec2).day == date(2027, 5, 1)
+    assert parse_slot("10.01 18:30", dec2).day == date(2027, 1, 10)
+    jan5 = date(2027, 1, 5)
+    assert parse_slot("20.12 18:30", jan5).day == date(2026, 12, 20)  # just past
+    assert parse_slot("20.08 18:30", jan5).day == date(2027, 8, 20)  # ahead this year
     for bad in ("", "tomorrow 18:30", "10.12", "32.12 10:00", "10.12 25:00", "10.12 18.30"):
         with pytest.raises(SlotError):
             parse_slot(bad, TODAY)
@@ -102,7 +111,9 @@ async def test_add_move_cancel_a_class(h: BotHarness) -> None:
     await chat.press_key("schedule-btn-sessions")
     await chat.expect(tz)
     await chat.press_key("schedule-btn-add")
-    await chat.expect(chat.text("schedule-ask-add", group=pick_text(group.name, "en"), tz=tz)[:20])
+    await chat.expect(
+        chat.text("schedule-ask-add", group=pick_text(group.name, "en"), tz=tz, length="2:30")
+    )  # a class without an end lasts as long as the group's (10:00-12:30)
 
     chat.say("2026-11-01 10:00")
     await chat.expect_key("schedule-error-past")
@@ -136,6 +147,8 @@ async def test_add_move_cancel_a_class(h: BotHarness) -> None:
     await chat.press_key("schedule-btn-move")
     await chat.expect(chat.text("schedule-ask-move", line="x", tz=tz)[:10])
     chat.say("21.12 07:30")
+    await chat.expect(chat.text("schedule-move-confirm", group="x", old="x", new="y")[:10])
+    await chat.press_key("schedule-btn-move-yes")
     await chat.expect(chat.text("schedule-moved", old="x", new="y")[:10])
     moved = await h.repo.catalogue.session(added.id)
     assert moved is not None

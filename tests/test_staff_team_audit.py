@@ -63,6 +63,10 @@ async def test_add_and_remove_staff(h: BotHarness) -> None:
     await admin.press_key("staff-section-team")
     await admin.press_key("team-btn-add-staff")
     await admin.expect(admin.text("team-ask", role=admin.label("staff-role-staff"))[:10])
+    admin.say("olga")  # a name, neither an id nor an @username: say what to send
+    await admin.expect_key("team-ask-again")
+    admin.say("aida_k")  # a username needs its @
+    await admin.expect_key("team-ask-again")
     admin.say("123456")  # nobody with that id has started the bot
     await admin.expect_key("team-not-started")
     admin.say(str(by_id.user.id))

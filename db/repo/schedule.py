@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -154,6 +155,32 @@ class ScheduleRepo:
                 s, actor_id, "session.cancel", "session", row.id, audit_before, _snapshot(row)
             )
             return before, session_dto(row)
+
+    async def clash(
+        self, group_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None
+    ) -> SessionDTO | None:
+        """A class of the group (not cancelled, not ``exclude_id``) overlapping the times."""
+        async with self.db.read() as s:
+            row = await _overlapping(s, group_id, starts_at, ends_at, exclude_id)
+            return session_dto(row) if row is not None else None
+
+    async def usual_length(self, group_id: int) -> timedelta | None:
+        """How long the group's classes usually last: the most common length of its
+        classes (cancelled ones aside), the latest class's on a tie; None without any."""
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(ClassSession.starts_at, ClassSession.ends_at)
+                    .where(ClassSession.group_id == group_id, ClassSession.cancelled.is_(False))
+                    .order_by(ClassSession.starts_at, ClassSession.id)
+                )
+            ).all()
+        lengths = [end - start for start, end in rows if timedelta(0) < end - start <= MAX_LENGTH]
+        if not lengths:
+            return None
+        counts = Counter(lengths)
+        best = max(counts.values())
+        return next(x for x in reversed(lengths) if counts[x] == best)
 
     async def snapshot(self, group_ids: Sequence[int]) -> dict[int, SessionDTO]:
         """Every class of these groups, cancelled ones included, by id."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from babel.dates import format_date
 
 from bot import reminders
 from bot.clock import Clock
@@ -50,7 +51,13 @@ router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
 router.callback_query.filter(StaffTraffic(), RoleFilter(), StaffChats())
 
 PAGE_SIZE = 8
-DEFAULT_LENGTH = timedelta(hours=2)
+DEFAULT_LENGTH = timedelta(hours=2)  # of a new class when the group has none yet
+# A date typed without a year that is this many days past is taken as next year's;
+# a day less far back is simply in the past (and refused as such).
+ROLLOVER_AFTER = timedelta(days=183)
+# ... and one that was last year within this many days (typed in January for December)
+# is last year's, also past, rather than eleven months ahead.
+RECENT_PAST = timedelta(days=62)
 IMPORT_MAX_BYTES = 512 * 1024
 IMPORT_ERRORS_SHOWN = 15
 ERROR_KEYS = {
@@ -99,14 +106,32 @@ def _time(raw: str) -> time:
     return time(int(hours), int(minutes))
 
 
+def _year_of(day: int, month: int, today: date) -> int:
+    """The year a day and month typed without one mean (see parse_slot)."""
+    this_year = date(today.year, month, day)  # ValueError for 29.02 out of a leap year
+    if today - this_year > ROLLOVER_AFTER:
+        return today.year + 1
+    try:
+        last_year = date(today.year - 1, month, day)
+    except ValueError:
+        return today.year
+    if timedelta(0) < today - last_year <= RECENT_PAST:
+        return today.year - 1
+    return today.year
+
+
 class SlotError(ValueError):
     """Typed text that is not a date and time."""
 
 
 def parse_slot(text: str, today: date) -> Slot:
-    """Read 'date start[-end] [room]'; a date without a year is the next such day.
+    """Read 'date start[-end] [room]'.
 
-    Dates: 2026-12-10, 10.12.2026, 10.12.26, 10.12 (or with /). Raises SlotError.
+    Dates: 2026-12-10, 10.12.2026, 10.12.26, 10.12 (or with /). A date without a year
+    is this year's unless that day is more than about six months past (typed in December
+    for January): then it is next year's. A day a little past (this year's, or last
+    year's within two months) stays in the past, so the caller refuses it rather than
+    moving a class a year ahead. Raises SlotError.
     """
     match = _SLOT_RE.match(text)
     if match is None:
@@ -121,9 +146,7 @@ def parse_slot(text: str, today: date) -> Slot:
             if len(parts) == 3:
                 year = parts[2] + 2000 if parts[2] < 100 else parts[2]
             else:
-                year = today.year
-                if date(year, month, day) < today:
-                    year += 1
+                year = _year_of(day, month, today)
         end_raw = match["end"] or match["end2"]
         return Slot(
             date(year, month, day),
@@ -146,12 +169,20 @@ def slot_times(slot: Slot, tz: str, length: timedelta) -> tuple[datetime, dateti
 # ---- views ------------------------------------------------------------------------------
 
 
-def session_line(t: BoundTranslator, s: SessionDTO, tz: str) -> str:
+def when_text(value: datetime, tz: str, locale: str, this_year: int | None = None) -> str:
+    """The local date and time; with ``this_year``, the year too when it differs."""
+    local = value.astimezone(ZoneInfo(tz))
+    if this_year is None or local.year == this_year:
+        return fmt_datetime(value, tz, locale)
+    return f"{format_date(local, 'EEE, d MMMM y', locale=locale)}, {local:%H:%M}"
+
+
+def session_line(t: BoundTranslator, s: SessionDTO, tz: str, this_year: int | None = None) -> str:
     key = "schedule-line-cancelled" if s.cancelled else "schedule-line"
     return t(
         key,
         id=s.id,
-        when=fmt_datetime(s.starts_at, tz, t.locale),
+        when=when_text(s.starts_at, tz, t.locale, this_year),
         end=fmt_time(s.ends_at, tz, t.locale),
         room=s.room or "—",
     )
@@ -296,6 +327,7 @@ async def on_sessions(
 async def on_session(
     callback: CallbackQuery,
     callback_data: ScheduleCB,
+    state: FSMContext,
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
@@ -306,6 +338,8 @@ async def on_session(
         stale(t, callback_answer)
         return
     session, context = found
+    if await state.get_state() == StaffForm.session_move.state:
+        await state.clear()  # a move left unconfirmed
     await show(callback, *await session_view(t, context, session, clock.now()))
 
 
@@ -327,14 +361,30 @@ async def ask_add(
         return
     await state.set_state(StaffForm.session_add)
     await state.set_data({"group_id": context.group.id})
+    length = await new_class_length(repo, context.group.id)
     await show(
         callback,
-        t("schedule-ask-add", group=t.pick(context.group.name), tz=context.centre.timezone),
+        t(
+            "schedule-ask-add",
+            group=t.pick(context.group.name),
+            tz=context.centre.timezone,
+            length=length_text(length),
+        ),
         cancel_markup(t),
     )
 
 
-@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.move))
+async def new_class_length(repo: Repos, group_id: int) -> timedelta:
+    """A new class without an end time lasts as long as the group's classes usually do."""
+    return await repo.schedule.usual_length(group_id) or DEFAULT_LENGTH
+
+
+def length_text(length: timedelta) -> str:
+    minutes = int(length.total_seconds()) // 60
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+@router.callback_query(ScheduleCB.filter((F.action == ScheduleAction.move) & (F.value == 0)))
 async def ask_move(
     callback: CallbackQuery,
     callback_data: ScheduleCB,
@@ -423,7 +473,8 @@ async def got_add(
         await message.answer(t("error-stale-button"))
         return
     tz = context.centre.timezone
-    times = await _read_times(message, t, tz, DEFAULT_LENGTH, clock.now())
+    length = await new_class_length(repo, context.group.id)
+    times = await _read_times(message, t, tz, length, clock.now())
     if times is None:
         return
     try:
@@ -445,14 +496,7 @@ async def got_add(
 
 @router.message(StateFilter(StaffForm.session_move), HasText())
 async def got_move(
-    message: Message,
-    state: FSMContext,
-    user: UserDTO,
-    t: BoundTranslator,
-    translator: Translator,
-    repo: Repos,
-    bot: Bot,
-    clock: Clock,
+    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, clock: Clock
 ) -> None:
     session_id = (await state.get_data()).get("session_id")
     found = await _session_context(repo, session_id) if isinstance(session_id, int) else None
@@ -471,30 +515,104 @@ async def got_move(
     times = await _read_times(message, t, tz, session.ends_at - session.starts_at, now)
     if times is None:
         return
+    room = times.room or session.room
+    if (times.starts_at, times.ends_at, room) == (session.starts_at, session.ends_at, session.room):
+        await message.answer(t("schedule-error-unchanged"), reply_markup=cancel_markup(t))
+        return
+    if await repo.schedule.clash(session.group_id, times.starts_at, times.ends_at, session.id):
+        await message.answer(t("schedule-error-overlap"), reply_markup=cancel_markup(t))
+        return
+    # Nothing changes (and nobody is told) until the staff member confirms.
+    await state.update_data(
+        starts_at=times.starts_at.isoformat(),
+        ends_at=times.ends_at.isoformat(),
+        room=times.room,
+    )
+    this_year = now.astimezone(ZoneInfo(tz)).year
+    planned = replace(session, starts_at=times.starts_at, ends_at=times.ends_at, room=room)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                sc_button(t.plain("schedule-btn-move-yes"), ScheduleAction.move, session.id, 1),
+                sc_button(t.plain("btn-cancel"), ScheduleAction.session, session.id),
+            ]
+        ]
+    )
+    text = t(
+        "schedule-move-confirm",
+        group=t.pick(context.group.name),
+        old=Html(session_line(t, session, tz, this_year)),
+        new=Html(session_line(t, planned, tz, this_year)),
+    )
+    await message.answer(text, reply_markup=markup)
+
+
+def _planned(data: dict[str, object], session_id: int) -> Times | None:
+    """The confirmed-to-be move kept in the form, if it is for this class."""
+    starts, ends, room = data.get("starts_at"), data.get("ends_at"), data.get("room")
+    if data.get("session_id") != session_id or not isinstance(starts, str):
+        return None
+    if not isinstance(ends, str) or not (room is None or isinstance(room, str)):
+        return None
+    try:
+        return Times(datetime.fromisoformat(starts), datetime.fromisoformat(ends), room)
+    except ValueError:
+        return None
+
+
+@router.callback_query(ScheduleCB.filter((F.action == ScheduleAction.move) & (F.value == 1)))
+async def do_move(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    planned = None
+    if await state.get_state() == StaffForm.session_move.state:
+        planned = _planned(await state.get_data(), callback_data.id)
+    found = await _session_context(repo, callback_data.id)
+    if planned is None or found is None:
+        stale(t, callback_answer)
+        return
+    session, context = found
+    now = clock.now()
+    if planned.starts_at <= now:  # the confirmation waited past the new time
+        alert(callback_answer, t.plain("schedule-error-past"))
+        return
     try:
         before, after = await repo.schedule.move(
             session.id,
-            times.starts_at,
-            times.ends_at,
-            times.room,
+            planned.starts_at,
+            planned.ends_at,
+            planned.room,
             actor_id=user.id,
             not_before=now,
         )
     except ScheduleError as exc:
-        await _refused(message, state, t, exc)
+        if exc.code in FINAL_ERRORS:
+            await state.clear()
+        alert(callback_answer, t.plain(ERROR_KEYS.get(exc.code, "error-stale-button")))
         return
     await state.clear()
     await reminders.session_changed(after.id)
     told = await notify_schedule_change(
         bot, translator, repo, [ScheduleChangeDTO("moved", context.group.id, before, after)]
     )
-    text, markup = await sessions_view(t, repo, context, 0, clock.now())
+    tz = context.centre.timezone
+    this_year = now.astimezone(ZoneInfo(tz)).year
+    text, markup = await sessions_view(t, repo, context, 0, now)
     done = t(
         "schedule-moved",
-        old=Html(session_line(t, before, tz)),
-        new=Html(session_line(t, after, tz)),
+        old=Html(session_line(t, before, tz, this_year)),
+        new=Html(session_line(t, after, tz, this_year)),
     )
-    await message.answer(f"{done}\n{_told(t, told)}\n\n{text}", reply_markup=markup)
+    await show(callback, f"{done}\n{_told(t, told)}\n\n{text}", markup)
 
 
 # ---- cancel -------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ router.message.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffChats())
 router.callback_query.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffChats())
 
 ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
-_USERNAME_RE = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
+# The @ is required: a bare word ("olga") is more likely a name than a username.
+_USERNAME_RE = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})$")
 
 
 def tm_button(text: str, action: TeamAction, id_: int = 0) -> InlineKeyboardButton:
@@ -200,7 +201,7 @@ async def find_person(message: Message, repo: Repos) -> tuple[UserDTO | None, st
     match = _USERNAME_RE.match(text)
     if match:
         return await repo.users.find_by_username(match.group(1)), "team-not-started"
-    return None, "team-ask-again"
+    return None, "team-ask-again"  # neither an id nor an @username: say what to send
 
 
 @router.message(StateFilter(StaffForm.team_add))
