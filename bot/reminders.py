@@ -210,8 +210,14 @@ def digest_text(
     sessions: Sequence[ReminderSessionDTO],
     counts: Mapping[int, AttendanceCounts],
 ) -> str:
-    lines = [t("reminder-digest-header", centre=t.pick(centre_name), date=fmt_date(day, t.locale))]
-    for info in sessions:
+    """Tomorrow's classes with their trainees' answers. Classes of groups with no trainees
+    are not listed (a line says how many); if no class has trainees, one line says so."""
+    centre, when = t.pick(centre_name), fmt_date(day, t.locale)
+    listed = [i for i in sessions if counts.get(i.session.id, AttendanceCounts()).total > 0]
+    if not listed:
+        return t("reminder-digest-no-trainees", centre=centre, date=when)
+    lines = [t("reminder-digest-header", centre=centre, date=when)]
+    for info in listed:
         s, context = info.session, info.context
         tz = context.centre.timezone
         c = counts.get(s.id, AttendanceCounts())
@@ -230,6 +236,8 @@ def digest_text(
                 total=c.total,
             )
         )
+    if len(listed) < len(sessions):
+        lines += ["", t.n("reminder-digest-not-listed", len(sessions) - len(listed))]
     lines += ["", t("reminder-digest-legend")]
     return "\n".join(lines)
 

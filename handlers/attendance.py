@@ -47,8 +47,10 @@ from handlers.staff.common import StaffChats, alert, clip, home_button, stale
 CLASSES_PAGE = 8
 ROSTER_PAGE = 10
 WINDOW = timedelta(days=28)  # classes shown: four weeks back and ahead
-ANSWER_ICONS = {"yes": "✅", "no": "❌", None: "❔"}
-MARK_ICONS = {True: "✔️", False: "✖️", None: "▫️"}
+# The trainee's answer and the attendance marked: two families of symbols that cannot be
+# mistaken for each other on a small screen (hands for answers, coloured dots for marks).
+ANSWER_ICONS = {"yes": "👍", "no": "👎", None: "❔"}
+MARK_ICONS = {True: "🟢", False: "🔴", None: "⚪"}
 
 
 # ---- trainees: the answer under a reminder ------------------------------------------------
@@ -183,7 +185,9 @@ async def groups_view(
 
 
 def _counts_label(c: AttendanceCounts) -> str:
-    return f"✅{c.yes} ❌{c.no} ❔{c.unknown}"
+    return (
+        f"{ANSWER_ICONS['yes']}{c.yes} {ANSWER_ICONS['no']}{c.no} {ANSWER_ICONS[None]}{c.unknown}"
+    )
 
 
 async def classes_view(
@@ -271,8 +275,12 @@ async def roster_view(
         lines.insert(1, t("attendance-roster-cancelled"))
     if not roster:
         lines.append(t("attendance-roster-empty"))
-    for row in shown:
-        lines.append(f"{ANSWER_ICONS[row.answer]} {MARK_ICONS[row.present]} {escape(_person(row))}")
+    else:
+        lines.append(t("attendance-roster-legend"))
+    for row in shown:  # attendance first, the answer after the name
+        lines.append(
+            f"{MARK_ICONS[row.present]} {escape(_person(row))} · {ANSWER_ICONS[row.answer]}"
+        )
     if roster and not session.cancelled:
         lines += ["", t("attendance-roster-hint")]
     rows = [

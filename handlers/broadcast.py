@@ -198,9 +198,11 @@ def _button(text: str, action: BcAction, **fields: Any) -> InlineKeyboardButton:
 
 
 async def audience_view(
-    t: BoundTranslator, repo: Repos, settings: Settings, audience: Audience
+    t: BoundTranslator, repo: Repos, settings: Settings, audience: Audience, author_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    count = await repo.broadcasts.audience_count(audience, settings.default_locale)
+    count = await repo.broadcasts.audience_count(
+        audience, settings.default_locale, author_id=author_id
+    )
     values = await filter_values(t, repo, audience)
     any_ = t.plain("broadcast-any")
     dims = ["l", "c", "g", "d", "s"] if audience.course_id is not None else ["l", "c", "d", "s"]
@@ -381,7 +383,12 @@ async def open_section(
 
 @router.message(StateFilter(BroadcastForm.compose, BroadcastForm.audience))
 async def got_message(
-    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
 ) -> None:
     """The message to send; sent again while choosing the audience, it replaces the draft
     (the filters chosen stay). An album is refused once (copyMessage copies one item)."""
@@ -400,7 +407,7 @@ async def got_message(
     await state.set_data(
         {"draft": [message.chat.id, message.message_id], "aud": audience.to_json()}
     )
-    text, markup = await audience_view(t, repo, settings, audience)
+    text, markup = await audience_view(t, repo, settings, audience, user.id)
     if found is not None:
         text = f"{t('broadcast-draft-replaced')}\n\n{text}"
     await message.answer(text, reply_markup=markup)
@@ -444,6 +451,7 @@ async def on_filter(
     callback: CallbackQuery,
     callback_data: BcCB,
     state: FSMContext,
+    user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
@@ -463,7 +471,7 @@ async def on_filter(
         return
     await state.set_state(BroadcastForm.audience)
     await state.update_data(aud=audience.to_json())
-    await show(callback, *await audience_view(t, repo, settings, audience))
+    await show(callback, *await audience_view(t, repo, settings, audience, user.id))
 
 
 @router.callback_query(
@@ -474,6 +482,7 @@ async def on_audience_chosen(
     callback: CallbackQuery,
     callback_data: BcCB,
     state: FSMContext,
+    user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
@@ -488,7 +497,9 @@ async def on_audience_chosen(
     if callback_data.action is BcAction.everyone:
         audience = Audience()
         await state.update_data(aud={})
-    count = await repo.broadcasts.audience_count(audience, settings.default_locale)
+    count = await repo.broadcasts.audience_count(
+        audience, settings.default_locale, author_id=user.id
+    )
     if count == 0:
         callback_answer.text = t.plain("broadcast-nobody")
         callback_answer.show_alert = True
@@ -540,7 +551,9 @@ async def on_send_now(
         _stale(t, callback_answer)
         return
     (chat_id, message_id), audience = found
-    total = await repo.broadcasts.audience_count(audience, settings.default_locale)
+    total = await repo.broadcasts.audience_count(
+        audience, settings.default_locale, author_id=user.id
+    )
     if total == 0:
         callback_answer.text = t.plain("broadcast-nobody")
         callback_answer.show_alert = True
@@ -611,11 +624,18 @@ async def on_when(
 
 
 async def confirm_time(
-    t: BoundTranslator, repo: Repos, settings: Settings, audience: Audience, at: datetime
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+    audience: Audience,
+    at: datetime,
+    author_id: int,
 ) -> tuple[str, InlineKeyboardMarkup]:
     centre = await audience_centre(repo, audience)
     tz = centre.timezone if centre else "UTC"
-    count = await repo.broadcasts.audience_count(audience, settings.default_locale)
+    count = await repo.broadcasts.audience_count(
+        audience, settings.default_locale, author_id=author_id
+    )
     text = t(
         "broadcast-confirm-schedule",
         count=count,
@@ -634,6 +654,7 @@ async def confirm_time(
 async def got_time(
     message: Message,
     state: FSMContext,
+    user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
@@ -659,7 +680,7 @@ async def got_time(
         await message.answer(t("broadcast-time-past"))
         return
     await state.update_data(at=at.isoformat())
-    text, markup = await confirm_time(t, repo, settings, audience, at)
+    text, markup = await confirm_time(t, repo, settings, audience, at, user.id)
     await message.answer(text, reply_markup=markup)
 
 
@@ -668,6 +689,7 @@ async def on_time_picked(
     callback: CallbackQuery,
     callback_data: BcCB,
     state: FSMContext,
+    user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
@@ -687,7 +709,7 @@ async def on_time_picked(
         callback_answer.show_alert = True
         return
     await state.update_data(at=at.isoformat())
-    await show(callback, *await confirm_time(t, repo, settings, found[1], at))
+    await show(callback, *await confirm_time(t, repo, settings, found[1], at, user.id))
 
 
 @router.callback_query(StateFilter(BroadcastForm.when), BcCB.filter(F.action == BcAction.plan))
@@ -745,7 +767,9 @@ async def scheduled_view(
     for b in items[:20]:
         centre = await audience_centre(repo, b.audience)
         tz = centre.timezone if centre else "UTC"
-        count = await repo.broadcasts.audience_count(b.audience, settings.default_locale)
+        count = await repo.broadcasts.audience_count(
+            b.audience, settings.default_locale, author_id=b.author_id
+        )
         when = fmt_when(b.scheduled_at or b.created_at, tz, t.locale)
         filters = await describe(t, repo, b.audience)
         lines.append(
@@ -991,8 +1015,14 @@ class BroadcastService:
                     self.scheduler.schedule("broadcast", broadcast.id, at)
                 return
             ids = await self.repo.broadcasts.audience_ids(
-                broadcast.audience, self.settings.default_locale
+                broadcast.audience, self.settings.default_locale, author_id=broadcast.author_id
             )
+            # The progress message exists before the broadcast is ``sending``: the monitor
+            # finishes only ``sending`` ones, so its final edit always finds the message
+            # (a small audience may be sent before a slow sendMessage comes back).
+            created = False
+            if broadcast.progress_message_id is None:
+                created = await self._new_progress_message(broadcast, len(ids))
             payload = {
                 "type": "copy",
                 "from_chat_id": broadcast.source_chat_id,
@@ -1020,20 +1050,21 @@ class BroadcastService:
                 reason = latest.status if latest is not None else "cancelled"
                 await self.repo.deliveries.skip_pending(broadcast.id, reason)
                 await self.outbox.forget_broadcast(broadcast.id, reason)
+                if created and reason == "cancelled":  # never sent: no progress to show
+                    await self._drop_progress_message(broadcast.id)
                 self.poke()
                 return
             if self.scheduler is not None:  # fired by a catch-up: the job is done too
                 self.scheduler.cancel("broadcast", broadcast.id)
             log.info("broadcast %s: %s deliveries enqueued", broadcast.id, len(ids))
-            if broadcast.progress_message_id is None:
-                await self._new_progress_message(broadcast, len(ids))
             self.poke()
 
     async def _still_scheduled(self, broadcast_id: int) -> bool:
         current = await self.repo.broadcasts.get(broadcast_id)
         return current is not None and current.status == "scheduled"
 
-    async def _new_progress_message(self, broadcast: BroadcastDTO, total: int) -> None:
+    async def _new_progress_message(self, broadcast: BroadcastDTO, total: int) -> bool:
+        """The progress message of a broadcast fired by its schedule; True if sent."""
         chat_id = broadcast.progress_chat_id or broadcast.author_id
         t = await self._author_t(broadcast)
         text = self.progress_text(t, broadcast, DeliveryCounts(pending=total), total, None)
@@ -1043,8 +1074,20 @@ class BroadcastService:
             )
         except TelegramAPIError as exc:
             log.warning("broadcast %s: no progress message (%s)", broadcast.id, exc)
-            return
+            return False
         await self.repo.broadcasts.set_progress_message(broadcast.id, chat_id, sent.message_id)
+        return True
+
+    async def _drop_progress_message(self, broadcast_id: int) -> None:
+        latest = await self.repo.broadcasts.get(broadcast_id)
+        if latest is None or latest.progress_chat_id is None:
+            return
+        if latest.progress_message_id is None:
+            return
+        try:
+            await self.bot.delete_message(latest.progress_chat_id, latest.progress_message_id)
+        except TelegramAPIError as exc:
+            log.info("broadcast %s: progress message not deleted (%s)", broadcast_id, exc)
 
     async def cancel(self, broadcast_id: int, *, actor_id: int) -> bool:
         cancelled = await self.repo.broadcasts.cancel(broadcast_id, actor_id=actor_id)

@@ -19,7 +19,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.fake_api import FakeUser
 from bot.fake_api.media import SAMPLE_PNG, photo_sizes
-from bot.fake_api.models import CallbackAnswer
+from bot.fake_api.models import CallbackAnswer, ChatMessage
 from bot.harness import BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text, placeholders
 from bot.scheduler import ScheduledJob
@@ -86,8 +86,10 @@ async def test_send_now_to_everyone(harness: BotHarness) -> None:
     text = "Завтра в 10:00 — день открытых дверей в IT-центре!"
     chat.say(text)
     screen = await chat.expect(chat.label("broadcast-audience-all"), button=True)
-    everyone = await h.repo.broadcasts.audience_count(Audience(), "ru")
-    assert everyone == 6  # five citizens and the admin
+    assert await h.repo.broadcasts.audience_count(Audience(), "ru") == 6  # and the admin
+    everyone = await h.repo.broadcasts.audience_count(Audience(), "ru", author_id=admin.id)
+    assert everyone == 5  # the author gets the preview, not the announcement
+    assert chat.label("broadcast-btn-continue", count=5) in screen.buttons()
     assert chat.text("broadcast-audience", filters="x", count=everyone).split("\n")[2] in (
         screen.content
     )
@@ -101,6 +103,7 @@ async def test_send_now_to_everyone(harness: BotHarness) -> None:
     report = await chat.expect(head(chat, "broadcast-report", id=1), timeout=10)
     for person in people:
         assert received(person, text) == 1
+    assert received(admin, text) == 1  # the preview only
     counts = await h.repo.deliveries.counts(1)
     assert (counts.sent, counts.total) == (everyone, everyone)
     assert f"{everyone} " in report.content
@@ -287,7 +290,7 @@ async def test_stop_and_replies_are_not_starved(slow: BotHarness) -> None:
     report = await chat.expect(head(chat, "broadcast-report-stopped", id=1), timeout=5)
     counts = await h.repo.deliveries.counts(1)
     assert counts.remaining == 0 and counts.skipped > 0
-    assert counts.sent + counts.skipped == counts.total == 61
+    assert counts.sent + counts.skipped == counts.total == 60  # not the author
     assert f"{counts.sent} " in report.content and f"{counts.skipped}." in report.content
     sent_now = copies()
     assert sent_now == counts.sent + 1  # and the preview
@@ -431,3 +434,60 @@ async def test_a_forged_time_button_is_refused(timed: BotHarness) -> None:
     chat.say("2.12 10:30")  # the wizard goes on as before
     await chat.expect(chat.label("broadcast-btn-confirm-schedule"), button=True)
     assert await h.repo.broadcasts.scheduled() == []
+
+
+def progress_messages(chat: Chat, broadcast_id: int) -> list[ChatMessage]:
+    started = head(chat, "broadcast-started", id=broadcast_id)
+    return [m for m in chat.user.bot_messages() if m.content.startswith(started)]
+
+
+def assert_final(chat: Chat, broadcast_id: int) -> None:
+    """The progress message of a broadcast to one person: final figures, no Stop button."""
+    [progress] = progress_messages(chat, broadcast_id)
+    final = chat.text("broadcast-progress-final", sent=1, failed=0, blocked=0, skipped=0)
+    assert progress.content.endswith(final), progress.content
+    assert progress.buttons() == []
+
+
+async def schedule_for(chat: Chat, text: str, when: str, broadcast_id: int) -> None:
+    await compose(chat, text)
+    await chat.press_key("broadcast-audience-all")
+    await chat.press_key("broadcast-btn-schedule")
+    await chat.expect(head(chat, "broadcast-ask-time"))
+    chat.say(when)
+    await chat.expect(chat.label("broadcast-btn-confirm-schedule"), button=True)
+    await chat.press_key("broadcast-btn-confirm-schedule")
+    await chat.expect(head(chat, "broadcast-scheduled-done", id=broadcast_id))
+
+
+async def test_progress_of_a_scheduled_broadcast_ends_final(
+    timed: BotHarness, clock: ManualClock
+) -> None:
+    """A scheduled announcement's progress message ends with the final figures and no
+    Stop button, whether it fires while the bot runs (after a restart) or at start-up."""
+    h = timed
+    [aida] = await citizens(h, [7901], "kk")
+    admin = h.admin("en")
+    chat = Chat(h, admin, "en")
+    zone = ZoneInfo((await h.repo.catalogue.centres())[0].timezone)
+
+    await schedule_for(chat, "Scheduled one", "2.12 10:30", 1)
+    await h.restart()
+    assert h.process is not None
+    clock.set(datetime(2026, 12, 2, 10, 31, tzinfo=zone).astimezone(UTC))
+    # A slow network: the progress message is still on its way when the last copy goes.
+    h.server.inject("sendMessage", chat_id=admin.id, status=None, delay=0.5)
+    await h.process.time_moved()
+    await chat.expect(head(chat, "broadcast-report", id=1), timeout=10)
+    assert received(aida, "Scheduled one") == 1
+    assert_final(chat, 1)
+
+    # Its time passes while the bot is down: fired at start-up, the same ending.
+    await schedule_for(chat, "Scheduled two", "3.12 10:30", 2)
+    await h.stop_bot()
+    clock.advance(timedelta(days=2))
+    h.server.inject("sendMessage", chat_id=admin.id, status=None, delay=0.5)
+    await h.start_bot()
+    await chat.expect(head(chat, "broadcast-report", id=2), timeout=10)
+    assert received(aida, "Scheduled two") == 1
+    assert_final(chat, 2)

@@ -110,13 +110,17 @@ async def test_reminder_answer_attendance_and_digest(h: BotHarness) -> None:
     await staff.press(clip(f"{pick_text(centre.city, 'ru')} · {pick_text(centre.name, 'ru')}", 64))
     await staff.press(f"{pick_text(course.title, 'ru')} · {pick_text(group.name, 'ru')}")
     when = fmt_datetime(starts, centre.timezone, "ru")
-    await staff.press(f"{when} · ✅1 ❌0 ❔0")
+    await staff.press(f"{when} · 👍1 👎0 ❔0")
     roster = await staff.expect("Серікова Аида")
-    assert "✅ ▫️ Серікова Аида" in roster.content
+    # Not marked yet, answered "yes": two families of symbols, explained above the list.
+    assert "⚪ Серікова Аида · 👍" in roster.content
+    legend = staff.text("attendance-roster-legend")
+    assert legend in roster.content.split("Серікова Аида")[0]
+    assert all(icon in legend for icon in ("👍", "👎", "❔", "🟢", "🔴", "⚪"))
     # The class takes place; staff mark her present (audited).
     await moved(h, starts + H)
-    await staff.press("▫️ Серікова Аида")
-    roster = await staff.expect("✅ ✔️ Серікова Аида")
+    await staff.press("⚪ Серікова Аида")
+    roster = await staff.expect("🟢 Серікова Аида · 👍")
     assert await h.repo.attendance.get(session.id, TRAINEE) == ("yes", True)
     async with h.app.db.read() as s:
         actions = list(

@@ -431,8 +431,12 @@ def _resolved_locale(default_locale: str) -> ColumnElement[Any]:
     )
 
 
-def audience_conditions(audience: Audience, default_locale: str) -> list[ColumnElement[bool]]:
+def audience_conditions(
+    audience: Audience, default_locale: str, author_id: int | None = None
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [User.is_active.is_(True)]
+    if author_id is not None:
+        conditions.append(User.id != author_id)
     if audience.locale is not None:
         conditions.append(_resolved_locale(default_locale) == audience.locale)
     app: list[ColumnElement[bool]] = []
@@ -455,20 +459,23 @@ class BroadcastRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def audience_count(self, audience: Audience, default_locale: str) -> int:
+    async def audience_count(
+        self, audience: Audience, default_locale: str, *, author_id: int | None = None
+    ) -> int:
+        """How many people the audience reaches; the author (who gets the preview, not
+        the announcement) is not one of them."""
+        conditions = audience_conditions(audience, default_locale, author_id)
         async with self.db.read() as s:
             query = select(func.count()).select_from(User)
-            return int(
-                await s.scalar(query.where(*audience_conditions(audience, default_locale))) or 0
-            )
+            return int(await s.scalar(query.where(*conditions)) or 0)
 
-    async def audience_ids(self, audience: Audience, default_locale: str) -> list[int]:
+    async def audience_ids(
+        self, audience: Audience, default_locale: str, *, author_id: int | None = None
+    ) -> list[int]:
+        """The recipients' ids, the author's left out."""
+        conditions = audience_conditions(audience, default_locale, author_id)
         async with self.db.read() as s:
-            rows = await s.scalars(
-                select(User.id)
-                .where(*audience_conditions(audience, default_locale))
-                .order_by(User.id)
-            )
+            rows = await s.scalars(select(User.id).where(*conditions).order_by(User.id))
             return [int(x) for x in rows]
 
     async def create(
