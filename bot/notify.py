@@ -12,12 +12,40 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from bot.config import Settings
-from bot.formatting import status_label
-from bot.i18n import Translator
+from bot.formatting import status_label, weekly_pattern
+from bot.i18n import BoundTranslator, Translator
 from db.dto import ApplicationDTO, GroupContextDTO, NewDelivery, ScheduleChangeDTO
 from db.repo import Repos
 
 log = logging.getLogger(__name__)
+
+
+async def district_label(t: BoundTranslator, repo: Repos, district_id: int | None) -> str:
+    """A district with its region ("Talas District, Talas Region"): district names repeat
+    across regions and countries. Plain text."""
+    district = await repo.catalogue.district(district_id) if district_id else None
+    if district is None:
+        return "—"
+    region = await repo.catalogue.region(district.region_id)
+    name = t.pick(district.name)
+    return f"{name}, {t.pick(region.name)}" if region else name
+
+
+async def centre_label(t: BoundTranslator, repo: Repos, centre_id: int | None) -> str:
+    """A centre as staff tell centres apart at a glance: its city (names are long)."""
+    centre = await repo.catalogue.centre(centre_id) if centre_id else None
+    return t.pick(centre.city) if centre else "—"
+
+
+async def group_schedule(t: BoundTranslator, repo: Repos, group_id: int | None) -> str:
+    """A group's weekly classes ("Mon, Wed 18:30–20:30") in the centre's time zone."""
+    group = await repo.catalogue.group(group_id) if group_id else None
+    course = await repo.catalogue.course(group.course_id) if group else None
+    centre = await repo.catalogue.centre(course.centre_id) if course else None
+    if group is None or centre is None:
+        return t.plain("course-schedule-tba")
+    sessions = await repo.catalogue.sessions([group.id])
+    return weekly_pattern(sessions, centre.timezone, t.locale) or t.plain("course-schedule-tba")
 
 
 async def application_summary(
@@ -26,15 +54,15 @@ async def application_summary(
     t = translator.bind(locale)
     course = await repo.catalogue.course(app.course_id)
     group = await repo.catalogue.group(app.group_id) if app.group_id else None
-    district = await repo.catalogue.district(app.district_id) if app.district_id else None
     return t(
         "staff-new-application",
         id=app.id,
         course=t.pick(course.title) if course else "—",
+        centre=await centre_label(t, repo, course.centre_id if course else None),
         group=t.pick(group.name) if group else t.plain("signup-any-group"),
         name=app.full_name,
         phone=app.phone,
-        district=t.pick(district.name) if district else "—",
+        district=await district_label(t, repo, app.district_id),
         source=app.source or "—",
         status=status_label(t, app.status),
     )
@@ -80,8 +108,12 @@ async def notify_applicant(
     event: str,
     *,
     position: int | None = None,
+    chosen_group_id: int | None = None,
 ) -> bool:
-    """Tell an applicant about a decision, in their own language. True if delivered."""
+    """Tell an applicant about a decision, in their own language. True if delivered.
+
+    ``chosen_group_id``: the group the applicant asked for, when they were placed in
+    another one; the notice then says so."""
     user = await repo.users.get(app.user_id)
     if user is None or not user.is_active:
         return False
@@ -96,7 +128,13 @@ async def notify_applicant(
         reason=app.reason or "—",
         position=position or 0,
         id=app.id,
+        schedule=await group_schedule(t, repo, app.group_id),
     )
+    if chosen_group_id is not None and group is not None and chosen_group_id != group.id:
+        chosen = await repo.catalogue.group(chosen_group_id)
+        if chosen is not None:
+            other = t("notice-other-group", chosen=t.pick(chosen.name), group=t.pick(group.name))
+            text = f"{text}\n\n{other}"
     try:
         await bot.send_message(app.user_id, text)
     except TelegramAPIError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot, F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -20,13 +22,13 @@ from bot.filters import PrivateChat, TextKey
 from bot.formatting import fmt_date, status_label
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator, Translator
 from bot.navigation import leave_form
-from bot.notify import notify_applicant
 from bot.routing import FeatureRouter
 from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 
+log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
 router.message.filter(PrivateChat())
 router.callback_query.filter(PrivateChat())
@@ -142,6 +144,11 @@ async def ask_withdraw(
         callback_answer.show_alert = True
         return
     course = await repo.catalogue.course(app.course_id)
+    # Only an accepted application holds a seat that goes to the waitlist.
+    key = {
+        "accepted": "my-withdraw-confirm-accepted",
+        "waitlisted": "my-withdraw-confirm-waitlisted",
+    }.get(app.status, "my-withdraw-confirm")
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
             [
@@ -156,9 +163,7 @@ async def ask_withdraw(
             ]
         ]
     )
-    await show(
-        callback, t("my-withdraw-confirm", course=t.pick(course.title) if course else "—"), markup
-    )
+    await show(callback, t(key, course=t.pick(course.title) if course else "—"), markup)
 
 
 @router.callback_query(MyCB.filter(F.action == MyAction.withdraw_yes))
@@ -169,9 +174,12 @@ async def do_withdraw(
     t: BoundTranslator,
     translator: Translator,
     repo: Repos,
+    settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
 ) -> None:
+    from handlers.staff.decisions import staff_chat_withdrawn
+
     try:
         outcome = await repo.applications.cancel_by_user(user.id, callback_data.id)
     except EnrolmentError:
@@ -179,8 +187,15 @@ async def do_withdraw(
         callback_answer.show_alert = True
         return
     await show(callback, t("my-withdrawn", id=outcome.application.id))
-    for promoted in outcome.promoted:
-        await notify_applicant(bot, translator, repo, promoted, "promoted")
+    await staff_chat_withdrawn(
+        bot,
+        settings,
+        translator,
+        repo,
+        outcome.application,
+        outcome.previous_status,
+        outcome.promoted,
+    )
 
 
 # ---- my data ------------------------------------------------------------------------
@@ -311,15 +326,24 @@ async def do_erase(
     t: BoundTranslator,
     translator: Translator,
     repo: Repos,
+    settings: Settings,
     bot: Bot,
 ) -> None:
+    from handlers.staff.decisions import announce_promotions, seat_freed, staff_chat_erased
+
     promoted: list[ApplicationDTO] = []
-    for app in await repo.applications.live_for_user(user.id):
+    freed: list[ApplicationDTO] = []
+    apps = await repo.applications.for_user(user.id)
+    for app in apps:
+        if not app.is_live:
+            continue
         try:
             outcome = await repo.applications.cancel_by_user(user.id, app.id)
         except EnrolmentError:
             continue
         promoted += outcome.promoted
+        if outcome.previous_status == "accepted":
+            freed.append(outcome.application)
     await state.clear()
     await repo.users.erase(user.id)
     await show(callback, t("my-erased"))
@@ -327,5 +351,10 @@ async def do_erase(
         await bot.send_message(
             callback.message.chat.id, t("my-erased-restart"), reply_markup=ReplyKeyboardRemove()
         )
-    for app in promoted:
-        await notify_applicant(bot, translator, repo, app, "promoted")
+    await staff_chat_erased(bot, settings, translator, repo, [a.id for a in apps])
+    try:
+        for app in freed:
+            await seat_freed(bot, settings, translator, repo, app)
+        await announce_promotions(bot, settings, translator, repo, promoted)
+    except Exception:  # logged; the applicant's flow is over already
+        log.exception("staff chat not updated after a data erasure")

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from bot.i18n import pick_text
+from bot.notify import group_schedule
 from db.models import AuditLog, Group
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
@@ -65,6 +66,7 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
         id=kk_app.id,
         course=title(course, "kk"),
         group=pick_text(group.name, "kk"),
+        schedule=await group_schedule(h.app.translator.bind("kk"), h.repo, group.id),
     )
     post = staff_message(h, kk_app.id)
     assert "Admin @coordinator" in post.content
@@ -190,6 +192,7 @@ async def test_card_under_admin_accept_and_move(h: BotHarness) -> None:
         course=title(course, "en"),
         group=pick_text(target.name, "en"),
         id=app.id,
+        schedule=await group_schedule(h.app.translator.bind("en"), h.repo, target.id),
     )
     assert "application.move" in await audit_actions(h)
     assert refused_requests(h) == []
@@ -231,6 +234,7 @@ async def test_capacity_raise_promotes_the_first_waitlisted(h: BotHarness) -> No
         id=waiting.id,
         course=title(course, "ky"),
         group=pick_text(group.name, "ky"),
+        schedule=await group_schedule(h.app.translator.bind("ky"), h.repo, group.id),
     )
     # The next in line moved up; the staff-chat post of the promoted one was redrawn.
     assert await h.repo.applications.waitlist_position(second_waiting.id) == 1

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.formatting import fmt_short_date, status_label
 from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import inline_rows
-from bot.notify import notify_applicant
+from bot.notify import district_label, notify_applicant
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
@@ -184,8 +184,9 @@ async def list_view(
         flt.to_repo(), limit=PAGE_SIZE, offset=page * PAGE_SIZE
     )
     courses = {c.id: c for c in await repo.catalogue.courses()}
+    cities = {c.id: t.pick(c.city) for c in await repo.catalogue.centres()}
     groups: dict[int, GroupDTO | None] = {}
-    districts: dict[int, DistrictDTO | None] = {}
+    districts: dict[int, str] = {}
     blocks = [
         t("staff-apps-page", page=page + 1, pages=pages, total=total),
         describe(t, flt),
@@ -195,10 +196,12 @@ async def list_view(
         if app.group_id and app.group_id not in groups:
             groups[app.group_id] = await repo.catalogue.group(app.group_id)
         if app.district_id and app.district_id not in districts:
-            districts[app.district_id] = await repo.catalogue.district(app.district_id)
+            districts[app.district_id] = await district_label(t, repo, app.district_id)
         course = courses.get(app.course_id)
         group = groups.get(app.group_id) if app.group_id else None
-        district = districts.get(app.district_id) if app.district_id else None
+        # Several centres teach the same course, and district names repeat across regions:
+        # the centre's city and the district's region tell them apart.
+        city = cities.get(course.centre_id, "—") if course else "—"
         blocks.append(
             t(
                 "staff-apps-item",
@@ -206,9 +209,9 @@ async def list_view(
                 status=status_label(t, app.status),
                 name=clip(app.full_name, 60),
                 phone=app.phone,
-                course=clip(t.pick(course.title), 40) if course else "—",
+                course=f"{clip(t.pick(course.title), 40)} ({clip(city, 20)})" if course else "—",
                 group=clip(t.pick(group.name), 30) if group else "—",
-                district=clip(t.pick(district.name), 30) if district else "—",
+                district=clip(districts.get(app.district_id or 0, "—"), 60),
                 date=fmt_short_date(app.created_at.date(), t.locale),
             )
         )
@@ -454,7 +457,7 @@ async def on_move_to(
         outcome = await repo.applications.move(app.id, actor_id=user.id, group_id=group.id)
     except EnrolmentError as exc:
         keys = {
-            "full": "staff-move-full",
+            "full": "staff-move-full-hint",
             "already": "staff-move-already",
             "not_accepted": "staff-move-not-accepted",
         }

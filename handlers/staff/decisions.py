@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.filters import HasText
 from bot.formatting import fmt_datetime, status_label
 from bot.i18n import BoundTranslator, Translator, escape
-from bot.notify import application_summary, notify_applicant
+from bot.notify import application_summary, district_label, notify_applicant
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from db.dto import ApplicationDTO, UserDTO
@@ -68,6 +68,26 @@ DONE_KEYS = {
 # ---- texts ------------------------------------------------------------------------------
 
 
+def chosen_group_key(application_id: int) -> str:
+    """Key (in the kv table) of the group an applicant chose, kept when Accept placed them
+    in another group of the course (the application row keeps only the group assigned)."""
+    return f"chosen-group:{application_id}"
+
+
+async def other_group_line(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str:
+    """'Placed in X: the chosen Y is full' for an accepted applicant placed elsewhere."""
+    if app.status != "accepted" or app.group_id is None:
+        return ""
+    raw = await repo.kv.get(chosen_group_key(app.id))
+    if not raw or not raw.isdigit() or int(raw) == app.group_id:
+        return ""
+    chosen = await repo.catalogue.group(int(raw))
+    group = await repo.catalogue.group(app.group_id)
+    if chosen is None or group is None:
+        return ""
+    return t("staff-accepted-other-group", group=t.pick(group.name), chosen=t.pick(chosen.name))
+
+
 async def timezone_of(repo: Repos, course_id: int) -> str:
     course = await repo.catalogue.course(course_id)
     centre = await repo.catalogue.centre(course.centre_id) if course else None
@@ -88,7 +108,8 @@ async def decided_line(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> 
         line = t("staff-app-decided-auto", status=status, at=at)
     if app.status == "rejected" and app.reason:
         line += "\n" + t("staff-app-reason", reason=app.reason)
-    return line
+    other = await other_group_line(t, repo, app)
+    return f"{line}\n{other}" if other else line
 
 
 async def changed_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str:
@@ -116,7 +137,6 @@ async def card_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str
     course = await repo.catalogue.course(app.course_id)
     centre = await repo.catalogue.centre(course.centre_id) if course else None
     group = await repo.catalogue.group(app.group_id) if app.group_id else None
-    district = await repo.catalogue.district(app.district_id) if app.district_id else None
     tz = centre.timezone if centre else "UTC"
     lines = [
         t(
@@ -127,7 +147,7 @@ async def card_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str
             group=t.pick(group.name) if group else t.plain("signup-any-group"),
             name=app.full_name,
             phone=app.phone,
-            district=t.pick(district.name) if district else "—",
+            district=await district_label(t, repo, app.district_id),
             source=app.source or "—",
             created=fmt_datetime(app.created_at, tz, t.locale),
             status=status_label(t, app.status),
@@ -243,10 +263,13 @@ async def announce(
     position: int | None = None,
     promoted: list[ApplicationDTO] | None = None,
     skip: tuple[int, int] | None = None,
+    chosen_group_id: int | None = None,
 ) -> bool:
     """After a decision: the applicant, the staff chat and anyone promoted. True if the
     applicant got the notice."""
-    delivered = await notify_applicant(bot, translator, repo, app, event, position=position)
+    delivered = await notify_applicant(
+        bot, translator, repo, app, event, position=position, chosen_group_id=chosen_group_id
+    )
     await refresh_staff_message(bot, settings, translator, repo, app, skip=skip)
     await announce_promotions(bot, settings, translator, repo, promoted or [])
     return delivered
@@ -292,6 +315,73 @@ async def redraw_stale(
     which whoever changed the application has redrawn already."""
     if await staff_message_of(repo, app.id) != where:
         await redraw(bot, *where, back, t, translator, settings, repo, app)
+
+
+async def staff_chat_withdrawn(
+    bot: Bot,
+    settings: Settings,
+    translator: Translator,
+    repo: Repos,
+    app: ApplicationDTO,
+    previous_status: str,
+    promoted: list[ApplicationDTO],
+) -> None:
+    """After the applicant withdrew: redraw the staff-chat post (new status, no decision
+    buttons), tell and redraw anyone promoted, and say in the staff chat when an accepted
+    trainee freed a seat. Never raises: the applicant's own flow must not be disturbed."""
+    try:
+        await refresh_staff_message(bot, settings, translator, repo, app)
+        await announce_promotions(bot, settings, translator, repo, promoted)
+        if previous_status == "accepted":
+            await seat_freed(bot, settings, translator, repo, app)
+    except Exception:  # logged; the applicant's flow goes on
+        log.exception("staff chat not updated after application %s was withdrawn", app.id)
+
+
+async def seat_freed(
+    bot: Bot, settings: Settings, translator: Translator, repo: Repos, app: ApplicationDTO
+) -> None:
+    """One line in the staff chat: an accepted trainee left, a seat is free."""
+    if settings.staff_chat_id is None:
+        return
+    t = translator.bind(settings.default_locale)
+    course = await repo.catalogue.course(app.course_id)
+    group = await repo.catalogue.group(app.group_id) if app.group_id else None
+    text = t(
+        "staff-seat-freed",
+        id=app.id,
+        course=t.pick(course.title) if course else "—",
+        group=t.pick(group.name) if group else "—",
+    )
+    try:
+        await bot.send_message(settings.staff_chat_id, text)
+    except TelegramAPIError as exc:
+        log.info("seat-freed line for application %s not sent: %s", app.id, exc)
+
+
+async def staff_chat_erased(
+    bot: Bot, settings: Settings, translator: Translator, repo: Repos, application_ids: list[int]
+) -> None:
+    """After an applicant erased their data: their applications' staff-chat posts lose the
+    personal data and the buttons. Never raises; logs carry only ids."""
+    t = translator.bind(settings.default_locale)
+    for application_id in application_ids:
+        try:
+            where = await staff_message_of(repo, application_id)
+            if where is None:
+                continue
+            await repo.kv.set(staff_message_key(application_id), "")
+            await repo.kv.set(chosen_group_key(application_id), "")
+            await bot.edit_message_text(
+                text=t("staff-app-erased", id=application_id),
+                chat_id=where[0],
+                message_id=where[1],
+                reply_markup=None,
+            )
+        except TelegramAPIError as exc:
+            log.info("staff message of application %s not cleared: %s", application_id, exc)
+        except Exception:  # logged; the applicant's flow goes on
+            log.exception("staff message of application %s not cleared", application_id)
 
 
 # ---- buttons --------------------------------------------------------------------------
@@ -340,6 +430,10 @@ async def on_decision(
             await redraw_stale(bot, where, back, t, translator, settings, repo, current)
         return
     fresh = outcome.application
+    chosen = app.group_id if fresh.status == "accepted" else None
+    if chosen is not None and chosen != fresh.group_id:
+        # The chosen group was full and Accept placed the applicant in another one.
+        await repo.kv.set(chosen_group_key(fresh.id), str(chosen))
     await redraw(bot, *where, back, t, translator, settings, repo, fresh)
     delivered = await announce(
         bot,
@@ -351,9 +445,23 @@ async def on_decision(
         position=outcome.waitlist_position,
         promoted=outcome.promoted,
         skip=where,
+        chosen_group_id=chosen,
     )
     told = t.plain("staff-applicant-told" if delivered else "staff-applicant-not-told")
-    callback_answer.text = f"{t.plain(DONE_KEYS[callback_data.action], id=fresh.id)} {told}"
+    parts = [t.plain(DONE_KEYS[callback_data.action], id=fresh.id)]
+    group = await repo.catalogue.group(fresh.group_id) if fresh.group_id else None
+    if fresh.status == "accepted" and group is not None:
+        if chosen is not None and chosen != group.id and (g := await repo.catalogue.group(chosen)):
+            parts.append(
+                t.plain(
+                    "staff-accepted-other-group", group=t.pick(group.name), chosen=t.pick(g.name)
+                )
+            )
+            callback_answer.show_alert = True  # staff should not miss it
+        else:
+            parts.append(t.plain("staff-accepted-group", group=t.pick(group.name)))
+    parts.append(told)
+    callback_answer.text = " ".join(parts)[:200]
 
 
 async def ask_reason(
