@@ -1,8 +1,9 @@
 """The sign-up form: one question at a time, Back and Cancel at every step.
 
-Steps: full name → phone → district → group (if the course has several) → consent (once
-per user) → summary, where any field can be edited before confirming. The form lives in
-the FSM storage (the database), so it survives a restart of the bot.
+Steps: full name → phone → district (or "my region is not in the list": none) → group
+(if the course has several) → consent (once per user) → summary, where any field can be
+edited before confirming. The form lives in the FSM storage (the database), so it
+survives a restart of the bot.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class SignUp(StatesGroup):
 
 
 ANY_GROUP = 0
+UNLISTED = 0  # the district answer "my region is not in the list": no district recorded
 
 
 # ---- step order ---------------------------------------------------------------------
@@ -176,9 +178,20 @@ async def _ask_region(
         )
         for r in regions
     ]
+    markup = inline_rows(buttons, width=2)
+    # Someone from a region the catalogue does not list (Osh, another Kazakh region) goes
+    # on without a district rather than being stuck here.
+    markup.inline_keyboard.append(
+        [
+            InlineKeyboardButton(
+                text=t.plain("signup-region-unlisted"),
+                callback_data=SignupCB(action=SignupAction.district, value=UNLISTED).pack(),
+            )
+        ]
+    )
     await message.answer(
         f"{_progress(data, SignUp.district, t)}\n{t('signup-ask-region')}",
-        reply_markup=inline_rows(buttons, width=2),
+        reply_markup=markup,
     )
 
 
@@ -255,7 +268,12 @@ async def _ask_course(
 async def summary_text(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> str:
     course = await repo.catalogue.course(data["course_id"])
     centre = await repo.catalogue.centre(course.centre_id) if course else None
-    district = await repo.catalogue.district(data["district_id"])
+    district_id = data.get("district_id")
+    district = await repo.catalogue.district(district_id) if district_id else None
+    if district is not None:
+        district_name = t.pick(district.name)
+    else:
+        district_name = t.plain("signup-district-unlisted") if district_id is None else "—"
     group = await repo.catalogue.group(data["group_id"]) if data.get("group_id") else None
     return t(
         "signup-summary",
@@ -264,7 +282,7 @@ async def summary_text(data: dict[str, Any], t: BoundTranslator, repo: Repos) ->
         group=t.pick(group.name) if group else t.plain("signup-any-group"),
         name=data["full_name"],
         phone=data["phone"],
-        district=t.pick(district.name) if district else "—",
+        district=district_name,
     )
 
 
@@ -482,6 +500,12 @@ async def pick_district(
     repo: Repos,
     callback_answer: CallbackAnswer,
 ) -> None:
+    if callback_data.value == UNLISTED:
+        await state.update_data(district_id=None)
+        await show(callback, t("signup-chosen", value=t.plain("signup-region-unlisted")))
+        if isinstance(callback.message, Message):
+            await _next(state, SignUp.district, callback.message, t, repo)
+        return
     district = await repo.catalogue.district(callback_data.value)
     data = await state.get_data()
     if district is None or district.region_id != data.get("region_id"):
