@@ -8,7 +8,7 @@ Two router recipes:
   a class, it proves nothing. Pressing again changes the answer; once the class has
   started the buttons only say so.
 * ``router`` (staff, ``RoleFilter`` on the router): the staff menu's attendance section
-  and ``/attendance``: centre → group → class (recent and upcoming) → its roster with
+  and ``/attendance``: centre → group → class (upcoming, or recent ones) → its roster with
   answers; tapping a trainee marks them came → did not come → not marked (audited).
 """
 
@@ -47,6 +47,7 @@ from handlers.staff.common import StaffChats, alert, clip, home_button, stale
 CLASSES_PAGE = 8
 ROSTER_PAGE = 10
 WINDOW = timedelta(days=28)  # classes shown: four weeks back and ahead
+RUNNING_SINCE = timedelta(days=1)  # a class under way started less than this long ago
 # The trainee's answer and the attendance marked: two families of symbols that cannot be
 # mistaken for each other on a small screen (hands for answers, coloured dots for marks).
 ANSWER_ICONS = {"yes": "👍", "no": "👎", None: "❔"}
@@ -107,6 +108,7 @@ class AttAction(StrEnum):
     group = "g"
     session = "s"
     mark = "m"
+    recent = "r"  # a group's classes that have ended
 
 
 class Mark(StrEnum):
@@ -121,7 +123,7 @@ NEXT_MARK: dict[bool | None, Mark] = {None: Mark.present, True: Mark.absent, Fal
 
 class AttendanceCB(CallbackData, prefix="sat"):
     """``id``: centre, group or class; ``value``: a trainee (mark); ``page`` of a list
-    (-1: the page of the next class)."""
+    (-1: the first page)."""
 
     action: AttAction
     id: int = 0
@@ -191,17 +193,31 @@ def _counts_label(c: AttendanceCounts) -> str:
 
 
 async def classes_view(
-    t: BoundTranslator, repo: Repos, group_id: int, page: int, now: datetime
+    t: BoundTranslator,
+    repo: Repos,
+    group_id: int,
+    page: int,
+    now: datetime,
+    *,
+    recent: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup] | None:
+    """A group's classes: upcoming ones from now on (a class under way first, marked ▶️),
+    or, with ``recent``, the ones that have ended, the latest first. A class is in exactly
+    one of the two lists."""
     context = await repo.courses.group_context(group_id)
     if context is None:
         return None
     tz = context.centre.timezone
-    sessions = await repo.catalogue.sessions([group_id], since=now - WINDOW, until=now + WINDOW)
+    if recent:
+        found = await repo.catalogue.sessions([group_id], since=now - WINDOW, until=now)
+        sessions = [s for s in reversed(found) if s.ends_at <= now]
+    else:
+        found = await repo.catalogue.sessions(
+            [group_id], since=now - RUNNING_SINCE, until=now + WINDOW
+        )
+        sessions = [s for s in found if s.ends_at > now]
+    action = AttAction.recent if recent else AttAction.group
     pages = max(1, -(-len(sessions) // CLASSES_PAGE))
-    if page < 0:  # open on the page of the next class (or of the last one)
-        upcoming = next((i for i, s in enumerate(sessions) if s.ends_at > now), len(sessions) - 1)
-        page = max(upcoming, 0) // CLASSES_PAGE
     page = min(max(page, 0), pages - 1)
     shown = sessions[page * CLASSES_PAGE : (page + 1) * CLASSES_PAGE]
     counts = await repo.attendance.counts([s.id for s in shown])
@@ -211,8 +227,9 @@ async def classes_view(
         group=t.pick(context.group.name),
         tz=tz,
     )
+    text += "\n" + t("attendance-recent-title" if recent else "attendance-upcoming-title")
     if not sessions:
-        text += "\n\n" + t("attendance-no-classes")
+        text += "\n\n" + t("attendance-no-recent" if recent else "attendance-no-upcoming")
     rows = [
         [
             att_button(
@@ -226,11 +243,14 @@ async def classes_view(
     ]
     nav = []
     if page > 0:
-        nav.append(att_button("◀️", AttAction.group, group_id, page=page - 1))
+        nav.append(att_button("◀️", action, group_id, page=page - 1))
     if page < pages - 1:
-        nav.append(att_button("▶️", AttAction.group, group_id, page=page + 1))
+        nav.append(att_button("▶️", action, group_id, page=page + 1))
     if nav:
         rows.append(nav)
+    other = AttAction.group if recent else AttAction.recent
+    other_label = "attendance-btn-upcoming" if recent else "attendance-btn-recent"
+    rows.append([att_button(t.plain(other_label), other, group_id)])
     rows.append(
         [att_button(t.plain("btn-back"), AttAction.centre, context.centre.id), home_button(t)]
     )
@@ -344,7 +364,7 @@ async def on_centre(
     await show(callback, *view)
 
 
-@router.callback_query(AttendanceCB.filter(F.action == AttAction.group))
+@router.callback_query(AttendanceCB.filter(F.action.in_({AttAction.group, AttAction.recent})))
 async def on_group(
     callback: CallbackQuery,
     callback_data: AttendanceCB,
@@ -353,7 +373,14 @@ async def on_group(
     clock: Clock,
     callback_answer: CallbackAnswer,
 ) -> None:
-    view = await classes_view(t, repo, callback_data.id, callback_data.page, clock.now())
+    view = await classes_view(
+        t,
+        repo,
+        callback_data.id,
+        callback_data.page,
+        clock.now(),
+        recent=callback_data.action == AttAction.recent,
+    )
     if view is None:
         stale(t, callback_answer)
         return

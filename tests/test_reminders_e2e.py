@@ -202,3 +202,50 @@ async def test_marks_wait_for_the_class_and_a_cancelled_class_takes_none(h: BotH
     roster = await staff.expect(staff.text("attendance-roster-cancelled"))
     assert "Серікова Аида" in roster.content
     assert not any("Серікова" in label for label in roster.buttons())
+
+
+async def test_upcoming_classes_start_from_now_and_ended_ones_are_recent(h: BotHarness) -> None:
+    """QA: the attendance list showed a class that had already ended among the upcoming
+    ones. Upcoming: from now on (a class under way is marked ▶️); ended: Recent only."""
+    course = (await h.repo.catalogue.courses())[0]
+    group = (await h.repo.catalogue.groups(course.id))[0]
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    tz = centre.timezone
+    add = h.repo.schedule.add
+    ended = await add(group.id, T0 - 3 * H, T0 - H, "101", actor_id=ADMIN_ID)  # 1 h ago
+    running = await add(group.id, T0 - H / 2, T0 + H, "101", actor_id=ADMIN_ID)
+    later = await add(group.id, T0 + 3 * H, T0 + 4 * H, "101", actor_id=ADMIN_ID)
+    admin = h.admin("en")
+    staff = Chat(h, admin, "en")
+    admin.send_command("attendance")
+    await staff.expect(staff.text("attendance-choose-centre")[:12])
+    await staff.press(clip(f"{pick_text(centre.city, 'en')} · {pick_text(centre.name, 'en')}", 64))
+    await staff.press(f"{pick_text(course.title, 'en')} · {pick_text(group.name, 'en')}")
+    upcoming = await staff.expect(staff.text("attendance-upcoming-title"))
+
+    def when(session_starts: datetime) -> str:
+        return fmt_datetime(session_starts, tz, "en")
+
+    labels = upcoming.buttons()
+    assert not any(when(ended.starts_at) in label for label in labels)
+    assert f"▶️ {when(running.starts_at)} · 👍0 👎0 ❔0" in labels
+    assert f"{when(later.starts_at)} · 👍0 👎0 ❔0" in labels
+    assert labels.index(f"▶️ {when(running.starts_at)} · 👍0 👎0 ❔0") == 0
+
+    await staff.press_key("attendance-btn-recent")
+    recent = await staff.expect(staff.text("attendance-recent-title"))
+    labels = recent.buttons()
+    assert f"{when(ended.starts_at)} · 👍0 👎0 ❔0" in labels
+    assert not any(when(s.starts_at) in label for s in (running, later) for label in labels)
+
+    # Once the running class ends it moves from the one list to the other.
+    await moved(h, T0 + 2 * H)
+    await staff.press_key("attendance-btn-upcoming")
+    upcoming = await staff.expect(staff.text("attendance-upcoming-title"))
+    assert not any(when(running.starts_at) in label for label in upcoming.buttons())
+    await staff.press_key("attendance-btn-recent")
+    recent = await staff.expect(staff.text("attendance-recent-title"))
+    assert recent.buttons()[:2] == [
+        f"{when(running.starts_at)} · 👍0 👎0 ❔0",
+        f"{when(ended.starts_at)} · 👍0 👎0 ❔0",
+    ]

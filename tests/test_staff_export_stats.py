@@ -16,7 +16,16 @@ from sqlalchemy import select
 from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
 from bot.services.export import Table, is_formula_like, to_csv, to_xlsx
-from bot.services.stats import ChartData, SeatsBar, period_bounds, render_chart, top
+from bot.services.stats import (
+    SEATS_SHOWN,
+    ChartData,
+    SeatsBar,
+    period_bounds,
+    render_chart,
+    seats_left_out,
+    seats_order,
+    top,
+)
 from db.models import AuditLog, FunnelEvent
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
@@ -241,4 +250,62 @@ async def test_stats_text_and_chart(live: BotHarness) -> None:
         )
         in summary.content
     )
+    assert refused_requests(h) == []
+
+
+def test_the_seats_panel_leaves_no_group_out_silently() -> None:
+    """The demo's 18 groups all fit; beyond the panel's room the title says how many."""
+    bars = [SeatsBar(f"Группа {i}", 10, i % 3) for i in range(18)]
+    assert seats_left_out(bars) == 0
+    many = [SeatsBar(f"Группа {i}", 10, 0) for i in range(SEATS_SHOWN + 5)]
+    assert seats_left_out(many) == 5
+    assert seats_order([SeatsBar("a", 5, 0), SeatsBar("b", 5, 3)])[0].label == "b"
+    chart = ChartData(
+        title="Т",
+        subtitle="",
+        funnel_title="",
+        funnel=[],
+        status_title="",
+        statuses=[],
+        courses_title="",
+        courses=[],
+        districts_title="",
+        districts=[],
+        sources_title="",
+        sources=[],
+        seats_title="",
+        seats=many,
+    )
+    assert render_chart(chart).startswith(PNG)
+
+
+async def test_stats_chart_shows_every_group(
+    h: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: the chart dropped 2 of the demo's 18 groups (the two Digital literacy groups,
+    nobody in them yet) without a word."""
+    import handlers.staff.stats as stats_handler
+
+    charts: list[ChartData] = []
+
+    def spy(data: ChartData) -> bytes:
+        charts.append(data)
+        return render_chart(data)
+
+    monkeypatch.setattr(stats_handler, "render_chart", spy)
+    admin = h.admin("en")
+    chat = Chat(h, admin, "en")
+    groups = (await h.repo.stats.collect(None)).seats
+    assert len(groups) == 18
+    await open_menu(chat)
+    await chat.press_key("staff-section-stats")
+    await chat.press_key("stats-period-all")
+    sent = await h.server.wait_for(lambda r: r.method == "sendPhoto" and r.ok)
+    assert sent.ok and len(charts) == 1
+    [chart] = charts
+    assert len(chart.seats) == 18 and seats_left_out(chart.seats) == 0
+    assert len(seats_order(chart.seats)[:SEATS_SHOWN]) == 18  # what the panel draws
+    literacy = [s for s in chart.seats if "Digital literacy" in s.label]
+    assert len(literacy) == 2
+    assert chart.seats_title == chat.label("stats-chart-seats")  # nothing left out to say
     assert refused_requests(h) == []

@@ -21,6 +21,7 @@ from handlers.staff.callbacks import ScheduleAction, ScheduleCB
 from handlers.staff.schedule import Slot, SlotError, parse_slot
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
+    NOW,
     applicant,
     first_course,
     h,
@@ -352,3 +353,61 @@ async def test_schedule_repo_refuses_a_started_class(h: BotHarness) -> None:
         not_before=first.starts_at - timedelta(minutes=1),
     )
     assert (before, after.starts_at) == (first, later)
+
+
+async def test_import_offers_a_template_of_the_group_that_imports_once_edited(
+    h: BotHarness,
+) -> None:
+    """QA: coordinators got no template. With the request for the file comes a YAML
+    document for this group — its next classes and examples at its usual time, commented
+    in the staff member's language — which, edited and sent back, imports."""
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    course, groups = await first_course(h)
+    group = groups[0]
+    tz = (await h.repo.catalogue.centre(course.centre_id)).timezone
+    local = ZoneInfo(tz)
+    before = await h.repo.catalogue.sessions([group.id], include_cancelled=True)
+    last = max(before, key=lambda s: s.starts_at)
+
+    await open_menu(chat)
+    await chat.press_key("staff-section-courses")
+    await chat.press(f"🟢 {title(course, 'ru')}")
+    await chat.press(
+        chat.label("staff-group-seats", group=pick_text(group.name, "ru"), taken=0, capacity=5)
+    )
+    await chat.press_key("schedule-btn-sessions")
+    await chat.press_key("schedule-btn-import")
+    await chat.expect(chat.text("schedule-import-ask", max=512)[:10])
+    sent = await h.server.wait_for(lambda r: r.method == "sendDocument" and r.ok)
+    document = sent.result["document"]
+    assert document["file_name"] == f"timetable-{group.code}.yaml"
+    assert pick_text(group.name, "ru") in plain(sent.params.get("caption", ""))
+    stored = h.server.file(document["file_id"])
+    assert stored is not None
+    template = stored.data.decode()
+    assert f"  - code: {group.code}\n" in template
+    assert chat.label("schedule-template-code") in template  # a comment in Russian
+    # The group's next classes, by code, and examples a week after its last class.
+    upcoming = [s for s in before if not s.cancelled and s.starts_at > NOW][:2]
+    for s in upcoming:
+        assert f"      - code: {s.code}\n" in template
+    example = last.starts_at.astimezone(local) + timedelta(weeks=1)
+    assert f'      - date: {example:%Y-%m-%d}\n        start: "{example:%H:%M}"' in template
+
+    # The classes listed stay as they are, the two examples are added.
+    # Edited: the first example starts at 08:00 and the weekly block is switched on.
+    edited = template.replace(
+        f'      - date: {example:%Y-%m-%d}\n        start: "{example:%H:%M}"',
+        f'      - date: {example:%Y-%m-%d}\n        start: "08:00"',
+    )
+    edited = edited.replace("    # weekly:", "    weekly:").replace("    #   ", "      ")
+    assert edited != template
+    admin.send_document(edited.encode(), document["file_name"])
+    await chat.expect(chat.text("schedule-import-done", file=document["file_name"]))
+    after = await h.repo.catalogue.sessions([group.id], include_cancelled=True)
+    added = [s for s in after if s.id not in {b.id for b in before}]
+    assert len(added) == 2 + 13  # two examples and the weekly rule's 13 weeks
+    first = min(added, key=lambda s: s.starts_at).starts_at.astimezone(local)
+    assert (first.date(), first.time()) == (example.date(), time(8, 0))
+    assert refused_requests(h) == []

@@ -15,7 +15,12 @@ from typing import Any
 
 PERIODS = (7, 30, 90, 0)  # days; 0 is all time
 LABEL_MAX = 32
-SEATS_SHOWN = 16
+# Bars a panel shows at most; the bottom row grows with the groups, so every group of an
+# ordinary programme is on the chart. Beyond these, the panel's title says how many are
+# left out (the caller passes that title, see ``seats_left_out``).
+COURSES_SHOWN = 12
+SEATS_SHOWN = 48
+SEATS_PER_ROW = 16  # groups that fit the bottom row at its usual height
 STATUS_COLORS = {
     "pending": "#f0ad4e",
     "accepted": "#5cb85c",
@@ -56,6 +61,27 @@ class SeatsBar:
     label: str
     capacity: int
     taken: int
+
+
+def seats_order(seats: Sequence[SeatsBar]) -> list[SeatsBar]:
+    """The fullest groups first; groups nobody has joined yet last (never dropped)."""
+    return sorted(seats, key=lambda s: (-s.taken, -s.capacity))
+
+
+def seats_left_out(seats: Sequence[SeatsBar]) -> int:
+    """How many groups the seats panel cannot show (0 for up to SEATS_SHOWN groups)."""
+    return max(0, len(seats) - SEATS_SHOWN)
+
+
+def courses_shown(
+    courses: Sequence[tuple[str, dict[str, int]]],
+) -> list[tuple[str, dict[str, int]]]:
+    """The courses the courses panel shows: those with applications, at most COURSES_SHOWN."""
+    return [c for c in courses if sum(c[1].values())][:COURSES_SHOWN]
+
+
+def courses_left_out(courses: Sequence[tuple[str, dict[str, int]]]) -> int:
+    return max(0, len([c for c in courses if sum(c[1].values())]) - COURSES_SHOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +146,12 @@ def render_chart(data: ChartData) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(13, 14), dpi=100, layout="constrained")
+    seats = seats_order(data.seats)[:SEATS_SHOWN]
+    bottom = max(1.0, len(seats) / SEATS_PER_ROW)  # the bottom row grows with the groups
+    figure = Figure(figsize=(13, 14 * (2 + bottom) / 3), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(f"{data.title}\n{data.subtitle}", fontsize=15, fontweight="bold")
-    axes = figure.subplots(3, 2)
+    axes = figure.subplots(3, 2, gridspec_kw={"height_ratios": [1, 1, bottom]})
 
     # 1. The sign-up funnel, with each step's share of the first.
     funnel = list(data.funnel)
@@ -143,7 +171,7 @@ def render_chart(data: ChartData) -> bytes:
 
     # 3. Applications by course, stacked by status.
     ax = axes[1][0]
-    courses = [c for c in data.courses if sum(c[1].values())][:12]
+    courses = courses_shown(data.courses)
     if courses:
         rows = range(len(courses))
         left = [0] * len(courses)
@@ -173,7 +201,6 @@ def render_chart(data: ChartData) -> bytes:
 
     # 6. Seats filled per group (the fullest first): capacity behind, seats taken in front.
     ax = axes[2][1]
-    seats = sorted(data.seats, key=lambda s: (-s.taken, -s.capacity))[:SEATS_SHOWN]
     if seats:
         rows = range(len(seats))
         ax.barh(rows, [s.capacity for s in seats], height=0.6, color="#e6e6e6")

@@ -7,6 +7,7 @@ trainees of the group are told of every change (bot.notify.notify_schedule_chang
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,7 +16,13 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, F
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 from babel.dates import format_date
 
@@ -28,7 +35,7 @@ from bot.i18n import BoundTranslator, Html, Translator, escape
 from bot.notify import notify_schedule_change
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
-from bot.services.catalog_import import CatalogError, apply_catalog, parse_catalog
+from bot.services.catalog_import import WEEKDAYS, CatalogError, apply_catalog, parse_catalog
 from bot.telegram_utils import show
 from db.dto import GroupContextDTO, ScheduleChangeDTO, SessionDTO, UserDTO
 from db.repo import Repos
@@ -200,11 +207,11 @@ async def sessions_view(
     t: BoundTranslator, repo: Repos, context: GroupContextDTO, page: int, now: datetime
 ) -> tuple[str, InlineKeyboardMarkup]:
     tz = context.centre.timezone
-    upcoming = await repo.catalogue.sessions(
-        [context.group.id],
-        since=now - timedelta(hours=12),
-        include_cancelled=True,
+    # From now on: a class under way (started, not ended) stays, an ended one does not.
+    found = await repo.catalogue.sessions(
+        [context.group.id], since=now - timedelta(days=1), include_cancelled=True
     )
+    upcoming = [s for s in found if s.ends_at > now]
     pages = max(1, -(-len(upcoming) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = upcoming[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
@@ -697,10 +704,112 @@ async def ask_import(
     callback_data: ScheduleCB,
     state: FSMContext,
     t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
 ) -> None:
+    # id 0: the courses list's import of any part of the catalogue (no one group's template)
+    context = await repo.courses.group_context(callback_data.id) if callback_data.id else None
+    if callback_data.id and context is None:
+        stale(t, callback_answer)
+        return
     await state.set_state(StaffForm.timetable)
     await state.set_data({"group_id": callback_data.id})
     await show(callback, t("schedule-import-ask", max=IMPORT_MAX_BYTES // 1024), cancel_markup(t))
+    if context is None or callback.message is None:
+        return
+    sessions = await repo.catalogue.sessions([context.group.id], include_cancelled=True)
+    text = timetable_template(t, context, sessions, clock.now())
+    await bot.send_document(
+        callback.message.chat.id,
+        BufferedInputFile(text.encode(), filename=f"timetable-{context.group.code}.yaml"),
+        caption=t("schedule-template-caption", group=t.pick(context.group.name)),
+    )
+
+
+TEMPLATE_EXISTING = 2  # upcoming classes the template lists, to move or call off
+TEMPLATE_NEW = 2  # example new classes after the group's last one
+TEMPLATE_START = time(18, 0)  # of the example classes of a group without any
+
+
+def _comment(t: BoundTranslator, key: str, indent: str = "", **params: object) -> list[str]:
+    text = " ".join(t.plain(key, **params).split())
+    return [f"{indent}# {text}"]
+
+
+def _yaml_session(
+    s_start: datetime, s_end: datetime, room: str | None, code: str | None
+) -> list[str]:
+    lines = [f"      - code: {code}"] if code else []
+    fields = [
+        f"date: {s_start:%Y-%m-%d}",
+        f'start: "{s_start:%H:%M}"',
+        f'end: "{s_end:%H:%M}"',
+    ]
+    if room:
+        fields.append(f"room: {json.dumps(room, ensure_ascii=False)}")
+    for i, item in enumerate(fields):
+        lead = "      - " if not code and i == 0 else "        "
+        lines.append(lead + item)
+    return lines
+
+
+def timetable_template(
+    t: BoundTranslator, context: GroupContextDTO, sessions: list[SessionDTO], now: datetime
+) -> str:
+    """A ready-to-edit timetable of one group in the catalogue format: its next classes
+    (by code, to move or call off) and example new classes at its usual time, with short
+    comments in the staff member's language (``#`` starts a comment in YAML)."""
+    zone = ZoneInfo(context.centre.timezone)
+    group = " ".join(t.pick(context.group.name).split())
+    course = " ".join(t.pick(context.course.title).split())
+    lines = _comment(t, "schedule-template-head", group=group, course=course)
+    lines += _comment(t, "schedule-template-times", tz=context.centre.timezone)
+    lines += ["groups:", f"  - code: {context.group.code}"]
+    lines += _comment(t, "schedule-template-code", "    ")
+    lines.append("    sessions:")
+    upcoming = [s for s in sessions if s.code and not s.cancelled and s.starts_at > now]
+    if upcoming[:TEMPLATE_EXISTING]:
+        lines += _comment(t, "schedule-template-existing", "      ")
+    for s in upcoming[:TEMPLATE_EXISTING]:
+        lines += _yaml_session(
+            s.starts_at.astimezone(zone), s.ends_at.astimezone(zone), s.room, s.code
+        )
+    if sessions:
+        last = max(sessions, key=lambda s: s.starts_at)
+        start, length, room = (
+            last.starts_at.astimezone(zone),
+            last.ends_at - last.starts_at,
+            last.room,
+        )
+    else:
+        today = now.astimezone(zone).date()
+        monday = today + timedelta(days=7 - today.weekday())
+        start = datetime.combine(monday, TEMPLATE_START, tzinfo=zone) - timedelta(weeks=1)
+        length, room = DEFAULT_LENGTH, None
+    week = timedelta(weeks=1)
+    start += week
+    if start <= now:  # the group's last class is long past: the same weekday, from now on
+        start += week * -(-(now - start) // week)
+    lines += _comment(t, "schedule-template-new", "      ")
+    for i in range(TEMPLATE_NEW):
+        day = (start + i * week).date()
+        local = datetime.combine(day, start.time(), tzinfo=zone)
+        lines += _yaml_session(local, local + length, room, None)
+    lines += _comment(t, "schedule-template-weekly", "    ")
+    first = (start + TEMPLATE_NEW * week).date()  # after the examples: no clash
+    lines += [
+        "    # weekly:",
+        f"    #   days: [{WEEKDAYS[first.weekday()]}]",
+        f'    #   start: "{start:%H:%M}"',
+        f'    #   end: "{start + length:%H:%M}"',
+        f"    #   from: {first:%Y-%m-%d}",
+        f"    #   until: {first + timedelta(weeks=12):%Y-%m-%d}",
+    ]
+    if room:
+        lines.append(f"    #   room: {json.dumps(room, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
 
 
 def diff_sessions(

@@ -19,9 +19,11 @@ from bot.services.stats import (
     STATUS_ORDER,
     ChartData,
     SeatsBar,
+    courses_left_out,
     percent,
     period_bounds,
     render_chart,
+    seats_left_out,
     top,
 )
 from bot.staff_menu import StaffMenuCB, StaffSection
@@ -131,6 +133,12 @@ def summary(
     return split_text("\n".join(lines))[0]
 
 
+def _left_out(t: BoundTranslator, title: str, note: str, count: int) -> str:
+    """A panel's title, saying how many items it has no room for (never silently)."""
+    text = t.plain(title)
+    return f"{text}\n({t.plain(note, count=count)})" if count else text
+
+
 def chart_data(
     t: BoundTranslator,
     stats: StatsDTO,
@@ -141,6 +149,18 @@ def chart_data(
 ) -> ChartData:
     other = t.plain("stats-other")
     today = fmt_date(stats.until.date(), t.locale)
+    course_bars = sorted(
+        ((courses.get(c, "—"), v) for c, v in stats.by_course.items()),
+        key=lambda kv: -sum(kv[1].values()),
+    )
+    seat_bars = [
+        SeatsBar(
+            f"{courses.get(s.course_id, '—')} · {groups.get(s.group_id, '—')}",
+            s.capacity,
+            s.seats_taken,
+        )
+        for s in stats.seats
+    ]
     return ChartData(
         title=t.plain("stats-chart-title"),
         subtitle=t.plain(
@@ -154,11 +174,10 @@ def chart_data(
         ],
         status_title=t.plain("stats-chart-status"),
         statuses=[(s, t.plain("status-" + s), stats.by_status.get(s, 0)) for s in STATUS_ORDER],
-        courses_title=t.plain("stats-chart-courses"),
-        courses=sorted(
-            ((courses.get(c, "—"), v) for c, v in stats.by_course.items()),
-            key=lambda kv: -sum(kv[1].values()),
+        courses_title=_left_out(
+            t, "stats-chart-courses", "stats-chart-courses-left-out", courses_left_out(course_bars)
         ),
+        courses=course_bars,
         districts_title=t.plain("stats-chart-districts"),
         districts=top(
             [
@@ -177,15 +196,10 @@ def chart_data(
             CHART_TOP,
             other,
         ),
-        seats_title=t.plain("stats-chart-seats"),
-        seats=[
-            SeatsBar(
-                f"{courses.get(s.course_id, '—')} · {groups.get(s.group_id, '—')}",
-                s.capacity,
-                s.seats_taken,
-            )
-            for s in stats.seats
-        ],
+        seats_title=_left_out(
+            t, "stats-chart-seats", "stats-chart-seats-left-out", seats_left_out(seat_bars)
+        ),
+        seats=seat_bars,
         status_labels={s: t.plain("status-" + s) for s in STATUS_ORDER},
         empty=t.plain("stats-chart-empty"),
     )
