@@ -27,6 +27,12 @@ from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
+from handlers.staff.decisions import (
+    announce_promotions,
+    seat_freed,
+    staff_chat_erased,
+    staff_chat_withdrawn,
+)
 
 log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
@@ -178,8 +184,6 @@ async def do_withdraw(
     bot: Bot,
     callback_answer: CallbackAnswer,
 ) -> None:
-    from handlers.staff.decisions import staff_chat_withdrawn
-
     try:
         outcome = await repo.applications.cancel_by_user(user.id, callback_data.id)
     except EnrolmentError:
@@ -329,8 +333,6 @@ async def do_erase(
     settings: Settings,
     bot: Bot,
 ) -> None:
-    from handlers.staff.decisions import announce_promotions, seat_freed, staff_chat_erased
-
     promoted: list[ApplicationDTO] = []
     freed: list[ApplicationDTO] = []
     apps = await repo.applications.for_user(user.id)
