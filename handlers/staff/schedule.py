@@ -309,6 +309,26 @@ def fixed_reason(session: SessionDTO, now: datetime) -> str | None:
     return None
 
 
+async def _changeable(
+    repo: Repos,
+    session_id: int,
+    t: BoundTranslator,
+    callback_answer: CallbackAnswer,
+    now: datetime,
+) -> tuple[SessionDTO, GroupContextDTO] | None:
+    """The class a Move or Cancel button names, if it can still be changed; otherwise the
+    callback is answered with why (stale button, cancelled or started class) and None."""
+    found = await _session_context(repo, session_id)
+    if found is None:
+        stale(t, callback_answer)
+        return None
+    reason = fixed_reason(found[0], now)
+    if reason is not None:
+        alert(callback_answer, t.plain(reason))
+        return None
+    return found
+
+
 # ---- browsing -----------------------------------------------------------------------------
 
 
@@ -401,15 +421,10 @@ async def ask_move(
     callback_answer: CallbackAnswer,
     clock: Clock,
 ) -> None:
-    found = await _session_context(repo, callback_data.id)
+    found = await _changeable(repo, callback_data.id, t, callback_answer, clock.now())
     if found is None:
-        stale(t, callback_answer)
         return
     session, context = found
-    reason = fixed_reason(session, clock.now())
-    if reason is not None:
-        alert(callback_answer, t.plain(reason))
-        return
     await state.set_state(StaffForm.session_move)
     await state.set_data({"session_id": session.id})
     await show(
@@ -634,15 +649,10 @@ async def ask_cancel(
     callback_answer: CallbackAnswer,
     clock: Clock,
 ) -> None:
-    found = await _session_context(repo, callback_data.id)
+    found = await _changeable(repo, callback_data.id, t, callback_answer, clock.now())
     if found is None:
-        stale(t, callback_answer)
         return
     session, context = found
-    reason = fixed_reason(session, clock.now())
-    if reason is not None:
-        alert(callback_answer, t.plain(reason))
-        return
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
             [
