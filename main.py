@@ -62,7 +62,7 @@ def _env_set(name: str) -> bool:
 
 
 def _sandbox(settings: Settings, *, explicit: bool) -> int:
-    from bot.sandbox import SandboxError, SandboxHostError, run_sandbox
+    from sandbox.web import SandboxError, SandboxHostError, run_sandbox
 
     try:
         asyncio.run(

@@ -88,7 +88,7 @@ class RateLimitedServer:
     delivered is counted per chat."""
 
     def __init__(self, rate: float, latency: float, blocked: set[int]) -> None:
-        from bot.fake_api.ratelimit import RateLimiter, RateLimits
+        from sandbox.telegram.ratelimit import RateLimiter, RateLimits
 
         self.latency = latency
         self.blocked = blocked
@@ -100,7 +100,7 @@ class RateLimitedServer:
         self._message_id = 0
 
     async def handle(self, request: web.Request) -> web.Response:
-        from bot.fake_api.errors import ApiError, forbidden, too_many_requests
+        from sandbox.telegram.errors import ApiError, forbidden, too_many_requests
 
         if request.content_type == "application/json":
             params = await request.json()

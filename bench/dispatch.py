@@ -26,11 +26,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 
-from bot.fake_api import ChatMessage, EventKind, FakeBotAPI, FakeUser
-from bot.fake_api.models import Event
-from bot.harness import TOKEN, BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text
 from db.repo.applications import ApplicationFilter
+from sandbox.harness import TOKEN, BotHarness
+from sandbox.telegram import ChatMessage, EventKind, FakeBotAPI, FakeUser
+from sandbox.telegram.models import Event
 
 REPLY_KINDS = frozenset({EventKind.MESSAGE_SENT, EventKind.MESSAGE_EDITED})
 

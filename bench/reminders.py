@@ -55,7 +55,7 @@ class CountingServer:
     one second), every message counted per chat."""
 
     def __init__(self, rate: float, latency: float) -> None:
-        from bot.fake_api.ratelimit import RateLimiter, RateLimits
+        from sandbox.telegram.ratelimit import RateLimiter, RateLimits
 
         self.latency = latency
         self.limiter = RateLimiter(
@@ -66,7 +66,7 @@ class CountingServer:
         self.first = self.last = 0.0
 
     async def handle(self, request: web.Request) -> web.Response:
-        from bot.fake_api.errors import ApiError, too_many_requests
+        from sandbox.telegram.errors import ApiError, too_many_requests
 
         params = await request.json() if request.content_type == "application/json" else {}
         if not params:

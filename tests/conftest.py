@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.harness import BotHarness
 from db.database import Database
+from sandbox.harness import BotHarness
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.fake_api import ChatMessage, EventKind, FakeUser, TelegramSimulator, parse_html
-from bot.fake_api.models import Event
-from bot.harness import BotHarness
+from sandbox.harness import BotHarness
+from sandbox.telegram import ChatMessage, EventKind, FakeUser, TelegramSimulator, parse_html
+from sandbox.telegram.models import Event
 
 REPLY_KINDS = frozenset({EventKind.MESSAGE_SENT, EventKind.MESSAGE_EDITED})
 

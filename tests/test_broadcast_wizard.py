@@ -17,16 +17,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import ManualClock
-from bot.fake_api import FakeUser
-from bot.fake_api.media import SAMPLE_PNG, photo_sizes
-from bot.fake_api.models import CallbackAnswer, ChatMessage
-from bot.harness import BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text, placeholders
 from bot.scheduler import ScheduledJob
 from db.dto import Audience, NewDelivery
 from db.models import Application, User
 from db.repo.deliveries import ENQUEUE_SLICE
 from handlers.broadcast import BcAction, BcCB, parse_when
+from sandbox.harness import BotHarness
+from sandbox.telegram import FakeUser
+from sandbox.telegram.media import SAMPLE_PNG, photo_sizes
+from sandbox.telegram.models import CallbackAnswer, ChatMessage
 from tests.e2e import Chat, plain
 
 SENTINEL = "\ue000"

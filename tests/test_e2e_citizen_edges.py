@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.callbacks import LangCB
-from bot.harness import BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text
+from sandbox.harness import BotHarness
 from tests.e2e import Chat
 from tests.test_e2e_signup import (
     count_applications,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.harness import BotHarness
+from sandbox.harness import BotHarness
 from tests.e2e import Chat
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.harness import STAFF_CHAT_ID, BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text
 from db.dto import CentreDTO, CourseDTO
 from db.models import Application, FsmState, FunnelEvent, User
+from sandbox.harness import STAFF_CHAT_ID, BotHarness
 from tests.e2e import Chat
 
 LOCALES = ("kk", "ky", "ru", "en")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.harness import BotHarness
+from sandbox.harness import BotHarness
 from tests.e2e import Chat
 
 

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from bot.fake_api import EventKind
-from bot.fake_api.models import Event
-from bot.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from bot.i18n import pick_text
 from handlers.staff.callbacks import staff_message_key
+from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
+from sandbox.telegram import EventKind
+from sandbox.telegram.models import Event
 from tests.e2e import Chat, plain
 from tests.test_staff_support import NOW, applicant, first_course, h, staff_message
 

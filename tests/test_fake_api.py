@@ -36,7 +36,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
-from bot.fake_api import (
+from sandbox.telegram import (
     Event,
     EventKind,
     FakeBotAPI,
@@ -47,7 +47,7 @@ from bot.fake_api import (
     render_html,
     utf16_len,
 )
-from bot.fake_api.media import SAMPLE_PNG
+from sandbox.telegram.media import SAMPLE_PNG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "42:TEST"
@@ -757,7 +757,7 @@ async def test_standalone_entry_point_prints_its_url() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.fake_api",
+        "sandbox.telegram",
         "--port",
         "0",
         cwd=REPO_ROOT,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import LOCALES, PROJECT_ROOT
-from bot.fake_api.formatting import FormattingError, parse_html
 from bot.i18n import LOCALES_DIR, Translator, _Plural, load_catalog, placeholders
+from sandbox.telegram.formatting import FormattingError, parse_html
 
 KEY_RE = re.compile(r"^[a-z]+(?:-[a-z0-9]+)+$")
 # Keys whose text may legitimately be identical to English in another language.

@@ -13,7 +13,6 @@ from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 
 from bot.clock import ManualClock
-from bot.fake_api import FakeBotAPI
 from bot.formatting import fmt_datetime
 from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Outbox, OutboxSession, Rendered
@@ -21,6 +20,7 @@ from db.database import Database
 from db.dto import NewDelivery, UserDTO
 from db.models import User
 from db.repo import Repos
+from sandbox.telegram import FakeBotAPI
 
 TOKEN = "42:OUTBOX-test"
 MakeOutbox = Callable[..., Outbox]

@@ -12,12 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
-from bot.fake_api import Event, EventKind, FakeBotAPI
 from bot.runner import BotProcess
 from db.database import Database
 from db.dto import NewDelivery
 from db.models import User
 from db.repo import Repos
+from sandbox.telegram import Event, EventKind, FakeBotAPI
 
 TOKEN = "123456789:CRASH-test"
 RECIPIENTS = 2000

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.harness import BotHarness
 from bot.runner import BotProcess
 from db.models import User
+from sandbox.harness import BotHarness
 from tests.e2e import Chat
 from tests.test_broadcast_wizard import compose, head
 
@@ -39,7 +39,7 @@ async def h(
     # Back-offs of 50 ms and a 1.5 s request timeout keep the test short; the 429 pause
     # is the real retry_after (1 s).
     options = {"retry_base": 0.05, "request_timeout": TIMEOUT}
-    monkeypatch.setattr("bot.harness.BotProcess", partial(BotProcess, outbox_options=options))
+    monkeypatch.setattr("sandbox.harness.BotProcess", partial(BotProcess, outbox_options=options))
     async with BotHarness(tmp_path, template=template_db, env={"BROADCAST_RATE": "200"}) as h:
         yield h
 

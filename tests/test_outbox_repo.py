@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.fake_api import FakeBotAPI
 from bot.i18n import Translator
 from bot.outbox import Outbox, OutboxSession
 from db.database import Database
 from db.dto import DeliveryResult, NewDelivery
 from db.repo import Repos
+from sandbox.telegram import FakeBotAPI
 from tests.factories import make_users
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.factory import build_bot
-from bot.fake_api import FakeBotAPI
 from bot.i18n import Translator
 from bot.outbox import Outbox
 from bot.reminders import ReminderService
@@ -22,6 +21,7 @@ from bot.scheduler import Scheduler
 from db.database import Database
 from db.models import Delivery
 from db.repo import Repos
+from sandbox.telegram import FakeBotAPI
 from tests.test_reminders import T0, World, build_world, settings
 
 TOKEN = "123456789:TEST-reminders-token"

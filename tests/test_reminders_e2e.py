@@ -14,11 +14,11 @@ from sqlalchemy import select
 from bot import reminders
 from bot.clock import ManualClock
 from bot.formatting import fmt_datetime
-from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
 from db.models import Application, AuditLog
 from handlers.attendance import AttAction, AttendanceCB, Mark
 from handlers.staff.common import clip
+from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat
 
 T0 = datetime(2030, 3, 4, 6, 0, tzinfo=UTC)  # 11:00 in Taraz; the demo term is long over

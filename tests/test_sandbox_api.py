@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from bot.config import DEFAULT_DATABASE_URL, load_settings
-from bot.fake_api.media import SAMPLE_PNG
-from bot.sandbox import (
+from sandbox.telegram.media import SAMPLE_PNG
+from sandbox.web import (
     PERSONAS,
     STAFF_CHAT_ID,
     Sandbox,
@@ -29,9 +29,9 @@ from bot.sandbox import (
     run_sandbox,
     sandbox_settings,
 )
-from bot.sandbox.core import SANDBOX_TOKEN
-from bot.sandbox.personas import JOHN, OLGA
-from bot.sandbox.view import map_url
+from sandbox.web.core import SANDBOX_TOKEN
+from sandbox.web.personas import JOHN, OLGA
+from sandbox.web.view import map_url
 
 Event = dict[str, Any]
 
@@ -430,8 +430,8 @@ def test_main_starts_the_sandbox_without_a_token(
     expected: str,
 ) -> None:
     import bot.runner
-    import bot.sandbox
     import main
+    import sandbox.web
 
     for name in ("BOT_TOKEN", "SANDBOX_HOST", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
@@ -446,7 +446,7 @@ def test_main_starts_the_sandbox_without_a_token(
     async def fake_bot(settings: object) -> None:
         calls.append("bot")
 
-    monkeypatch.setattr(bot.sandbox, "run_sandbox", fake_sandbox)
+    monkeypatch.setattr(sandbox.web, "run_sandbox", fake_sandbox)
     monkeypatch.setattr(bot.runner, "run_bot", fake_bot)
     code = main.main(argv)
     if expected == "config-error":

@@ -23,8 +23,8 @@ import pytest
 
 from bot.config import PROJECT_ROOT, load_settings
 from bot.i18n import LANGUAGE_NAMES, Translator, pick_text
-from bot.sandbox import Sandbox, SandboxServer
-from bot.sandbox.personas import AIDA, JOHN
+from sandbox.web import Sandbox, SandboxServer
+from sandbox.web.personas import AIDA, JOHN
 
 pytestmark = pytest.mark.browser
 
@@ -83,7 +83,7 @@ class World:
 
     def text(self, locale: str, key: str, **params: Any) -> str:
         """The start of a message as shown: up to its first parameter, tags removed."""
-        from bot.fake_api import parse_html
+        from sandbox.telegram import parse_html
 
         sentinel = "\ue000"
         names = dict.fromkeys(_placeholders(self.translator, locale, key), sentinel)
@@ -475,7 +475,7 @@ async def test_media_commands_toasts_and_the_clock(world: World, tmp_path: Path)
     assert saved.read_bytes() == source.read_bytes()
 
     # A photo shows inline.
-    from bot.fake_api.media import SAMPLE_PNG
+    from sandbox.telegram.media import SAMPLE_PNG
 
     picture = tmp_path / "photo.png"
     picture.write_bytes(SAMPLE_PNG)
@@ -488,7 +488,7 @@ async def test_media_commands_toasts_and_the_clock(world: World, tmp_path: Path)
     # an edit is marked, a deletion disappears.
     import aiohttp
 
-    from bot.sandbox.core import SANDBOX_TOKEN
+    from sandbox.web.core import SANDBOX_TOKEN
 
     api = f"{world.sandbox.api.url}/bot{SANDBOX_TOKEN}"
     html = (

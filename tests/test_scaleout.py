@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.harness import BotHarness
 from bot.i18n import LANGUAGE_NAMES, pick_text
+from sandbox.harness import BotHarness
 from tests.conftest import REDIS_URL, service_missing
 from tests.e2e import Chat
 

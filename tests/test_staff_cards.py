@@ -3,9 +3,9 @@ in the list; Accept that places an applicant in another group; moving to a full 
 
 from __future__ import annotations
 
-from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
 from bot.notify import group_schedule
+from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
     applicant,

@@ -7,10 +7,10 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from bot.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from bot.i18n import pick_text
 from bot.notify import group_schedule
 from db.models import AuditLog, Group
+from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
     applicant,

@@ -13,7 +13,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
 from bot.services.export import Table, is_formula_like, to_csv, to_xlsx
 from bot.services.stats import (
@@ -27,6 +26,7 @@ from bot.services.stats import (
     top,
 )
 from db.models import AuditLog, FunnelEvent
+from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
     NOW,

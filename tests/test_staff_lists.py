@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from bot.harness import ADMIN_ID, BotHarness
 from bot.i18n import pick_text
+from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (
     applicant,

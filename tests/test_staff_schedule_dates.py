@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.formatting import fmt_datetime
-from bot.harness import BotHarness
 from bot.i18n import pick_text
 from db.models import AuditLog, Delivery
+from sandbox.harness import BotHarness
 from tests.e2e import Chat
 from tests.test_staff_schedule import trainee
 from tests.test_staff_support import first_course, h, open_menu, refused_requests, title

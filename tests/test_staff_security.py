@@ -14,11 +14,11 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 
 from bot.filters import TextKey
-from bot.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from bot.roles import RoleFilter
 from db.models import Application, AuditLog, ClassSession, Course, FsmState, Group, Staff
 from handlers.staff import staff_routers
 from handlers.staff.callbacks import CourseAction, CoursesCB
+from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.test_staff_support import (
     applicant,
     first_course,

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
-from bot.fake_api import ChatMessage, FakeUser
-from bot.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from bot.i18n import pick_text
 from bot.notify import notify_staff_new_application
 from db.dto import ApplicationDTO, CourseDTO, GroupDTO
+from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
+from sandbox.telegram import ChatMessage, FakeUser
 from tests.e2e import Chat, plain
 
 # The demo catalogue's classes start on 2026-12-07; the tests live just before that.

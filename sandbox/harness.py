@@ -23,8 +23,8 @@ from aiogram.types import TelegramObject, Update
 from bot.clock import Clock
 from bot.config import Settings, load_settings
 from bot.factory import App
-from bot.fake_api import FakeBotAPI, FakeGroupChat, FakeUser
 from bot.runner import BotProcess
+from sandbox.telegram import FakeBotAPI, FakeGroupChat, FakeUser
 
 TOKEN = "123456789:TEST-harness-token"
 ADMIN_ID = 900_001

@@ -1,4 +1,4 @@
-"""Run the fake Bot API standalone: ``python -m bot.fake_api --port 8081``."""
+"""Run the fake Bot API standalone: ``python -m sandbox.telegram --port 8081``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .server import FakeBotAPI
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.fake_api", description="Fake Telegram Bot API server"
+        prog="python -m sandbox.telegram", description="Fake Telegram Bot API server"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")

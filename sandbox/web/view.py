@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from bot.fake_api import ChatMessage, StoredFile, render_html
-from bot.fake_api.media import is_image
+from sandbox.telegram import ChatMessage, StoredFile, render_html
+from sandbox.telegram.media import is_image
 
 # Message kinds shown as a picture in the bubble.
 _IMAGE_KINDS: Final = frozenset({"photo", "sticker"})

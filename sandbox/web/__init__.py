@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
-from bot.sandbox.core import DEFAULT_DATA_DIR, Sandbox, SandboxError, sandbox_settings
-from bot.sandbox.personas import CHATS, PERSONAS, STAFF_CHAT_ID, ChatView, Persona
-from bot.sandbox.server import SandboxHostError, SandboxServer, check_bind_host, is_loopback
+from sandbox.web.core import DEFAULT_DATA_DIR, Sandbox, SandboxError, sandbox_settings
+from sandbox.web.personas import CHATS, PERSONAS, STAFF_CHAT_ID, ChatView, Persona
+from sandbox.web.server import SandboxHostError, SandboxServer, check_bind_host, is_loopback
 
 __all__ = [
     "CHATS",

@@ -34,9 +34,9 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
-from bot.fake_api.media import is_image
-from bot.sandbox.core import MAX_TEXT, Sandbox, SandboxError
-from bot.sandbox.personas import ChatView
+from sandbox.telegram.media import is_image
+from sandbox.web.core import MAX_TEXT, Sandbox, SandboxError
+from sandbox.web.personas import ChatView
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any, Final, Self, TextIO
 
 from bot.clock import OffsetClock
 from bot.config import PROJECT_ROOT, Settings
-from bot.fake_api import ChatMessage, Event, EventKind, FakeBotAPI, FakeUser
 from bot.runner import BotProcess
-from bot.sandbox.personas import (
+from sandbox.telegram import ChatMessage, Event, EventKind, FakeBotAPI, FakeUser
+from sandbox.web.personas import (
     CHATS,
     CHATS_BY_KEY,
     COORDINATOR,
@@ -29,7 +29,7 @@ from bot.sandbox.personas import (
     STAFF_CHAT_TITLE,
     ChatView,
 )
-from bot.sandbox.view import message_json, reply_keyboard
+from sandbox.web.view import message_json, reply_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Sandbox:
     """The real bot (BotProcess) against a FakeBotAPI peopled by the personas.
 
     ``async with Sandbox(settings, data_dir=...) as sandbox:`` starts both; the web page
-    (``bot.sandbox.server``) is a thin HTTP layer over the methods here.
+    (``sandbox.web.server``) is a thin HTTP layer over the methods here.
     """
 
     def __init__(
@@ -310,7 +310,7 @@ class Sandbox:
     ) -> dict[str, Any]:
         """An upload: a picture goes as a photo (as Telegram apps send it), anything else
         as a document."""
-        from bot.fake_api.media import is_image
+        from sandbox.telegram.media import is_image
 
         if not data:
             raise SandboxError("the file is empty")
