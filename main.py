@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _import_catalog(path: Path) -> int:
     from bot.config import load_settings
-    from bot.services.catalog_import import CatalogError, import_catalog
+    from bot.services.catalog import CatalogError, import_catalog
     from db.database import open_database
 
     settings = load_settings()

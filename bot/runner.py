@@ -54,7 +54,7 @@ async def seed_catalog_if_empty(app: App, path: Path | None) -> None:
     """A fresh database gets the catalogue (CATALOG_FILE, or the demo) so the bot works."""
     if await app.repo.catalogue.centres():
         return
-    from bot.services.catalog_import import import_catalog
+    from bot.services.catalog import import_catalog
 
     report = await import_catalog(app.db, path or DEFAULT_CATALOG_FILE)
     log.info("catalogue imported: %s", report.summary())

@@ -31,7 +31,7 @@ def service_missing(what: str, exc: BaseException) -> None:
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database with the demo catalogue, built once per test session."""
     from bot.config import DEFAULT_CATALOG_FILE
-    from bot.services.catalog_import import import_catalog
+    from bot.services.catalog import import_catalog
 
     path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.services.catalog_import import (
+from bot.services.catalog import (
     CatalogData,
     CatalogError,
     ImportReport,
@@ -557,12 +557,12 @@ async def test_timetable_for_an_unknown_group_suggests_the_right_code(db: Databa
 async def test_a_failure_while_writing_rolls_everything_back(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.services import catalog_import
+    from bot.services.catalog import writing
 
     async def broken(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(catalog_import._Applier, "_write_groups", broken)
+    monkeypatch.setattr(writing._Applier, "_write_groups", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         await apply_catalog(db, parse_catalog(SMALL))
     assert set((await all_counts(db)).values()) == {0}  # regions and courses were flushed

@@ -35,7 +35,7 @@ from bot.i18n import BoundTranslator, Html, Translator, escape
 from bot.notify import notify_schedule_change
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
-from bot.services.catalog_import import WEEKDAYS, CatalogError, apply_catalog, parse_catalog
+from bot.services.catalog import WEEKDAYS, CatalogError, apply_catalog, parse_catalog
 from bot.telegram_utils import show
 from db.dto import GroupContextDTO, ScheduleChangeDTO, SessionDTO, UserDTO
 from db.repo import Repos

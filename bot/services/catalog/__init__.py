@@ -1,0 +1,68 @@
+"""Catalogue import: a YAML file staff can edit → regions, districts, centres, courses,
+groups and class sessions in the database.
+
+Two steps, kept apart so each can be tested on its own:
+
+* ``parse_catalog(text)`` is pure. It reads the YAML with PyYAML's node API so that every
+  value keeps its line number, checks everything it can without a database, and returns
+  frozen dataclasses — or raises ``CatalogError`` listing *all* problems, each as
+  ``file:line: where: what``.
+* ``apply_catalog(db, data)`` upserts by ``code`` in one transaction (all or nothing).
+  References to codes not in the file are looked up in the database, so a partial file
+  (say, only ``groups:`` with new timetables) works. Rows that are in the database but not
+  in the file are kept, ``Group.seats_taken`` is never written, and importing the same
+  file twice changes nothing.
+
+The file format is described for programme staff in ``catalog/README.md``.
+
+The package, by concern:
+
+* ``model``      — sections, limits, the parsed dataclasses, ``ImportReport``, ``CatalogError``;
+* ``reader``     — ``FieldReader``: one YAML value → one checked field, with its line;
+* ``parsing``    — ``parse_catalog`` and one parser per section (add a section here);
+* ``validation`` — checks across the entries of a file (codes used twice, clashes);
+* ``writing``    — ``apply_catalog`` / ``import_catalog``: upsert into the database.
+"""
+
+from bot.services.catalog.model import (
+    CODE_MAX,
+    COUNTRIES,
+    KINDS,
+    ROOM_MAX,
+    SECTIONS,
+    WEEKDAYS,
+    CatalogData,
+    CatalogError,
+    CentreData,
+    Counts,
+    CourseData,
+    DistrictData,
+    GroupData,
+    ImportReport,
+    RegionData,
+    SessionData,
+)
+from bot.services.catalog.parsing import parse_catalog
+from bot.services.catalog.writing import apply_catalog, import_catalog
+
+__all__ = [
+    "CODE_MAX",
+    "COUNTRIES",
+    "KINDS",
+    "ROOM_MAX",
+    "SECTIONS",
+    "WEEKDAYS",
+    "CatalogData",
+    "CatalogError",
+    "CentreData",
+    "Counts",
+    "CourseData",
+    "DistrictData",
+    "GroupData",
+    "ImportReport",
+    "RegionData",
+    "SessionData",
+    "apply_catalog",
+    "import_catalog",
+    "parse_catalog",
+]

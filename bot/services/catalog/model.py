@@ -1,0 +1,197 @@
+"""The catalogue's vocabulary: its sections and limits, the parsed entries (frozen
+dataclasses), the import report, and the error that lists every problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+SECTIONS = ("regions", "centres", "courses", "groups")
+COUNTRIES = ("KZ", "KG")
+KINDS = ("region", "city")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CODE_MAX = 64  # the width of every `code` column
+ROOM_MAX = 64  # the width of class_sessions.room
+MAX_RULE_DAYS = 800  # a weekly rule longer than about two years is surely a typo
+
+# --------------------------------------------------------------------------- errors
+
+
+class CatalogError(ValueError):
+    """The catalogue file has problems; ``errors`` lists every one, line by line."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors: list[str] = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+# ----------------------------------------------------------------------- parsed data
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictData:
+    code: str
+    name: dict[str, str]
+    sort: int
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionData:
+    code: str
+    country: str
+    kind: str
+    name: dict[str, str]
+    districts: tuple[DistrictData, ...]
+    sort: int
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CentreData:
+    code: str
+    region: str
+    name: dict[str, str]
+    city: dict[str, str]
+    address: dict[str, str]
+    latitude: float
+    longitude: float
+    timezone: str
+    sort: int
+    line: int = field(default=0, compare=False)
+    region_line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseData:
+    code: str
+    centre: str
+    title: dict[str, str]
+    description: dict[str, str]
+    languages: tuple[str, ...]
+    duration_weeks: int
+    modules: int | None
+    certificate: dict[str, str]  # empty when the course gives no certificate
+    start_date: date
+    enrolment_open: bool
+    free_of_charge: bool
+    sort: int
+    line: int = field(default=0, compare=False)
+    centre_line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionData:
+    """One class, in the local time of its centre; ``starts_at(tz)`` gives UTC."""
+
+    group: str
+    code: str | None
+    day: date
+    start: time
+    end: time
+    room: str | None  # None: keep whatever the database has (new rows: no room)
+    cancelled: bool | None  # None: keep whatever the database has (new rows: False)
+    generated: bool = False  # expanded from a weekly rule
+    line: int = field(default=0, compare=False)
+
+    def local_start(self) -> datetime:
+        return datetime.combine(self.day, self.start)
+
+    def local_end(self) -> datetime:
+        return datetime.combine(self.day, self.end)
+
+    def starts_at(self, tz: ZoneInfo) -> datetime:
+        return self.local_start().replace(tzinfo=tz).astimezone(UTC)
+
+    def ends_at(self, tz: ZoneInfo) -> datetime:
+        return self.local_end().replace(tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupData:
+    """A group; ``course``, ``name`` and ``capacity`` may be left out when the group is
+    already in the database (a timetable-only file), and are then left as they are."""
+
+    code: str
+    course: str | None
+    name: dict[str, str] | None
+    capacity: int | None
+    sessions: tuple[SessionData, ...]
+    line: int = field(default=0, compare=False)
+    course_line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogData:
+    filename: str
+    regions: tuple[RegionData, ...] = ()
+    centres: tuple[CentreData, ...] = ()
+    courses: tuple[CourseData, ...] = ()
+    groups: tuple[GroupData, ...] = ()
+
+    @property
+    def districts(self) -> tuple[DistrictData, ...]:
+        return tuple(d for r in self.regions for d in r.districts)
+
+    @property
+    def sessions(self) -> tuple[SessionData, ...]:
+        return tuple(s for g in self.groups for s in g.sessions)
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass(slots=True)
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did, per kind of row."""
+
+    regions: Counts = field(default_factory=Counts)
+    districts: Counts = field(default_factory=Counts)
+    centres: Counts = field(default_factory=Counts)
+    courses: Counts = field(default_factory=Counts)
+    groups: Counts = field(default_factory=Counts)
+    sessions: Counts = field(default_factory=Counts)
+
+    KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions")
+
+    def items(self) -> Iterator[tuple[str, Counts]]:
+        for kind in self.KINDS:
+            yield kind, getattr(self, kind)
+
+    @property
+    def changed(self) -> bool:
+        return any(c.created or c.updated for _, c in self.items())
+
+    def summary(self) -> str:
+        """One line for the command line, e.g. ``courses: 1 updated, 10 unchanged; …``."""
+        parts = []
+        for kind, c in self.items():
+            bits = [
+                f"{n} {label}"
+                for n, label in (
+                    (c.created, "created"),
+                    (c.updated, "updated"),
+                    (c.unchanged, "unchanged"),
+                )
+                if n
+            ]
+            if bits:
+                parts.append(f"{kind}: {', '.join(bits)}")
+        if not parts:
+            return "Catalogue import: the file has nothing to import."
+        head = "Catalogue imported" if self.changed else "Catalogue already up to date"
+        return f"{head} — {'; '.join(parts)}."

@@ -1,0 +1,387 @@
+"""``parse_catalog``: the catalogue file's text → ``CatalogData``, one function per
+section (regions, centres, courses, groups and their classes).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from bot.config import LOCALES
+from bot.services.catalog.model import (
+    CODE_MAX,
+    COUNTRIES,
+    KINDS,
+    MAX_RULE_DAYS,
+    SECTIONS,
+    WEEKDAYS,
+    CatalogData,
+    CatalogError,
+    CentreData,
+    CourseData,
+    DistrictData,
+    GroupData,
+    RegionData,
+    SessionData,
+)
+from bot.services.catalog.reader import FieldReader, entry_label, line_of
+from bot.services.catalog.validation import check_file
+
+
+def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
+    """Read and check a catalogue file; raise ``CatalogError`` listing every problem."""
+    p = FieldReader(filename)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = exc.problem or exc.context or "cannot read the file"
+        if exc.context and exc.problem and exc.context_mark is not None:
+            problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        raise CatalogError([f"{filename}:{line}: YAML syntax error: {problem}"]) from exc
+    except yaml.YAMLError as exc:
+        raise CatalogError([f"{filename}: cannot read the file: {exc}"]) from exc
+    if root is None:
+        raise CatalogError(
+            [f"{filename}:1: the file is empty; expected some of: {', '.join(SECTIONS)}"]
+        )
+
+    top = p.fields(root, "file", (), SECTIONS)
+    regions: list[RegionData] = []
+    centres: list[CentreData] = []
+    courses: list[CourseData] = []
+    groups: list[GroupData] = []
+    if top is not None:
+        if "regions" in top:
+            for i, n in enumerate(p.items(top["regions"], "file", "regions")):
+                if (r := _parse_region(p, n, i)) is not None:
+                    regions.append(r)
+        if "centres" in top:
+            for i, n in enumerate(p.items(top["centres"], "file", "centres")):
+                if (c := _parse_centre(p, n, i)) is not None:
+                    centres.append(c)
+        if "courses" in top:
+            for i, n in enumerate(p.items(top["courses"], "file", "courses")):
+                if (k := _parse_course(p, n, i)) is not None:
+                    courses.append(k)
+        if "groups" in top:
+            for i, n in enumerate(p.items(top["groups"], "file", "groups")):
+                if (g := _parse_group(p, n, i)) is not None:
+                    groups.append(g)
+
+    data = CatalogData(filename, tuple(regions), tuple(centres), tuple(courses), tuple(groups))
+    check_file(p, data)
+    if p.problems:
+        raise CatalogError(p.errors())
+    return data
+
+
+def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
+    where = entry_label("region", node, index)
+    f = p.fields(node, where, ("code", "country", "name"), ("kind", "districts"))
+    if f is None:
+        return None
+    code = p.code(f["code"], where) if "code" in f else None
+    country = p.choice(f["country"], where, "country", COUNTRIES) if "country" in f else None
+    kind = p.choice(f["kind"], where, "kind", KINDS) if "kind" in f else "region"
+    name = p.localized(f["name"], where, "name") if "name" in f else None
+    districts: list[DistrictData] = []
+    districts_ok = True
+    if "districts" in f:
+        for i, n in enumerate(p.items(f["districts"], where, "districts")):
+            dwhere = entry_label("district", n, i)
+            if dwhere.startswith("district #"):
+                dwhere = f"{where}, {dwhere}"
+            df = p.fields(n, dwhere, ("code", "name"))
+            if df is None:
+                districts_ok = False
+                continue
+            dcode = p.code(df["code"], dwhere) if "code" in df else None
+            dname = p.localized(df["name"], dwhere, "name") if "name" in df else None
+            if dcode is None or dname is None:
+                districts_ok = False
+                continue
+            districts.append(DistrictData(dcode, dname, i, line_of(n)))
+    if code is None or country is None or kind is None or name is None or not districts_ok:
+        return None
+    return RegionData(code, country, kind, name, tuple(districts), index, line_of(node))
+
+
+def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
+    keys = ("code", "region", "name", "city", "address", "latitude", "longitude", "timezone")
+    where = entry_label("centre", node, index)
+    f = p.fields(node, where, keys)
+    if f is None:
+        return None
+    code = p.code(f["code"], where) if "code" in f else None
+    region = p.code(f["region"], where, "region") if "region" in f else None
+    name = p.localized(f["name"], where, "name") if "name" in f else None
+    city = p.localized(f["city"], where, "city") if "city" in f else None
+    address = p.localized(f["address"], where, "address") if "address" in f else None
+    lat = p.number(f["latitude"], where, "latitude", -90, 90) if "latitude" in f else None
+    lon = p.number(f["longitude"], where, "longitude", -180, 180) if "longitude" in f else None
+    tz = p.timezone(f["timezone"], where, "timezone") if "timezone" in f else None
+    if (
+        code is None
+        or region is None
+        or name is None
+        or city is None
+        or address is None
+        or lat is None
+        or lon is None
+        or tz is None
+    ):
+        return None
+    return CentreData(
+        code, region, name, city, address, lat, lon, tz, index, line_of(node), line_of(f["region"])
+    )
+
+
+def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
+    required = (
+        "code",
+        "centre",
+        "title",
+        "description",
+        "languages",
+        "duration_weeks",
+        "start_date",
+        "enrolment_open",
+        "free_of_charge",
+    )
+    where = entry_label("course", node, index)
+    f = p.fields(node, where, required, ("modules", "certificate"))
+    if f is None:
+        return None
+    code = p.code(f["code"], where) if "code" in f else None
+    centre = p.code(f["centre"], where, "centre") if "centre" in f else None
+    title = p.localized(f["title"], where, "title") if "title" in f else None
+    description = (
+        p.localized(f["description"], where, "description") if "description" in f else None
+    )
+    languages = _parse_languages(p, f["languages"], where) if "languages" in f else None
+    weeks = (
+        p.whole(f["duration_weeks"], where, "duration_weeks", "a positive whole number of weeks")
+        if "duration_weeks" in f
+        else None
+    )
+    modules: int | None = None
+    modules_ok = True
+    if "modules" in f:
+        modules = p.whole(f["modules"], where, "modules", "a positive whole number")
+        modules_ok = modules is not None
+    certificate: dict[str, str] | None = {}
+    if "certificate" in f:
+        certificate = p.localized(f["certificate"], where, "certificate")
+    start = p.day(f["start_date"], where, "start_date") if "start_date" in f else None
+    is_open = (
+        p.boolean(f["enrolment_open"], where, "enrolment_open") if "enrolment_open" in f else None
+    )
+    free = (
+        p.boolean(f["free_of_charge"], where, "free_of_charge") if "free_of_charge" in f else None
+    )
+    if (
+        code is None
+        or centre is None
+        or title is None
+        or description is None
+        or languages is None
+        or weeks is None
+        or not modules_ok
+        or certificate is None
+        or start is None
+        or is_open is None
+        or free is None
+    ):
+        return None
+    return CourseData(
+        code,
+        centre,
+        title,
+        description,
+        languages,
+        weeks,
+        modules,
+        certificate,
+        start,
+        is_open,
+        free,
+        index,
+        line_of(node),
+        line_of(f["centre"]),
+    )
+
+
+def _parse_languages(p: FieldReader, node: Node, where: str) -> tuple[str, ...] | None:
+    if not isinstance(node, SequenceNode) or not node.value:
+        p.err(node, where, f"'languages' must be a list like [kk, ru] of: {', '.join(LOCALES)}")
+        return None
+    out: list[str] = []
+    ok = True
+    for item in node.value:
+        lang = p.choice(item, where, "languages", LOCALES)
+        if lang is None:
+            ok = False
+        elif lang in out:
+            p.err(item, where, f"'languages': '{lang}' is listed twice")
+            ok = False
+        else:
+            out.append(lang)
+    return tuple(out) if ok else None
+
+
+def _parse_group(p: FieldReader, node: Node, index: int) -> GroupData | None:
+    where = entry_label("group", node, index)
+    f = p.fields(node, where, ("code",), ("course", "name", "capacity", "sessions", "weekly"))
+    if f is None:
+        return None
+    # Weekly rules append -YYYYMMDDHHMM (13 characters) to the group code.
+    max_len = CODE_MAX - 13 if "weekly" in f else CODE_MAX
+    code = p.code(f["code"], where, max_len=max_len) if "code" in f else None
+    ok = code is not None
+    course = name = capacity = None
+    if "course" in f:
+        course = p.code(f["course"], where, "course")
+        ok = ok and course is not None
+    if "name" in f:
+        name = p.localized(f["name"], where, "name")
+        ok = ok and name is not None
+    if "capacity" in f:
+        capacity = p.whole(f["capacity"], where, "capacity", "a positive whole number")
+        ok = ok and capacity is not None
+    group_code = code or f"#{index + 1}"
+    explicit: list[SessionData] = []
+    if "sessions" in f:
+        for n in p.items(f["sessions"], where, "sessions"):
+            s = _parse_session(p, n, where, group_code)
+            if s is None:
+                ok = False
+            else:
+                explicit.append(s)
+    generated: list[SessionData] = []
+    if "weekly" in f:
+        rules_node = f["weekly"]
+        rules = (
+            [rules_node]
+            if isinstance(rules_node, MappingNode)
+            else p.items(rules_node, where, "weekly")
+        )
+        for n in rules:
+            expanded = _parse_weekly(p, n, where, group_code)
+            if expanded is None:
+                ok = False
+            else:
+                generated.extend(expanded)
+    if not ok or code is None:
+        return None
+    # A listed class with the code a weekly rule gives replaces that generated class:
+    # that is how one class of a weekly rule is moved or cancelled.
+    explicit_codes = {s.code for s in explicit if s.code}
+    sessions = [s for s in generated if s.code not in explicit_codes] + explicit
+    sessions.sort(key=lambda s: (s.day, s.start, s.line))
+    return GroupData(
+        code,
+        course,
+        name,
+        capacity,
+        tuple(sessions),
+        line_of(node),
+        line_of(f["course"]) if "course" in f else 0,
+    )
+
+
+def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> SessionData | None:
+    where = f"{group_where}, class"
+    f = p.fields(node, where, ("date", "start", "end"), ("code", "room", "cancelled"))
+    if f is None:
+        return None
+    code = room = None
+    cancelled: bool | None = None
+    ok = True
+    if "code" in f:
+        code = p.code(f["code"], where)
+        ok = code is not None
+        where = f"{group_where}, class '{code}'" if code else where
+    day = p.day(f["date"], where, "date") if "date" in f else None
+    start = p.clock(f["start"], where, "start") if "start" in f else None
+    end = p.clock(f["end"], where, "end") if "end" in f else None
+    if "room" in f:
+        room = p.room(f["room"], where)
+        ok = ok and room is not None
+    if "cancelled" in f:
+        cancelled = p.boolean(f["cancelled"], where, "cancelled")
+        ok = ok and cancelled is not None
+    if start is not None and end is not None and end <= start:
+        p.err(f["end"], where, f"'end' {end:%H:%M} must be after 'start' {start:%H:%M}")
+        ok = False
+    if not ok or day is None or start is None or end is None:
+        return None
+    return SessionData(group, code, day, start, end, room, cancelled, False, line_of(node))
+
+
+def _parse_weekly(
+    p: FieldReader, node: Node, group_where: str, group: str
+) -> list[SessionData] | None:
+    where = f"{group_where}, weekly"
+    f = p.fields(node, where, ("days", "start", "end", "from", "until"), ("room", "skip"))
+    if f is None:
+        return None
+    ok = True
+    days: list[int] = []
+    if "days" in f:
+        day_nodes = p.items(f["days"], where, "days")
+        ok = bool(day_nodes)
+        if not day_nodes:
+            p.err(f["days"], where, "'days' must list week days like [mon, wed, fri]")
+        for n in day_nodes:
+            name = p.choice(n, where, "days", WEEKDAYS)
+            if name is None:
+                ok = False
+            elif WEEKDAYS.index(name) in days:
+                p.err(n, where, f"'days': '{name}' is listed twice")
+                ok = False
+            else:
+                days.append(WEEKDAYS.index(name))
+    start = p.clock(f["start"], where, "start") if "start" in f else None
+    end = p.clock(f["end"], where, "end") if "end" in f else None
+    first = p.day(f["from"], where, "from") if "from" in f else None
+    last = p.day(f["until"], where, "until") if "until" in f else None
+    room = None
+    if "room" in f:
+        room = p.room(f["room"], where)
+        ok = ok and room is not None
+    skip: set[date] = set()
+    if "skip" in f:
+        for n in p.items(f["skip"], where, "skip"):
+            d = p.day(n, where, "skip")
+            if d is None:
+                ok = False
+            else:
+                skip.add(d)
+    if start is not None and end is not None and end <= start:
+        p.err(f["end"], where, f"'end' {end:%H:%M} must be after 'start' {start:%H:%M}")
+        ok = False
+    if first is not None and last is not None:
+        if last < first:
+            p.err(f["until"], where, f"'until' {last} is before 'from' {first}")
+            ok = False
+        elif (last - first).days > MAX_RULE_DAYS:
+            p.err(f["until"], where, "a weekly rule may span at most two years")
+            ok = False
+    if not ok or start is None or end is None or first is None or last is None:
+        return None
+    out: list[SessionData] = []
+    line = line_of(node)
+    current = first
+    while current <= last:
+        if current.weekday() in days and current not in skip:
+            code = f"{group}-{current:%Y%m%d}{start:%H%M}"
+            out.append(SessionData(group, code, current, start, end, room, None, True, line))
+        current += timedelta(days=1)
+    if not out:
+        p.err(node, where, f"no class falls on these days between {first} and {last}")
+        return None
+    return out

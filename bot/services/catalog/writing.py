@@ -1,0 +1,418 @@
+"""``apply_catalog``: upsert parsed catalogue data by ``code`` in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.catalog.model import (
+    CatalogData,
+    CatalogError,
+    Counts,
+    CourseData,
+    GroupData,
+    ImportReport,
+    SessionData,
+)
+from bot.services.catalog.parsing import parse_catalog
+from bot.services.catalog.reader import suggest
+from db.database import Database
+from db.models import Centre, ClassSession, Course, District, Group, Region
+
+_M = TypeVar("_M", Region, District, Centre, Course, Group, ClassSession)
+_CHUNK = 500
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = sorted(values)
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _assign(row: object, values: dict[str, Any]) -> bool:
+    """Set the attributes that differ; True when anything changed."""
+    changed = False
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed
+
+
+class _Applier:
+    def __init__(self, session: AsyncSession, data: CatalogData) -> None:
+        self.s = session
+        self.data = data
+        self.report = ImportReport()
+        self.problems: list[tuple[int, int, str]] = []
+
+    def err(self, line: int, where: str, message: str) -> None:
+        text = f"{self.data.filename}:{line}: {where}: {message}"
+        self.problems.append((line, len(self.problems), text))
+
+    async def by_code(self, model: type[_M], codes: Iterable[str]) -> dict[str, _M]:
+        out: dict[str, _M] = {}
+        for chunk in _chunks(set(codes)):
+            rows = await self.s.scalars(select(model).where(model.code.in_(chunk)))
+            out.update({row.code: row for row in rows if row.code is not None})
+        return out
+
+    async def by_id(self, model: type[_M], ids: Iterable[int]) -> dict[int, _M]:
+        out: dict[int, _M] = {}
+        for chunk in _chunks(set(ids)):
+            rows = await self.s.scalars(select(model).where(model.id.in_(chunk)))
+            out.update({row.id: row for row in rows})
+        return out
+
+    async def unknown(
+        self,
+        model: type[Region] | type[Centre] | type[Course],
+        kind: str,
+        code: str,
+        in_file: Iterable[str],
+    ) -> str:
+        known = set(in_file) | set(await self.s.scalars(select(model.code)))
+        return f"{kind} '{code}' is neither in this file nor in the database{suggest(code, known)}"
+
+    async def run(self) -> ImportReport:
+        d = self.data
+        file_regions = {r.code: r for r in d.regions}
+        file_centres = {c.code: c for c in d.centres}
+        file_courses = {c.code: c for c in d.courses}
+
+        # ---- read what the database already holds
+        regions = await self.by_code(Region, [*file_regions, *(c.region for c in d.centres)])
+        districts = await self.by_code(District, (x.code for x in d.districts))
+        centres = await self.by_code(Centre, [*file_centres, *(c.centre for c in d.courses)])
+        courses = await self.by_code(
+            Course, [*file_courses, *(g.course for g in d.groups if g.course)]
+        )
+        groups = await self.by_code(Group, (g.code for g in d.groups))
+        courses_by_id = {c.id: c for c in courses.values()}
+        courses_by_id |= await self.by_id(
+            Course, {g.course_id for g in groups.values()} - set(courses_by_id)
+        )
+        centres_by_id = {c.id: c for c in centres.values()}
+        centres_by_id |= await self.by_id(
+            Centre, {c.centre_id for c in courses_by_id.values()} - set(centres_by_id)
+        )
+
+        # ---- check references and rules that need the database
+        for c in d.centres:
+            if c.region not in file_regions and c.region not in regions:
+                msg = await self.unknown(Region, "region", c.region, file_regions)
+                self.err(c.region_line, f"centre '{c.code}'", msg)
+        for k in d.courses:
+            if k.centre not in file_centres and k.centre not in centres:
+                msg = await self.unknown(Centre, "centre", k.centre, file_centres)
+                self.err(k.centre_line, f"course '{k.code}'", msg)
+        for g in d.groups:
+            await self._check_group(g, groups.get(g.code), file_courses, courses, courses_by_id)
+
+        # Which time zone each group's classes are in: the file wins over the database.
+        course_centre = {c.code: centres_by_id[c.centre_id].code for c in courses_by_id.values()}
+        course_centre |= {k.code: k.centre for k in d.courses}
+        centre_tz = {c.code: c.timezone for c in centres_by_id.values()}
+        centre_tz |= {c.code: c.timezone for c in d.centres}
+        planned: list[tuple[GroupData, SessionData, datetime, datetime]] = []
+        if not self.problems:
+            for g in d.groups:
+                if not g.sessions:
+                    continue
+                db_group = groups.get(g.code)
+                course_code = g.course or (
+                    courses_by_id[db_group.course_id].code if db_group else None
+                )
+                centre_code = course_centre.get(course_code or "")
+                tz_name = centre_tz.get(centre_code or "")
+                tz = self._zone(tz_name, g)
+                if tz is None:
+                    continue
+                for s in g.sessions:
+                    times = self._utc(s, tz, g)
+                    if times is not None:
+                        planned.append((g, s, *times))
+
+        # Classes already stored: by code, and (for classes without a code) by group.
+        existing_by_code = await self.by_code(
+            ClassSession, (s.code for _, s, _, _ in planned if s.code)
+        )
+        db_group_ids = {groups[g.code].id for g, _, _, _ in planned if g.code in groups}
+        existing_by_group: dict[int, list[ClassSession]] = {}
+        for chunk in _chunks(db_group_ids):
+            rows = await self.s.scalars(
+                select(ClassSession)
+                .where(ClassSession.group_id.in_(chunk))
+                .order_by(ClassSession.id)
+            )
+            for row in rows:
+                existing_by_group.setdefault(row.group_id, []).append(row)
+        for g, s, _, _ in planned:
+            stored = existing_by_code.get(s.code) if s.code else None
+            db_group = groups.get(g.code)
+            if stored is not None and (db_group is None or stored.group_id != db_group.id):
+                self.err(
+                    s.line,
+                    f"group '{g.code}'",
+                    f"class code '{s.code}' already belongs to another group in the database",
+                )
+        if self.problems:
+            raise CatalogError([text for _, _, text in sorted(self.problems)])
+
+        # ---- write
+        await self._write_regions(regions, districts)
+        await self._write_centres(centres, regions)
+        await self._write_courses(courses, centres)
+        await self._write_groups(groups, courses)
+        await self._write_sessions(planned, groups, existing_by_code, existing_by_group)
+        return self.report
+
+    async def _check_group(
+        self,
+        g: GroupData,
+        row: Group | None,
+        file_courses: dict[str, CourseData],
+        courses: dict[str, Course],
+        courses_by_id: dict[int, Course],
+    ) -> None:
+        where = f"group '{g.code}'"
+        if g.course and g.course not in file_courses and g.course not in courses:
+            msg = await self.unknown(Course, "course", g.course, file_courses)
+            self.err(g.course_line or g.line, where, msg)
+            return
+        if row is None and g.course is None and g.name is None and g.capacity is None:
+            known = {x.code for x in self.data.groups} | set(
+                await self.s.scalars(select(Group.code))
+            )
+            known.discard(g.code)
+            self.err(
+                g.line,
+                where,
+                f"no such group in the database{suggest(g.code, known)}; a new group "
+                "needs course, name and capacity",
+            )
+            return
+        if row is None:
+            missing = [
+                key
+                for key, value in (("course", g.course), ("name", g.name), ("capacity", g.capacity))
+                if value is None
+            ]
+            if missing:
+                self.err(
+                    g.line,
+                    where,
+                    f"the group is not in the database yet, so it needs {', '.join(missing)}",
+                )
+            return
+        current_course = courses_by_id[row.course_id].code
+        if g.course and g.course != current_course:
+            self.err(
+                g.course_line or g.line,
+                where,
+                f"the group belongs to course '{current_course}'; a group cannot move to "
+                "another course — give the new group a new code",
+            )
+        if g.capacity is not None and g.capacity < row.seats_taken:
+            self.err(
+                g.line,
+                where,
+                f"capacity {g.capacity} is below the {row.seats_taken} seats already taken",
+            )
+
+    def _zone(self, name: str | None, g: GroupData) -> ZoneInfo | None:
+        if name is None:
+            self.err(g.line, f"group '{g.code}'", "cannot tell the centre's time zone")
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.err(g.line, f"group '{g.code}'", f"the centre's time zone '{name}' is unknown")
+            return None
+
+    def _utc(self, s: SessionData, tz: ZoneInfo, g: GroupData) -> tuple[datetime, datetime] | None:
+        starts, ends = s.starts_at(tz), s.ends_at(tz)
+        for local, utc in ((s.local_start(), starts), (s.local_end(), ends)):
+            if utc.astimezone(tz).replace(tzinfo=None) != local:
+                self.err(
+                    s.line,
+                    f"group '{g.code}'",
+                    f"{local:%Y-%m-%d %H:%M} does not exist in {tz.key} (the clocks change)",
+                )
+                return None
+        return starts, ends
+
+    def _count(self, kind: str, created: bool, changed: bool) -> None:
+        counts: Counts = getattr(self.report, kind)
+        if created:
+            counts.created += 1
+        elif changed:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+
+    async def _write_regions(
+        self, regions: dict[str, Region], districts: dict[str, District]
+    ) -> None:
+        for r in self.data.regions:
+            values = {"country": r.country, "kind": r.kind, "name": r.name, "sort": r.sort}
+            row = regions.get(r.code)
+            if row is None:
+                regions[r.code] = Region(code=r.code, **values)
+                self.s.add(regions[r.code])
+                self._count("regions", True, True)
+            else:
+                self._count("regions", False, _assign(row, values))
+        await self.s.flush()
+        for r in self.data.regions:
+            region_id = regions[r.code].id
+            for x in r.districts:
+                values = {"region_id": region_id, "name": x.name, "sort": x.sort}
+                drow = districts.get(x.code)
+                if drow is None:
+                    self.s.add(District(code=x.code, **values))
+                    self._count("districts", True, True)
+                else:
+                    self._count("districts", False, _assign(drow, values))
+        await self.s.flush()
+
+    async def _write_centres(self, centres: dict[str, Centre], regions: dict[str, Region]) -> None:
+        for c in self.data.centres:
+            values = {
+                "region_id": regions[c.region].id,
+                "name": c.name,
+                "city": c.city,
+                "address": c.address,
+                "latitude": c.latitude,
+                "longitude": c.longitude,
+                "timezone": c.timezone,
+                "sort": c.sort,
+            }
+            row = centres.get(c.code)
+            if row is None:
+                centres[c.code] = Centre(code=c.code, **values)
+                self.s.add(centres[c.code])
+                self._count("centres", True, True)
+            else:
+                self._count("centres", False, _assign(row, values))
+        await self.s.flush()
+
+    async def _write_courses(self, courses: dict[str, Course], centres: dict[str, Centre]) -> None:
+        for k in self.data.courses:
+            values = {
+                "centre_id": centres[k.centre].id,
+                "title": k.title,
+                "description": k.description,
+                "languages": ",".join(k.languages),
+                "duration_weeks": k.duration_weeks,
+                "modules": k.modules,
+                "certificate": k.certificate,
+                "start_date": k.start_date,
+                "enrolment_open": k.enrolment_open,
+                "free_of_charge": k.free_of_charge,
+                "sort": k.sort,
+            }
+            row = courses.get(k.code)
+            if row is None:
+                courses[k.code] = Course(code=k.code, **values)
+                self.s.add(courses[k.code])
+                self._count("courses", True, True)
+            else:
+                self._count("courses", False, _assign(row, values))
+        await self.s.flush()
+
+    async def _write_groups(self, groups: dict[str, Group], courses: dict[str, Course]) -> None:
+        for g in self.data.groups:
+            values: dict[str, Any] = {}
+            if g.course is not None:
+                values["course_id"] = courses[g.course].id
+            if g.name is not None:
+                values["name"] = g.name
+            if g.capacity is not None:
+                values["capacity"] = g.capacity
+            row = groups.get(g.code)
+            if row is None:
+                # seats_taken is left to its default (0) and never written here.
+                groups[g.code] = Group(code=g.code, **values)
+                self.s.add(groups[g.code])
+                self._count("groups", True, True)
+            else:
+                self._count("groups", False, _assign(row, values))
+        await self.s.flush()
+
+    async def _write_sessions(
+        self,
+        planned: list[tuple[GroupData, SessionData, datetime, datetime]],
+        groups: dict[str, Group],
+        existing_by_code: dict[str, ClassSession],
+        existing_by_group: dict[int, list[ClassSession]],
+    ) -> None:
+        claimed: set[int] = {row.id for row in existing_by_code.values()}
+
+        def free_row_at(
+            group_id: int, starts_at: datetime, *, uncoded: bool
+        ) -> ClassSession | None:
+            for row in existing_by_group.get(group_id, []):
+                if row.id in claimed or row.starts_at != starts_at:
+                    continue
+                if uncoded and row.code is not None:
+                    continue
+                claimed.add(row.id)
+                return row
+            return None
+
+        # Classes with a code first, so that a class without one never takes their row.
+        ordered = sorted(planned, key=lambda item: item[1].code is None)
+        for g, s, starts_at, ends_at in ordered:
+            group_id = groups[g.code].id
+            values: dict[str, Any] = {"starts_at": starts_at, "ends_at": ends_at}
+            if s.room is not None:
+                values["room"] = s.room
+            if s.cancelled is not None:
+                values["cancelled"] = s.cancelled
+            row = existing_by_code.get(s.code) if s.code else None
+            if row is None:
+                # A class stored without a code at the same time is this class: adopt it
+                # rather than adding a twin.
+                row = free_row_at(group_id, starts_at, uncoded=s.code is not None)
+                if row is not None and s.code is not None:
+                    values["code"] = s.code
+            if row is None:
+                self.s.add(
+                    ClassSession(
+                        code=s.code,
+                        group_id=group_id,
+                        starts_at=starts_at,
+                        ends_at=ends_at,
+                        room=s.room,
+                        cancelled=bool(s.cancelled),
+                    )
+                )
+                self._count("sessions", True, True)
+            else:
+                self._count("sessions", False, _assign(row, values))
+        await self.s.flush()
+
+
+async def apply_catalog(db: Database, data: CatalogData) -> ImportReport:
+    """Upsert parsed catalogue data in one transaction; nothing is written on error."""
+    async with db.transaction() as session:
+        return await _Applier(session, data).run()
+
+
+async def import_catalog(db: Database, path: Path) -> ImportReport:
+    """Read, check and import a catalogue file (also a partial one, e.g. only groups)."""
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CatalogError([f"{path.name}: the file is not UTF-8 text; save it as UTF-8"]) from exc
+    except OSError as exc:
+        raise CatalogError([f"{path}: cannot read the file ({exc.strerror or exc})"]) from exc
+    return await apply_catalog(db, parse_catalog(text, path.name))
