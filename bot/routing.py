@@ -50,9 +50,24 @@ class FeatureRouter:
         self.chat_member = _Observer(self, "chat_member")
         self.errors = _Observer(self, "errors")
 
+    def include(self, *parts: FeatureRouter) -> None:
+        """Replay ``parts``' handlers on this router, after what it has recorded so far.
+
+        For a feature split over several modules: the package's router holds the
+        feature's filters and includes its modules' routers in the order their handlers
+        must be tried, so the feature is still one aiogram Router (its filters run once).
+        """
+        self._ops.extend(("include", "", (part,), {}) for part in parts)
+
     def build(self) -> Router:
         router = Router(name=self.name)
+        self._replay(router)
+        return router
+
+    def _replay(self, router: Router) -> None:
         for op, observer_name, args, kwargs in self._ops:
+            if op == "include":
+                args[0]._replay(router)
+                continue
             observer = getattr(router, observer_name)
             getattr(observer, op)(*args, **kwargs)
-        return router

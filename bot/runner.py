@@ -23,7 +23,7 @@ from bot.i18n import Translator
 if TYPE_CHECKING:
     from bot.outbox import Outbox
     from bot.scheduler import Scheduler
-    from handlers.broadcast import BroadcastService
+    from handlers.broadcast.service import BroadcastService
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "courses", "my", "language", "help", "cancel")
@@ -133,7 +133,7 @@ class BotProcess:
         from bot.outbox import Outbox, default_concurrency
         from bot.reminders import start_reminders
         from bot.scheduler import Scheduler
-        from handlers.broadcast import BroadcastService
+        from handlers.broadcast.service import BroadcastService
 
         settings = self.settings
         options = {"rate": settings.broadcast_rate, **self.outbox_options}

@@ -22,7 +22,8 @@ from bot.scheduler import ScheduledJob
 from db.dto import Audience, NewDelivery
 from db.models import Application, User
 from db.repo.deliveries import ENQUEUE_SLICE
-from handlers.broadcast import BcAction, BcCB, parse_when
+from handlers.broadcast.base import BcAction, BcCB
+from handlers.broadcast.times import parse_when
 from sandbox.harness import BotHarness
 from sandbox.telegram import FakeUser
 from sandbox.telegram.media import SAMPLE_PNG, photo_sizes

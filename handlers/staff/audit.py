@@ -15,7 +15,7 @@ from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
 from db.dto import Audience, AuditDTO
 from db.repo import Repos
-from handlers.broadcast import describe as describe_audience
+from handlers.broadcast.views import describe as describe_audience
 from handlers.staff.callbacks import AuditCB
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
 from handlers.staff.schedule import KIND_KEYS  # a timetable import's counts per kind
