@@ -17,7 +17,7 @@ from db.dto import GroupDTO, SessionDTO
 from db.models import AuditLog, Delivery
 from db.repo.schedule import ScheduleError
 from handlers.staff.callbacks import ScheduleAction, ScheduleCB
-from handlers.staff.schedule import Slot, SlotError, parse_slot
+from handlers.staff.schedule.parsing import Slot, SlotError, parse_slot
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.test_staff_support import (

@@ -18,7 +18,7 @@ from db.repo import Repos
 from handlers.broadcast.views import describe as describe_audience
 from handlers.staff.callbacks import AuditCB
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
-from handlers.staff.schedule import KIND_KEYS  # a timetable import's counts per kind
+from handlers.staff.schedule.timetable import KIND_KEYS  # a timetable import's counts per kind
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())

@@ -1,0 +1,64 @@
+"""Browsing: a group's classes page by page, and one class."""
+
+from __future__ import annotations
+
+from aiogram import F
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.clock import Clock
+from bot.i18n import BoundTranslator
+from bot.routing import FeatureRouter
+from bot.telegram_utils import show
+from db.repo import Repos
+from handlers.staff.callbacks import ScheduleAction, ScheduleCB
+from handlers.staff.common import (
+    StaffForm,
+    stale,
+)
+from handlers.staff.schedule.views import session_context, session_view, sessions_view
+
+router = FeatureRouter(__name__)
+
+# ---- browsing -----------------------------------------------------------------------------
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.sessions))
+async def on_sessions(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    context = await repo.courses.group_context(callback_data.id)
+    if context is None:
+        stale(t, callback_answer)
+        return
+    await state.clear()
+    await show(callback, *await sessions_view(t, repo, context, callback_data.value, clock.now()))
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.session))
+async def on_session(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    found = await session_context(repo, callback_data.id)
+    if found is None:
+        stale(t, callback_answer)
+        return
+    session, context = found
+    if await state.get_state() == StaffForm.session_move.state:
+        await state.clear()  # a move left unconfirmed
+    await show(callback, *await session_view(t, context, session, clock.now()))

@@ -1,0 +1,392 @@
+"""Changing one class: add, move (typed time → confirm), cancel; trainees are told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import reminders
+from bot.clock import Clock
+from bot.filters import HasText
+from bot.i18n import BoundTranslator, Html, Translator
+from bot.notify import notify_schedule_change
+from bot.routing import FeatureRouter
+from bot.telegram_utils import show
+from db.dto import ScheduleChangeDTO, UserDTO
+from db.repo import Repos
+from db.repo.schedule import ScheduleError
+from handlers.staff.callbacks import ScheduleAction, ScheduleCB
+from handlers.staff.common import (
+    StaffForm,
+    alert,
+    cancel_markup,
+    stale,
+)
+from handlers.staff.schedule.parsing import DEFAULT_LENGTH, SlotError, parse_slot, slot_times
+from handlers.staff.schedule.views import (
+    changeable,
+    fixed_reason,
+    sc_button,
+    session_context,
+    session_line,
+    sessions_view,
+    told_text,
+)
+
+router = FeatureRouter(__name__)
+
+ERROR_KEYS = {
+    "bad_times": "schedule-error-times",
+    "overlap": "schedule-error-overlap",
+    "cancelled": "schedule-error-cancelled",
+    "unchanged": "schedule-error-unchanged",
+    "started": "schedule-error-started",
+    "not_found": "error-stale-button",
+}
+# Refusals that typing again cannot mend: the form ends.
+FINAL_ERRORS = frozenset({"cancelled", "started", "not_found"})
+
+# ---- add and move ---------------------------------------------------------------------------
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.add))
+async def ask_add(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+) -> None:
+    context = await repo.courses.group_context(callback_data.id)
+    if context is None:
+        stale(t, callback_answer)
+        return
+    await state.set_state(StaffForm.session_add)
+    await state.set_data({"group_id": context.group.id})
+    length = await new_class_length(repo, context.group.id)
+    await show(
+        callback,
+        t(
+            "schedule-ask-add",
+            group=t.pick(context.group.name),
+            tz=context.centre.timezone,
+            length=length_text(length),
+        ),
+        cancel_markup(t),
+    )
+
+
+async def new_class_length(repo: Repos, group_id: int) -> timedelta:
+    """A new class without an end time lasts as long as the group's classes usually do."""
+    return await repo.schedule.usual_length(group_id) or DEFAULT_LENGTH
+
+
+def length_text(length: timedelta) -> str:
+    minutes = int(length.total_seconds()) // 60
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+@router.callback_query(ScheduleCB.filter((F.action == ScheduleAction.move) & (F.value == 0)))
+async def ask_move(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    found = await changeable(repo, callback_data.id, t, callback_answer, clock.now())
+    if found is None:
+        return
+    session, context = found
+    await state.set_state(StaffForm.session_move)
+    await state.set_data({"session_id": session.id})
+    await show(
+        callback,
+        t(
+            "schedule-ask-move",
+            line=Html(session_line(t, session, context.centre.timezone)),
+            tz=context.centre.timezone,
+        ),
+        cancel_markup(t),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Times:
+    """A typed class time, checked: in UTC and in the future."""
+
+    starts_at: datetime
+    ends_at: datetime
+    room: str | None
+
+
+async def _read_times(
+    message: Message, t: BoundTranslator, tz: str, length: timedelta, now: datetime
+) -> Times | None:
+    """The class time a message gives, or None once the staff member was told what is
+    wrong (the form stays open for another try)."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    try:
+        slot = parse_slot(message.text or "", today)
+    except SlotError:
+        await message.answer(t("schedule-error-format"), reply_markup=cancel_markup(t))
+        return None
+    starts_at, ends_at = slot_times(slot, tz, length)
+    if starts_at <= now:
+        await message.answer(t("schedule-error-past"), reply_markup=cancel_markup(t))
+        return None
+    return Times(starts_at, ends_at, slot.room)
+
+
+async def _refused(
+    message: Message, state: FSMContext, t: BoundTranslator, exc: ScheduleError
+) -> None:
+    """Say why the repository refused; the form stays open if typing again can help."""
+    text = t(ERROR_KEYS.get(exc.code, "error-stale-button"))
+    if exc.code in FINAL_ERRORS:
+        await state.clear()
+        await message.answer(text)
+    else:
+        await message.answer(text, reply_markup=cancel_markup(t))
+
+
+@router.message(StateFilter(StaffForm.session_add), HasText())
+async def got_add(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    clock: Clock,
+) -> None:
+    group_id = (await state.get_data()).get("group_id")
+    context = await repo.courses.group_context(group_id) if isinstance(group_id, int) else None
+    if context is None:
+        await state.clear()
+        await message.answer(t("error-stale-button"))
+        return
+    tz = context.centre.timezone
+    length = await new_class_length(repo, context.group.id)
+    times = await _read_times(message, t, tz, length, clock.now())
+    if times is None:
+        return
+    try:
+        session = await repo.schedule.add(
+            context.group.id, times.starts_at, times.ends_at, times.room, actor_id=user.id
+        )
+    except ScheduleError as exc:
+        await _refused(message, state, t, exc)
+        return
+    await state.clear()
+    await reminders.session_changed(session.id)
+    told = await notify_schedule_change(
+        bot, translator, repo, [ScheduleChangeDTO("added", context.group.id, None, session)]
+    )
+    text, markup = await sessions_view(t, repo, context, 0, clock.now())
+    done = t("schedule-added", line=Html(session_line(t, session, tz)))
+    await message.answer(f"{done}\n{told_text(t, told)}\n\n{text}", reply_markup=markup)
+
+
+@router.message(StateFilter(StaffForm.session_move), HasText())
+async def got_move(
+    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, clock: Clock
+) -> None:
+    session_id = (await state.get_data()).get("session_id")
+    found = await session_context(repo, session_id) if isinstance(session_id, int) else None
+    if found is None:
+        await state.clear()
+        await message.answer(t("error-stale-button"))
+        return
+    session, context = found
+    now = clock.now()
+    reason = fixed_reason(session, now)
+    if reason is not None:  # it started (or was cancelled) while the form was open
+        await state.clear()
+        await message.answer(t(reason))
+        return
+    tz = context.centre.timezone
+    times = await _read_times(message, t, tz, session.ends_at - session.starts_at, now)
+    if times is None:
+        return
+    room = times.room or session.room
+    if (times.starts_at, times.ends_at, room) == (session.starts_at, session.ends_at, session.room):
+        await message.answer(t("schedule-error-unchanged"), reply_markup=cancel_markup(t))
+        return
+    if await repo.schedule.clash(session.group_id, times.starts_at, times.ends_at, session.id):
+        await message.answer(t("schedule-error-overlap"), reply_markup=cancel_markup(t))
+        return
+    # Nothing changes (and nobody is told) until the staff member confirms.
+    await state.update_data(
+        starts_at=times.starts_at.isoformat(),
+        ends_at=times.ends_at.isoformat(),
+        room=times.room,
+    )
+    this_year = now.astimezone(ZoneInfo(tz)).year
+    planned = replace(session, starts_at=times.starts_at, ends_at=times.ends_at, room=room)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                sc_button(t.plain("schedule-btn-move-yes"), ScheduleAction.move, session.id, 1),
+                sc_button(t.plain("btn-cancel"), ScheduleAction.session, session.id),
+            ]
+        ]
+    )
+    text = t(
+        "schedule-move-confirm",
+        group=t.pick(context.group.name),
+        old=Html(session_line(t, session, tz, this_year)),
+        new=Html(session_line(t, planned, tz, this_year)),
+    )
+    await message.answer(text, reply_markup=markup)
+
+
+def _planned(data: dict[str, object], session_id: int) -> Times | None:
+    """The confirmed-to-be move kept in the form, if it is for this class."""
+    starts, ends, room = data.get("starts_at"), data.get("ends_at"), data.get("room")
+    if data.get("session_id") != session_id or not isinstance(starts, str):
+        return None
+    if not isinstance(ends, str) or not (room is None or isinstance(room, str)):
+        return None
+    try:
+        return Times(datetime.fromisoformat(starts), datetime.fromisoformat(ends), room)
+    except ValueError:
+        return None
+
+
+@router.callback_query(ScheduleCB.filter((F.action == ScheduleAction.move) & (F.value == 1)))
+async def do_move(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    planned = None
+    if await state.get_state() == StaffForm.session_move.state:
+        planned = _planned(await state.get_data(), callback_data.id)
+    found = await session_context(repo, callback_data.id)
+    if planned is None or found is None:
+        stale(t, callback_answer)
+        return
+    session, context = found
+    now = clock.now()
+    if planned.starts_at <= now:  # the confirmation waited past the new time
+        alert(callback_answer, t.plain("schedule-error-past"))
+        return
+    try:
+        before, after = await repo.schedule.move(
+            session.id,
+            planned.starts_at,
+            planned.ends_at,
+            planned.room,
+            actor_id=user.id,
+            not_before=now,
+        )
+    except ScheduleError as exc:
+        if exc.code in FINAL_ERRORS:
+            await state.clear()
+        alert(callback_answer, t.plain(ERROR_KEYS.get(exc.code, "error-stale-button")))
+        return
+    await state.clear()
+    await reminders.session_changed(after.id)
+    told = await notify_schedule_change(
+        bot, translator, repo, [ScheduleChangeDTO("moved", context.group.id, before, after)]
+    )
+    tz = context.centre.timezone
+    this_year = now.astimezone(ZoneInfo(tz)).year
+    text, markup = await sessions_view(t, repo, context, 0, now)
+    done = t(
+        "schedule-moved",
+        old=Html(session_line(t, before, tz, this_year)),
+        new=Html(session_line(t, after, tz, this_year)),
+    )
+    await show(callback, f"{done}\n{told_text(t, told)}\n\n{text}", markup)
+
+
+# ---- cancel -------------------------------------------------------------------------------
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.cancel))
+async def ask_cancel(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    found = await changeable(repo, callback_data.id, t, callback_answer, clock.now())
+    if found is None:
+        return
+    session, context = found
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                sc_button(
+                    t.plain("schedule-btn-cancel-yes"), ScheduleAction.cancel_yes, session.id
+                ),
+                sc_button(t.plain("btn-back"), ScheduleAction.session, session.id),
+            ]
+        ]
+    )
+    text = t(
+        "schedule-cancel-confirm",
+        group=t.pick(context.group.name),
+        line=Html(session_line(t, session, context.centre.timezone)),
+    )
+    await show(callback, text, markup)
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.cancel_yes))
+async def do_cancel(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    found = await session_context(repo, callback_data.id)
+    if found is None:
+        stale(t, callback_answer)
+        return
+    session, context = found
+    try:
+        before, after = await repo.schedule.cancel(
+            session.id, actor_id=user.id, not_before=clock.now()
+        )
+    except ScheduleError as exc:
+        alert(callback_answer, t.plain(ERROR_KEYS.get(exc.code, "error-stale-button")))
+        return
+    await reminders.session_changed(after.id)
+    told = await notify_schedule_change(
+        bot, translator, repo, [ScheduleChangeDTO("cancelled", context.group.id, before, after)]
+    )
+    callback_answer.text = (
+        t.plain("schedule-cancelled-done") + " " + t.n_plain("schedule-told", told)
+    )
+    await show(callback, *await sessions_view(t, repo, context, 0, clock.now()))

@@ -1,0 +1,280 @@
+"""A term's timetable from a file: the ready-to-edit template, the import and its report."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import reminders
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import BoundTranslator, Translator, escape
+from bot.notify import notify_schedule_change
+from bot.routing import FeatureRouter
+from bot.services.catalog import WEEKDAYS, CatalogError, apply_catalog, parse_catalog
+from bot.telegram_utils import show
+from db.dto import GroupContextDTO, ScheduleChangeDTO, SessionDTO, UserDTO
+from db.repo import Repos
+from handlers.staff.callbacks import ScheduleAction, ScheduleCB
+from handlers.staff.common import (
+    HasDocument,
+    StaffForm,
+    cancel_markup,
+    home_button,
+    stale,
+)
+from handlers.staff.decisions import announce_promotions
+from handlers.staff.schedule.parsing import DEFAULT_LENGTH
+from handlers.staff.schedule.views import told_text
+
+router = FeatureRouter(__name__)
+
+IMPORT_MAX_BYTES = 512 * 1024
+IMPORT_ERRORS_SHOWN = 15
+
+KIND_KEYS = {
+    "regions": "schedule-kind-regions",
+    "districts": "schedule-kind-districts",
+    "centres": "schedule-kind-centres",
+    "courses": "schedule-kind-courses",
+    "groups": "schedule-kind-groups",
+    "sessions": "schedule-kind-sessions",
+}
+
+
+# ---- timetable import ---------------------------------------------------------------------
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.imports))
+async def ask_import(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    # id 0: the courses list's import of any part of the catalogue (no one group's template)
+    context = await repo.courses.group_context(callback_data.id) if callback_data.id else None
+    if callback_data.id and context is None:
+        stale(t, callback_answer)
+        return
+    await state.set_state(StaffForm.timetable)
+    await state.set_data({"group_id": callback_data.id})
+    await show(callback, t("schedule-import-ask", max=IMPORT_MAX_BYTES // 1024), cancel_markup(t))
+    if context is None or callback.message is None:
+        return
+    sessions = await repo.catalogue.sessions([context.group.id], include_cancelled=True)
+    text = timetable_template(t, context, sessions, clock.now())
+    await bot.send_document(
+        callback.message.chat.id,
+        BufferedInputFile(text.encode(), filename=f"timetable-{context.group.code}.yaml"),
+        caption=t("schedule-template-caption", group=t.pick(context.group.name)),
+    )
+
+
+TEMPLATE_EXISTING = 2  # upcoming classes the template lists, to move or call off
+TEMPLATE_NEW = 2  # example new classes after the group's last one
+TEMPLATE_START = time(18, 0)  # of the example classes of a group without any
+
+
+def _comment(t: BoundTranslator, key: str, indent: str = "", **params: object) -> list[str]:
+    text = " ".join(t.plain(key, **params).split())
+    return [f"{indent}# {text}"]
+
+
+def _yaml_session(
+    s_start: datetime, s_end: datetime, room: str | None, code: str | None
+) -> list[str]:
+    lines = [f"      - code: {code}"] if code else []
+    fields = [
+        f"date: {s_start:%Y-%m-%d}",
+        f'start: "{s_start:%H:%M}"',
+        f'end: "{s_end:%H:%M}"',
+    ]
+    if room:
+        fields.append(f"room: {json.dumps(room, ensure_ascii=False)}")
+    for i, item in enumerate(fields):
+        lead = "      - " if not code and i == 0 else "        "
+        lines.append(lead + item)
+    return lines
+
+
+def timetable_template(
+    t: BoundTranslator, context: GroupContextDTO, sessions: list[SessionDTO], now: datetime
+) -> str:
+    """A ready-to-edit timetable of one group in the catalogue format: its next classes
+    (by code, to move or call off) and example new classes at its usual time, with short
+    comments in the staff member's language (``#`` starts a comment in YAML)."""
+    zone = ZoneInfo(context.centre.timezone)
+    group = " ".join(t.pick(context.group.name).split())
+    course = " ".join(t.pick(context.course.title).split())
+    lines = _comment(t, "schedule-template-head", group=group, course=course)
+    lines += _comment(t, "schedule-template-times", tz=context.centre.timezone)
+    lines += ["groups:", f"  - code: {context.group.code}"]
+    lines += _comment(t, "schedule-template-code", "    ")
+    lines.append("    sessions:")
+    upcoming = [s for s in sessions if s.code and not s.cancelled and s.starts_at > now]
+    if upcoming[:TEMPLATE_EXISTING]:
+        lines += _comment(t, "schedule-template-existing", "      ")
+    for s in upcoming[:TEMPLATE_EXISTING]:
+        lines += _yaml_session(
+            s.starts_at.astimezone(zone), s.ends_at.astimezone(zone), s.room, s.code
+        )
+    if sessions:
+        last = max(sessions, key=lambda s: s.starts_at)
+        start, length, room = (
+            last.starts_at.astimezone(zone),
+            last.ends_at - last.starts_at,
+            last.room,
+        )
+    else:
+        today = now.astimezone(zone).date()
+        monday = today + timedelta(days=7 - today.weekday())
+        start = datetime.combine(monday, TEMPLATE_START, tzinfo=zone) - timedelta(weeks=1)
+        length, room = DEFAULT_LENGTH, None
+    week = timedelta(weeks=1)
+    start += week
+    if start <= now:  # the group's last class is long past: the same weekday, from now on
+        start += week * -(-(now - start) // week)
+    lines += _comment(t, "schedule-template-new", "      ")
+    for i in range(TEMPLATE_NEW):
+        day = (start + i * week).date()
+        local = datetime.combine(day, start.time(), tzinfo=zone)
+        lines += _yaml_session(local, local + length, room, None)
+    lines += _comment(t, "schedule-template-weekly", "    ")
+    first = (start + TEMPLATE_NEW * week).date()  # after the examples: no clash
+    lines += [
+        "    # weekly:",
+        f"    #   days: [{WEEKDAYS[first.weekday()]}]",
+        f'    #   start: "{start:%H:%M}"',
+        f'    #   end: "{start + length:%H:%M}"',
+        f"    #   from: {first:%Y-%m-%d}",
+        f"    #   until: {first + timedelta(weeks=12):%Y-%m-%d}",
+    ]
+    if room:
+        lines.append(f"    #   room: {json.dumps(room, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
+
+
+def diff_sessions(
+    before: dict[int, SessionDTO], after: dict[int, SessionDTO], now: datetime
+) -> list[ScheduleChangeDTO]:
+    """Moves and cancellations of future classes between two snapshots (new classes of a
+    term are not announced one by one: trainees see them under My applications)."""
+    changes = []
+    for sid, old in before.items():
+        new = after.get(sid)
+        if new is None or old.cancelled or max(old.starts_at, new.starts_at) < now:
+            continue
+        if new.cancelled:
+            changes.append(ScheduleChangeDTO("cancelled", new.group_id, old, new))
+        elif (old.starts_at, old.ends_at, old.room) != (new.starts_at, new.ends_at, new.room):
+            changes.append(ScheduleChangeDTO("moved", new.group_id, old, new))
+    return changes
+
+
+@router.message(StateFilter(StaffForm.timetable), HasDocument())
+async def got_timetable(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    role: str,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    clock: Clock,
+) -> None:
+    document = message.document
+    assert document is not None
+    name = document.file_name or "timetable.yaml"
+    if not name.lower().endswith((".yaml", ".yml")):
+        await message.answer(t("schedule-import-not-yaml"), reply_markup=cancel_markup(t))
+        return
+    if (document.file_size or 0) > IMPORT_MAX_BYTES:
+        await message.answer(
+            t("schedule-import-too-big", max=IMPORT_MAX_BYTES // 1024),
+            reply_markup=cancel_markup(t),
+        )
+        return
+    buffer = await bot.download(document, destination=io.BytesIO())
+    raw = buffer.getvalue() if isinstance(buffer, io.BytesIO) else b""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        await message.answer(t("schedule-import-not-utf8"), reply_markup=cancel_markup(t))
+        return
+    try:
+        data = parse_catalog(text, name)
+    except CatalogError as exc:
+        shown = "\n".join(line[:200] for line in exc.errors[:IMPORT_ERRORS_SHOWN])
+        more = len(exc.errors) - IMPORT_ERRORS_SHOWN
+        body = t("schedule-import-errors", count=len(exc.errors)) + f"\n<pre>{escape(shown)}</pre>"
+        if more > 0:
+            body += "\n" + t.n("schedule-import-more", more)
+        await message.answer(body, reply_markup=cancel_markup(t))
+        return
+    if (data.regions or data.centres or data.courses) and role != "admin":
+        await message.answer(t("schedule-import-admin-only"), reply_markup=cancel_markup(t))
+        return
+    codes = [g.code for g in data.groups]
+    before = await repo.schedule.snapshot(
+        list((await repo.schedule.group_ids_by_code(codes)).values())
+    )
+    try:
+        report = await apply_catalog(repo.db, data)
+    except CatalogError as exc:
+        shown = "\n".join(line[:200] for line in exc.errors[:IMPORT_ERRORS_SHOWN])
+        body = t("schedule-import-errors", count=len(exc.errors)) + f"\n<pre>{escape(shown)}</pre>"
+        await message.answer(body, reply_markup=cancel_markup(t))
+        return
+    await state.clear()
+    await reminders.catalog_changed()
+    group_ids = list((await repo.schedule.group_ids_by_code(codes)).values())
+    after = await repo.schedule.snapshot(group_ids)
+    changes = diff_sessions(before, after, clock.now())
+    told = await notify_schedule_change(bot, translator, repo, changes) if changes else 0
+    promoted = await repo.courses.fill_free_seats(group_ids, actor_id=user.id)
+    await announce_promotions(bot, settings, translator, repo, promoted)
+    counts = {
+        kind: {"created": c.created, "updated": c.updated}
+        for kind, c in report.items()
+        if c.created or c.updated
+    }
+    await repo.audit.add(user.id, "catalog.import", "catalog", name[:64], None, counts)
+    lines = [t("schedule-import-done", file=name)]
+    for kind, c in report.items():
+        if c.total:
+            lines.append(
+                t(
+                    "schedule-import-kind",
+                    kind=t.plain(KIND_KEYS[kind]),
+                    created=c.created,
+                    updated=c.updated,
+                    unchanged=c.unchanged,
+                )
+            )
+    if changes:
+        lines.append(t.n("schedule-import-changes", len(changes)) + " " + told_text(t, told))
+    if promoted:
+        lines.append(t.n("staff-promoted", len(promoted)))
+    await message.answer(
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[home_button(t)]])
+    )
