@@ -242,7 +242,7 @@ async def startup(db: Any, horizon: timedelta | None) -> tuple[float, int, float
     from bot.clock import ManualClock
     from bot.config import Settings
     from bot.i18n import Translator
-    from bot.reminders import ReminderService
+    from bot.reminders.service import ReminderService
     from bot.scheduler import Scheduler
     from db.repo import Repos
 
@@ -279,7 +279,7 @@ async def wave(db: Any, rate: float, latency: float, trainees: int) -> dict[str,
     from bot.factory import pin_response_models
     from bot.i18n import Translator
     from bot.outbox import Outbox, OutboxSession
-    from bot.reminders import ReminderService
+    from bot.reminders.service import ReminderService
     from bot.scheduler import Scheduler
     from db.repo import Repos
 

@@ -131,7 +131,7 @@ class BotProcess:
         back rows a crashed process left claimed), then the scheduler. Handlers get them
         as ``outbox``, ``scheduler`` (None if this process runs none) and ``broadcasts``."""
         from bot.outbox import Outbox, default_concurrency
-        from bot.reminders import start_reminders
+        from bot.reminders.wiring import start_reminders
         from bot.scheduler import Scheduler
         from handlers.broadcast.service import BroadcastService
 
@@ -164,7 +164,7 @@ class BotProcess:
     async def _stop_services(self) -> None:
         """Background services stop here, before the database closes: in reverse order,
         the outbox last, after the requests it has in flight."""
-        from bot.reminders import stop_reminders
+        from bot.reminders.wiring import stop_reminders
 
         await stop_reminders(self.app)
         if self.broadcasts is not None:

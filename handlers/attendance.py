@@ -35,7 +35,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.clock import Clock
 from bot.formatting import fmt_datetime, fmt_time
 from bot.i18n import BoundTranslator, escape
-from bot.reminders import ANSWER_VALUES, ReminderCB, ReminderService, answer_markup
+from bot.reminders.service import ReminderService
+from bot.reminders.texts import ANSWER_VALUES, ReminderCB, answer_markup
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection

@@ -19,14 +19,9 @@ from sqlalchemy import select, update
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.reminders import (
-    ReminderCB,
-    ReminderService,
-    due_offset,
-    offsets_in_minutes,
-    plan_reminder_jobs,
-    starts_in_text,
-)
+from bot.reminders.planning import due_offset, offsets_in_minutes, plan_reminder_jobs
+from bot.reminders.service import ReminderService
+from bot.reminders.texts import ReminderCB, starts_in_text
 from bot.scheduler import ScheduledJob, Scheduler
 from db.database import Database
 from db.models import Application, Delivery, KeyValue, User

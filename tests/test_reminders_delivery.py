@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.factory import build_bot
 from bot.i18n import Translator
 from bot.outbox import Outbox
-from bot.reminders import ReminderService
+from bot.reminders.service import ReminderService
 from bot.scheduler import Scheduler
 from db.database import Database
 from db.models import Delivery

@@ -15,6 +15,7 @@ from bot import reminders
 from bot.clock import ManualClock
 from bot.formatting import fmt_datetime
 from bot.i18n import pick_text
+from bot.reminders.texts import Answer, ReminderCB
 from db.models import Application, AuditLog
 from handlers.attendance import AttAction, AttendanceCB, Mark
 from handlers.staff.common import clip
@@ -149,7 +150,7 @@ async def test_attendance_is_staff_only_and_buttons_are_rechecked(h: BotHarness)
     starts = T0 + 30 * H
     session = await h.repo.schedule.add(group.id, starts, starts + H, None, actor_id=ADMIN_ID)
     message = await h.app.dispatcher["reminders"].bot.send_message(stranger.id, "x")
-    data = reminders.ReminderCB(session_id=session.id, answer=reminders.Answer.yes).pack()
+    data = ReminderCB(session_id=session.id, answer=Answer.yes).pack()
     query = stranger.press(data, message.message_id)
     answer = await stranger.wait_callback_answer(query["id"])
     assert answer.text == chat.label("reminder-not-trainee")

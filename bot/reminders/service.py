@@ -1,43 +1,5 @@
-"""Class reminders, attendance answers and the staff's daily digest (issue 5).
-
-How it fits together (DESIGN rules 1, 2, 5 and 6):
-
-* The database is the source of truth. Jobs on the process's scheduler
-  (``bot.scheduler``) are derived from it: for every class not cancelled and every
-  offset of ``REMINDER_OFFSETS`` (default 24h, 1h) a job
-  ``reminder:{session_id}:{offset_minutes}`` at ``starts_at - offset`` (the scheduler's
-  kind ``reminder:{session_id}``, target the offset). Jobs are rebuilt at start-up,
-  re-derived every ten minutes (a class changed by another process is picked up) and
-  replaced at once when a class is added, moved or cancelled here (``session_changed``).
-  Only reminders due within ``horizon`` (8 days) get jobs, so a whole term does not sit
-  in memory; the re-derivation moves the window on.
-* A reminder is a ``deliveries`` row before it is sent: kind ``reminder``, dedupe key
-  ``reminder:{session}:{offset}:{user}``, ``expires_at`` = the class's start. The key
-  makes every path idempotent: a job, the catch-up after a restart, a second process,
-  a rebuilt schedule all enqueue the same rows, and ``ON CONFLICT DO NOTHING`` keeps one.
-* Catch-up (``run_due``, at start-up, on every clock jump and every minute by the job
-  ``reminder_sweep:0``): the offset
-  due now is the smallest one whose instant has passed, for classes that have not
-  started. So a reminder missed while the bot was down is sent late, but only before the
-  class starts, and only the latest one (a trainee never gets "in 24 hours" and "in
-  1 hour" at once).
-* A moved class keeps its keys: an offset already reminded is never reminded again (the
-  trainee got the schedule notice about the move); the offsets still ahead fire at the
-  new time; rows not sent yet now expire at the new start. A cancelled class's jobs are
-  removed and its unsent rows skipped; the renderer checks again at send time.
-* The renderer builds the text at send time in the trainee's language, with "I'll come"
-  / "I can't come" buttons (``ReminderCB``); it skips a trainee who turned reminders
-  off, left the group, or a class that was cancelled or has started.
-* A daily digest ``digest:{centre_id}`` at 18:00 in each centre's time zone posts
-  tomorrow's classes with expected attendance to ``STAFF_CHAT_ID``; a ``kv`` marker
-  claimed with INSERT … ON CONFLICT DO NOTHING makes it once per centre and day.
-* ``SCHEDULER_ENABLED=false``: this process runs no jobs and no catch-up (another
-  process does); its outbox still sends reminders, and a class changed here still gets
-  its unsent rows re-timed or skipped.
-
-Every job runs ``bot.scheduler.run_job`` with ids only; with a ``ManualClock`` (tests)
-the scheduler stays paused and only ``BotProcess.time_moved()`` (the catch-up) moves
-things on.
+"""``ReminderService``: the reminder jobs, catch-up, rendering at send time and the
+daily digest of one bot process.
 """
 
 from __future__ import annotations
@@ -45,204 +7,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time as monotonic_time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.formatting import fmt_date, fmt_datetime, fmt_time
 from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Rendered, register_renderer
+from bot.reminders import hooks
+from bot.reminders.planning import (
+    DIGEST_AT,
+    RENDER_CACHE_SECONDS,
+    SWEEP_KIND,
+    WAVES_PER_BATCH,
+    PlannedJob,
+    due_offset,
+    next_digest_at,
+    offsets_in_minutes,
+    plan_reminder_jobs,
+)
+from bot.reminders.texts import answer_markup, digest_text, reminder_text, starts_in_text
 from bot.scheduler import ScheduledJob, Scheduler
 from bot.telegram_utils import split_text
-from db.dto import AttendanceCounts, NewDelivery, ReminderSessionDTO, UserDTO
+from db.dto import NewDelivery, ReminderSessionDTO, UserDTO
 from db.repo import Repos
 from db.repo.deliveries import ENQUEUE_SLICE
 from db.repo.reminders import reminder_key
 
 if TYPE_CHECKING:
-    from bot.factory import App
     from bot.outbox import Outbox
-    from bot.runner import BotProcess
 
 log = logging.getLogger(__name__)
-
-DIGEST_AT = time(18, 0)  # local time of each centre
-SWEEP_KIND = "reminder_sweep"  # job "reminder_sweep:0"
-RENDER_CACHE_SECONDS = 5.0
-WAVES_PER_BATCH = 32  # classes looked up and enqueued together (after a first one alone)
-MAX_OFFSET_MINUTES = 60 * 24 * 30
-
-
-# ---- callback data -----------------------------------------------------------------------
-
-
-class Answer(StrEnum):
-    yes = "y"
-    no = "n"
-
-
-ANSWER_VALUES = {Answer.yes: "yes", Answer.no: "no"}
-
-
-class ReminderCB(CallbackData, prefix="rmd"):
-    """A trainee's answer under a reminder. Re-checked by the handler: never trusted."""
-
-    session_id: int
-    answer: Answer
-
-
-def answer_markup(t: BoundTranslator, session_id: int, chosen: str | None) -> InlineKeyboardMarkup:
-    """The "I'll come" / "I can't come" buttons; the stored answer (yes | no) is ticked."""
-
-    def button(answer: Answer, key: str) -> InlineKeyboardButton:
-        label = t.plain(key)
-        if chosen == ANSWER_VALUES[answer]:
-            label = f"✓ {label}"
-        return InlineKeyboardButton(
-            text=label, callback_data=ReminderCB(session_id=session_id, answer=answer).pack()
-        )
-
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [button(Answer.yes, "reminder-btn-yes"), button(Answer.no, "reminder-btn-no")]
-        ]
-    )
-
-
-# ---- pure logic: offsets, instants, the job plan -------------------------------------------
-
-
-def offsets_in_minutes(offsets: Iterable[timedelta]) -> tuple[int, ...]:
-    """Whole minutes, largest first, without duplicates."""
-    minutes = {int(o.total_seconds() // 60) for o in offsets}
-    if any(m <= 0 or m > MAX_OFFSET_MINUTES for m in minutes):
-        raise ValueError("reminder offsets must be between one minute and 30 days")
-    return tuple(sorted(minutes, reverse=True))
-
-
-def reminder_instant(starts_at: datetime, offset_minutes: int) -> datetime:
-    return starts_at - timedelta(minutes=offset_minutes)
-
-
-def due_offset(starts_at: datetime, offsets: Sequence[int], now: datetime) -> int | None:
-    """The reminder due at ``now``: the smallest offset whose instant has passed, while
-    the class has not started (None: nothing due, or too late)."""
-    if now >= starts_at:
-        return None
-    passed = [m for m in offsets if reminder_instant(starts_at, m) <= now]
-    return min(passed) if passed else None
-
-
-def reminder_job_id(session_id: int, offset_minutes: int) -> str:
-    return f"reminder:{session_id}:{offset_minutes}"
-
-
-def digest_job_id(centre_id: int) -> str:
-    return f"digest:{centre_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedJob:
-    id: str
-    session_id: int
-    offset_minutes: int
-    run_at: datetime
-
-
-def plan_reminder_jobs(
-    sessions: Iterable[tuple[int, datetime]],
-    offsets: Sequence[int],
-    now: datetime,
-    horizon: timedelta | None = None,
-) -> list[PlannedJob]:
-    """Jobs for the reminders still ahead: instant after ``now`` (a reminder due now or
-    missed is the catch-up's) and, with a horizon, no later than ``now + horizon``."""
-    plan = []
-    for session_id, starts_at in sessions:
-        for offset in offsets:
-            at = reminder_instant(starts_at, offset)
-            if at <= now or (horizon is not None and at > now + horizon):
-                continue
-            plan.append(PlannedJob(reminder_job_id(session_id, offset), session_id, offset, at))
-    plan.sort(key=lambda p: (p.run_at, p.id))
-    return plan
-
-
-def starts_in_text(t: BoundTranslator, starts_at: datetime, now: datetime) -> str:
-    """E.g. "in 24 hours", "in 1 hour", "in 45 minutes" (whole hours from two hours up)."""
-    minutes = max(1, round((starts_at - now).total_seconds() / 60))
-    if minutes >= 120 or minutes % 60 == 0:
-        return t.n_plain("reminder-in-hours", round(minutes / 60))
-    return t.n_plain("reminder-in-minutes", minutes)
-
-
-def reminder_text(t: BoundTranslator, info: ReminderSessionDTO, now: datetime) -> str:
-    """The reminder's text in ``t``'s language (the buttons are ``answer_markup``)."""
-    session, context = info.session, info.context
-    tz = context.centre.timezone
-    return t(
-        "reminder-text",
-        starts_in=starts_in_text(t, session.starts_at, now),
-        course=t.pick(context.course.title),
-        group=t.pick(context.group.name),
-        when=fmt_datetime(session.starts_at, tz, t.locale),
-        end=fmt_time(session.ends_at, tz, t.locale),
-        room=session.room or "—",
-        centre=t.pick(context.centre.name),
-        address=t.pick(context.centre.address),
-    )
-
-
-def digest_text(
-    t: BoundTranslator,
-    centre_name: Mapping[str, str],
-    day: date,
-    sessions: Sequence[ReminderSessionDTO],
-    counts: Mapping[int, AttendanceCounts],
-) -> str:
-    """Tomorrow's classes with their trainees' answers. Classes of groups with no trainees
-    are not listed (a line says how many); if no class has trainees, one line says so."""
-    centre, when = t.pick(centre_name), fmt_date(day, t.locale)
-    listed = [i for i in sessions if counts.get(i.session.id, AttendanceCounts()).total > 0]
-    if not listed:
-        return t("reminder-digest-no-trainees", centre=centre, date=when)
-    lines = [t("reminder-digest-header", centre=centre, date=when)]
-    for info in listed:
-        s, context = info.session, info.context
-        tz = context.centre.timezone
-        c = counts.get(s.id, AttendanceCounts())
-        lines.append("")
-        lines.append(
-            t(
-                "reminder-digest-line",
-                time=fmt_time(s.starts_at, tz, t.locale),
-                end=fmt_time(s.ends_at, tz, t.locale),
-                course=t.pick(context.course.title),
-                group=t.pick(context.group.name),
-                room=s.room or "—",
-                yes=c.yes,
-                no=c.no,
-                unknown=c.unknown,
-                total=c.total,
-            )
-        )
-    if len(listed) < len(sessions):
-        lines += ["", t.n("reminder-digest-not-listed", len(sessions) - len(listed))]
-    lines += ["", t("reminder-digest-legend")]
-    return "\n".join(lines)
-
-
-# ---- the service ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,16 +59,6 @@ class _Snapshot:
     # (locale, answer). Formatting dates costs more than sending.
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
     markups: dict[tuple[str, str | None], InlineKeyboardMarkup] = field(default_factory=dict)
-
-
-def next_digest_at(now: datetime, tz: str) -> datetime:
-    """The next 18:00 in the centre's time zone (today's if still ahead), in UTC."""
-    zone = ZoneInfo(tz)
-    local = now.astimezone(zone)
-    at = datetime.combine(local.date(), DIGEST_AT, tzinfo=zone)
-    if at <= local:
-        at = datetime.combine(local.date() + timedelta(days=1), DIGEST_AT, tzinfo=zone)
-    return at.astimezone(UTC)
 
 
 class ReminderService:
@@ -326,7 +118,7 @@ class ReminderService:
             self.outbox.register_renderer("reminder", self.render)
         else:
             register_renderer("reminder", self.render)
-        _register(self)
+        hooks.register(self)
         if self.scheduler is None:
             log.info("reminders: SCHEDULER_ENABLED is false, this process runs no jobs")
             return
@@ -344,7 +136,7 @@ class ReminderService:
     async def stop(self) -> None:
         """Forget this service and its per-class handlers (the process's scheduler, which
         holds the jobs, is stopped by its owner)."""
-        _unregister(self)
+        hooks.unregister(self)
         if self.scheduler is not None:
             for session_id in list(self._handlers):
                 self.scheduler.off(f"reminder:{session_id}")
@@ -663,65 +455,3 @@ class _Fire:
 
     async def __call__(self, offset_minutes: int) -> None:
         await self.service.fire(self.session_id, offset_minutes)
-
-
-# ---- the service of this process and the hooks for code that changes classes ----------------
-
-_services: list[ReminderService] = []
-
-
-def _register(service: ReminderService) -> None:
-    if service not in _services:
-        _services.append(service)
-
-
-def _unregister(service: ReminderService) -> None:
-    if service in _services:
-        _services.remove(service)
-
-
-def current_service() -> ReminderService | None:
-    """The reminder service of this bot process (the latest started), if any."""
-    return _services[-1] if _services else None
-
-
-async def session_changed(session_id: int) -> None:
-    """Hook for code that adds, moves or cancels a class (no-op without a service)."""
-    service = current_service()
-    if service is not None:
-        await service.session_changed(session_id)
-
-
-async def catalog_changed() -> None:
-    """Hook after a catalogue or timetable import (no-op without a service)."""
-    service = current_service()
-    if service is not None:
-        await service.catalog_changed()
-
-
-# ---- wiring into the bot process -------------------------------------------------------------
-
-
-async def start_reminders(process: BotProcess, app: App) -> ReminderService:
-    """Build and start the process's service over its outbox and scheduler (None where
-    SCHEDULER_ENABLED=false) and inject it as ``reminders``; stopped by ``stop_reminders``.
-    ``BotProcess._start_services`` calls this after the outbox and the scheduler exist."""
-    service = ReminderService(
-        app.repo,
-        app.translator,
-        app.settings,
-        clock=app.clock,
-        bot=process.bot,
-        outbox=process.outbox,
-        scheduler=process.scheduler,
-    )
-    app.dispatcher["reminders"] = service
-    await service.start()
-    return service
-
-
-async def stop_reminders(app: App | None) -> None:
-    """``BotProcess._stop_services``: forget the process's service."""
-    service = app.dispatcher.get("reminders") if app is not None else None
-    if isinstance(service, ReminderService):
-        await service.stop()
