@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
+from bot.routing import FeatureRouter
 from handlers import setup_routers
 
 
@@ -47,3 +48,50 @@ def test_no_handler_or_filter_runs_in_a_thread() -> None:
     )
     assert handlers > 100  # every feature router was walked
     assert sync_callables(root) == []
+
+
+async def _never(_: object) -> bool:
+    return False
+
+
+def test_a_feature_split_over_modules_is_one_router_with_its_filters() -> None:
+    """``FeatureRouter.include``: the parts' handlers, in the order given, on the feature's
+    one Router, behind the feature's filters (never a Router of their own)."""
+    first, second = FeatureRouter("part.first"), FeatureRouter("part.second")
+
+    @second.message()
+    async def b(_: object) -> None:
+        return None
+
+    @first.message()
+    async def a(_: object) -> None:
+        return None
+
+    feature = FeatureRouter("feature")
+    feature.message.filter(_never)
+    feature.include(first, second)
+
+    @feature.message()
+    async def c(_: object) -> None:
+        return None
+
+    built = feature.build()
+    assert built.sub_routers == []
+    assert [h.callback for h in built.message.handlers] == [a, b, c]
+    assert [f.callback for f in built.message._handler.filters or []] == [_never]
+    assert feature.build() is not built  # still a recipe: one Router per build
+
+
+def test_split_features_keep_their_filters() -> None:
+    """The split packages' routers still check the chat and the role first."""
+    from handlers import broadcast, signup
+    from handlers.staff import schedule
+
+    def filters(recipe: FeatureRouter) -> list[str]:
+        built = recipe.build()
+        return [type(f.callback).__name__ for f in built.callback_query._handler.filters or []]
+
+    assert filters(broadcast.router) == ["BroadcastTraffic", "PrivateChat", "RoleFilter"]
+    assert filters(schedule.router) == ["StaffTraffic", "RoleFilter", "StaffChats"]
+    assert filters(signup.router) == ["PrivateChat"]
+    assert len(broadcast.router.build().callback_query.handlers) > 10

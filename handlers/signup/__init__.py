@@ -1,0 +1,26 @@
+"""The sign-up form: one question at a time, Back and Cancel at every step.
+
+Steps: full name → phone → district (or "my region is not in the list": none) → group
+(if the course has several) → consent (once per user) → summary, where any field can be
+edited before confirming. The form lives in the FSM storage (the database), so it
+survives a restart of the bot.
+
+The package, by concern: ``steps`` (states, step order), ``questions`` (each step's
+question and keyboard, the summary), and the handlers in the order they are tried —
+``entry`` (start, cancel, back), ``answers``, ``submit``, ``fallbacks``.
+"""
+
+from __future__ import annotations
+
+from bot.filters import PrivateChat
+from bot.routing import FeatureRouter
+from handlers.signup import answers, entry, fallbacks, submit
+
+__all__ = ["router"]
+
+# The feature's one router: its filters, then the modules' handlers in the order they
+# are tried. The modules' own routers carry no filters: include them only here.
+router = FeatureRouter(__name__)
+router.message.filter(PrivateChat())
+router.callback_query.filter(PrivateChat())
+router.include(entry.router, answers.router, submit.router, fallbacks.router)

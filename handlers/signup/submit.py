@@ -1,0 +1,86 @@
+"""Confirming the summary: the application is saved and staff are told."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiogram import Bot, F
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    Message,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.callbacks import SignupAction, SignupCB
+from bot.config import Settings
+from bot.i18n import BoundTranslator, Translator
+from bot.notify import notify_staff_new_application
+from bot.routing import FeatureRouter
+from bot.telegram_utils import drop_keyboard, show
+from db.dto import UserDTO
+from db.repo import Repos
+from db.repo.applications import EnrolmentError
+from handlers.signup.entry import leave_form
+from handlers.signup.questions import summary_text
+from handlers.signup.steps import SignUp
+
+router = FeatureRouter(__name__)
+
+
+@router.callback_query(
+    StateFilter(SignUp.confirm), SignupCB.filter(F.action == SignupAction.confirm)
+)
+async def confirm(
+    callback: CallbackQuery,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    message = callback.message
+    if not isinstance(message, Message):
+        callback_answer.text = t.plain("error-stale-button")
+        return
+    data = await state.get_data()
+    consent_raw = data.get("consent_at")
+    consent_at = (
+        datetime.fromisoformat(consent_raw)
+        if consent_raw
+        else (user.consent_at or datetime.now(UTC))
+    )
+    try:
+        outcome = await repo.applications.submit(
+            user_id=user.id,
+            course_id=data["course_id"],
+            group_id=data.get("group_id") or None,
+            full_name=data["full_name"],
+            phone=data["phone"],
+            district_id=data.get("district_id"),
+            consent_at=consent_at,
+            source=data.get("source"),
+        )
+    except EnrolmentError as exc:
+        await drop_keyboard(callback)
+        key = {
+            "duplicate": "signup-duplicate-short",
+            "enrolment_closed": "signup-enrolment-closed",
+        }.get(exc.code, "error-stale-button")
+        await leave_form(message, state, t, repo, settings, key)
+        return
+    if user.consent_at is None:
+        await repo.users.set_consent(user.id, consent_at)
+    app = outcome.application
+    await show(callback, await summary_text(data, t, repo))
+    if app.status == "waitlisted":
+        done = t("signup-done-waitlist", id=app.id, position=outcome.waitlist_position or 1)
+    else:
+        done = t("signup-done", id=app.id)
+    await leave_form(message, state, t, repo, settings, "signup-next-steps")
+    await message.answer(done)
+    await notify_staff_new_application(bot, settings, translator, repo, app)
