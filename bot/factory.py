@@ -18,8 +18,10 @@ from bot.config import Settings
 from bot.fsm_storage import SQLStorage
 from bot.i18n import Translator
 from bot.middlewares import CallbackAnswerMiddleware, ThrottlingMiddleware, UserContextMiddleware
+from bot.outbox import OutboxSession
 from db.database import Database
 from db.repo import Repos
+from handlers import setup_routers
 
 
 @dataclass(slots=True)
@@ -80,8 +82,6 @@ def build_bot(settings: Settings, token: str | None = None) -> Bot:
 def build_outbox_bot(settings: Settings, *, connections: int) -> Bot:
     """The outbox's own Bot: its own HTTP session and connection pool, so bulk sends never
     queue in front of replies to users; JSON requests (cheaper than multipart)."""
-    from bot.outbox import OutboxSession
-
     session = OutboxSession(
         api=TelegramAPIServer.from_base(settings.bot_api_url), limit=connections
     )
@@ -121,8 +121,6 @@ def build_dispatcher(
     storage: BaseStorage | None = None,
     clock: Clock | None = None,
 ) -> App:
-    from handlers import setup_routers
-
     clock = clock or SystemClock()
     repo = Repos.create(db, now=clock.now)
     storage = storage or build_storage(settings, db)

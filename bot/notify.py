@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramAPIError
 from bot.config import Settings
 from bot.formatting import status_label, weekly_pattern
 from bot.i18n import BoundTranslator, Translator
+from bot.staff_callbacks import decision_markup, staff_message_key
 from db.dto import ApplicationDTO, GroupContextDTO, NewDelivery, ScheduleChangeDTO
 from db.repo import Repos
 
@@ -77,8 +78,6 @@ async def notify_staff_new_application(
     see it under /admin)."""
     if settings.staff_chat_id is None:
         return
-    from handlers.staff.callbacks import decision_markup, staff_message_key
-
     locale = settings.default_locale
     text = await application_summary(translator, locale, repo, app)
     markup = decision_markup(translator.bind(locale), app.id, app.status)

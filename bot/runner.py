@@ -22,6 +22,7 @@ from bot.i18n import Translator
 
 if TYPE_CHECKING:
     from bot.outbox import Outbox
+    from bot.reminders.service import ReminderService
     from bot.scheduler import Scheduler
     from handlers.broadcast.service import BroadcastService
 
@@ -95,6 +96,7 @@ class BotProcess:
         # Jobs derived from the database; None where SCHEDULER_ENABLED=false.
         self.scheduler: Scheduler | None = None
         self.broadcasts: BroadcastService | None = None
+        self.reminders: ReminderService | None = None
         self.on_app = on_app
         self.storage = storage
         self.clock = clock or SystemClock()
@@ -129,9 +131,10 @@ class BotProcess:
     async def _start_services(self, app: App, bot: Bot) -> None:
         """Background services start here, after the app: the outbox (which first takes
         back rows a crashed process left claimed), then the scheduler. Handlers get them
-        as ``outbox``, ``scheduler`` (None if this process runs none) and ``broadcasts``."""
+        as ``outbox``, ``scheduler`` (None if this process runs none), ``broadcasts`` and
+        ``reminders``."""
         from bot.outbox import Outbox, default_concurrency
-        from bot.reminders.wiring import start_reminders
+        from bot.reminders.service import ReminderService
         from bot.scheduler import Scheduler
         from handlers.broadcast.service import BroadcastService
 
@@ -159,14 +162,25 @@ class BotProcess:
         app.dispatcher["scheduler"] = self.scheduler
         app.dispatcher["broadcasts"] = self.broadcasts
         await self.broadcasts.start()
-        await start_reminders(self, app)  # reminders and the digest (issue 5)
+        # Reminders and the digest: no jobs where SCHEDULER_ENABLED=false (scheduler None).
+        self.reminders = ReminderService(
+            app.repo,
+            app.translator,
+            settings,
+            clock=self.clock,
+            bot=bot,
+            outbox=self.outbox,
+            scheduler=self.scheduler,
+        )
+        app.dispatcher["reminders"] = self.reminders
+        await self.reminders.start()
 
     async def _stop_services(self) -> None:
         """Background services stop here, before the database closes: in reverse order,
         the outbox last, after the requests it has in flight."""
-        from bot.reminders.wiring import stop_reminders
-
-        await stop_reminders(self.app)
+        if self.reminders is not None:
+            await self.reminders.stop()
+            self.reminders = None
         if self.broadcasts is not None:
             await self.broadcasts.stop_service()
             self.broadcasts = None

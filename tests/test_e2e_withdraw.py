@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.i18n import pick_text
-from handlers.staff.callbacks import staff_message_key
+from bot.staff_callbacks import staff_message_key
 from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from sandbox.telegram import EventKind
 from sandbox.telegram.models import Event

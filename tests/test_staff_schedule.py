@@ -13,10 +13,10 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.formatting import fmt_datetime, fmt_time
 from bot.i18n import pick_text
+from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from db.dto import GroupDTO, SessionDTO
 from db.models import AuditLog, Delivery
 from db.repo.schedule import ScheduleError
-from handlers.staff.callbacks import ScheduleAction, ScheduleCB
 from handlers.staff.schedule.parsing import Slot, SlotError, parse_slot
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from bot.filters import TextKey
 from bot.roles import RoleFilter
+from bot.staff_callbacks import CourseAction, CoursesCB
 from db.models import Application, AuditLog, ClassSession, Course, FsmState, Group, Staff
 from handlers.staff import staff_routers
-from handlers.staff.callbacks import CourseAction, CoursesCB
 from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.test_staff_support import (
     applicant,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot.i18n import pick_text
 from bot.roles import role_of
+from bot.staff_callbacks import TeamAction, TeamCB
 from bot.staff_menu import SECTIONS
 from db.repo.staff import StaffRepo
-from handlers.staff.callbacks import TeamAction, TeamCB
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat
 from tests.test_staff_support import (

@@ -40,9 +40,9 @@ the scheduler stays paused and only ``BotProcess.time_moved()`` (the catch-up) m
 things on.
 
 The package, by concern: ``texts`` (buttons, reminder and digest texts), ``planning``
-(pure logic: offsets, instants, the job plan), ``service`` (``ReminderService``),
-``hooks`` (the hooks below, for code that changes classes) and ``wiring`` (start and
-stop with the bot process).
+(pure logic: offsets, instants, the job plan), ``service`` (``ReminderService``, built
+and started by ``bot.runner.BotProcess``) and ``hooks`` (the hooks below, for code that
+changes classes: they reach the running service without importing it).
 """
 
 from bot.reminders.hooks import catalog_changed, current_service, session_changed

@@ -20,12 +20,12 @@ from bot.keyboards import inline_rows
 from bot.notify import district_label, notify_applicant
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import CODE_STATUSES, STATUS_CODES, AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import TEXT_LIMIT, show, split_text
 from db.dto import CourseDTO, DistrictDTO, GroupDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import ApplicationFilter, EnrolmentError
-from handlers.staff.callbacks import CODE_STATUSES, STATUS_CODES, AppsAction, AppsCB
 from handlers.staff.common import (
     StaffChats,
     StaffTraffic,

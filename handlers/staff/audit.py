@@ -11,12 +11,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.i18n import BoundTranslator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import AuditCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
 from db.dto import Audience, AuditDTO
 from db.repo import Repos
 from handlers.broadcast.views import describe as describe_audience
-from handlers.staff.callbacks import AuditCB
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
 from handlers.staff.schedule.timetable import KIND_KEYS  # a timetable import's counts per kind
 

@@ -17,9 +17,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
 from bot.i18n import BoundTranslator
+from bot.staff_callbacks import CancelCB, StaffHomeCB
 from db.dto import UserDTO
 from db.repo import Repos
-from handlers.staff.callbacks import CancelCB, StaffHomeCB
 
 TEXT_INPUT_MAX = 500
 

@@ -13,13 +13,13 @@ from bot.filters import HasText
 from bot.i18n import BoundTranslator, Translator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from db.repo.courses import GROUP_NAME_MAX, MAX_CAPACITY
-from handlers.staff.callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
 from handlers.staff.common import (
     StaffChats,
     StaffForm,

@@ -25,10 +25,7 @@ from bot.i18n import BoundTranslator, Translator, escape
 from bot.notify import application_summary, district_label, notify_applicant
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
-from db.dto import ApplicationDTO, UserDTO
-from db.repo import Repos
-from db.repo.applications import EnrolmentError
-from handlers.staff.callbacks import (
+from bot.staff_callbacks import (
     CODE_STATUSES,
     STATUS_CODES,
     AppsAction,
@@ -39,6 +36,9 @@ from handlers.staff.callbacks import (
     decision_markup,
     staff_message_key,
 )
+from db.dto import ApplicationDTO, UserDTO
+from db.repo import Repos
+from db.repo.applications import EnrolmentError
 from handlers.staff.common import (
     TEXT_INPUT_MAX,
     StaffChats,

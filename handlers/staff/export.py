@@ -17,12 +17,12 @@ from bot.i18n import BoundTranslator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.services.export import Table, to_csv, to_xlsx
+from bot.staff_callbacks import AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
 from db.dto import ApplicationDTO, CentreDTO, CourseDTO, DistrictDTO, GroupDTO, UserDTO
 from db.repo import Repos
 from handlers.staff.applications import Filter, describe, filters_view, load_filter
-from handlers.staff.callbacks import AppsAction, AppsCB
 from handlers.staff.common import StaffChats, StaffTraffic, alert, stale
 
 router = FeatureRouter(__name__)

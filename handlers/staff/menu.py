@@ -11,10 +11,10 @@ from bot.i18n import BoundTranslator
 from bot.keyboards import inline_rows
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import CancelCB, StaffHomeCB
 from bot.staff_menu import SECTIONS, StaffMenuCB
 from bot.telegram_utils import show
 from db.repo import Repos
-from handlers.staff.callbacks import CancelCB, StaffHomeCB
 from handlers.staff.common import StaffChats, StaffTraffic
 
 router = FeatureRouter(__name__)

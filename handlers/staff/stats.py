@@ -26,11 +26,11 @@ from bot.services.stats import (
     seats_left_out,
     top,
 )
+from bot.staff_callbacks import StatsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
 from db.dto import StatsDTO
 from db.repo import Repos
-from handlers.staff.callbacks import StatsCB
 from handlers.staff.common import (
     StaffChats,
     StaffTraffic,

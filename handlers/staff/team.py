@@ -25,11 +25,11 @@ from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import main_menu
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import TeamAction, TeamCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
 from db.dto import UserDTO
 from db.repo import Repos
-from handlers.staff.callbacks import TeamAction, TeamCB
 from handlers.staff.common import (
     StaffChats,
     StaffForm,

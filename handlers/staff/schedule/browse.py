@@ -12,9 +12,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.clock import Clock
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
 from db.repo import Repos
-from handlers.staff.callbacks import ScheduleAction, ScheduleCB
 from handlers.staff.common import (
     StaffForm,
     stale,

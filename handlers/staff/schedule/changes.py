@@ -22,11 +22,11 @@ from bot.filters import HasText
 from bot.i18n import BoundTranslator, Html, Translator
 from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
 from db.dto import ScheduleChangeDTO, UserDTO
 from db.repo import Repos
 from db.repo.schedule import ScheduleError
-from handlers.staff.callbacks import ScheduleAction, ScheduleCB
 from handlers.staff.common import (
     StaffForm,
     alert,

@@ -25,10 +25,10 @@ from bot.i18n import BoundTranslator, Translator, escape
 from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
 from bot.services.catalog import WEEKDAYS, CatalogError, apply_catalog, parse_catalog
+from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
 from db.dto import GroupContextDTO, ScheduleChangeDTO, SessionDTO, UserDTO
 from db.repo import Repos
-from handlers.staff.callbacks import ScheduleAction, ScheduleCB
 from handlers.staff.common import (
     HasDocument,
     StaffForm,

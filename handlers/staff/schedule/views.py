@@ -16,9 +16,9 @@ from babel.dates import format_date
 
 from bot.formatting import fmt_datetime, fmt_time
 from bot.i18n import BoundTranslator, Html
+from bot.staff_callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
 from db.dto import GroupContextDTO, SessionDTO
 from db.repo import Repos
-from handlers.staff.callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
 from handlers.staff.common import (
     alert,
     home_button,
