@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LOCALES: tuple[str, ...] = ("kk", "ky", "ru", "en")
 TELEGRAM_API_URL = "https://api.telegram.org"
@@ -16,7 +18,8 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'bot.sqlit
 DEFAULT_CATALOG_FILE = PROJECT_ROOT / "catalog" / "demo.yaml"
 
 _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
-_OFFSET_RE = re.compile(r"^(\d{1,5})([mhd])$")
+_OFFSET_RE = re.compile(r"^([0-9]{1,5})([mhd])$")
+_ASCII_ID_RE = re.compile(r"[0-9]{1,20}")
 
 
 class ConfigError(ValueError):
@@ -44,6 +47,10 @@ class Settings:
     sandbox_host: str = "127.0.0.1"
     log_level: str = "INFO"
     throttle_rate: float = 3.0
+    # A half-filled form (its name, phone...) is deleted after this long untouched.
+    form_state_ttl: timedelta = timedelta(days=30)
+    # Sign-up submissions one person may make in 24 hours.
+    signup_daily_limit: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -63,10 +70,37 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     raw = _get(env, name)
     if raw is None:
         return default
+    # ASCII digits only: int() also takes '١٢' or '1_000', and str.isdigit() lets '²' in.
+    if not re.fullmatch(r"-?[0-9]{1,20}", raw):
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}")
+    return int(raw)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
     try:
-        return int(raw)
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        return False
+
+
+def _api_url(raw: str) -> str:
+    """BOT_API_URL: https, or http only to this machine (a local Bot API server): the
+    token is part of every request's path."""
+    if not re.match(r"^https?://[^\s/]+", raw):
+        raise ConfigError(f"BOT_API_URL must be an http(s) URL, got {raw!r}")
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ConfigError(f"BOT_API_URL must be an http(s) URL, got {raw!r}") from None
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(
+            f"BOT_API_URL must use https:// for {host} (http:// would send the bot token "
+            "in clear text; it is allowed only for localhost)"
+        )
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -113,9 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     if token is not None and not _TOKEN_RE.match(token):
         raise ConfigError("BOT_TOKEN is malformed: expected '123456:ABC...' from @BotFather")
 
-    api_url = _get(env, "BOT_API_URL") or TELEGRAM_API_URL
-    if not re.match(r"^https?://[^\s/]+", api_url):
-        raise ConfigError(f"BOT_API_URL must be an http(s) URL, got {api_url!r}")
+    api_url = _api_url(_get(env, "BOT_API_URL") or TELEGRAM_API_URL)
 
     database_url = _get(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -134,7 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
             part = raw_part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            if not _ASCII_ID_RE.fullmatch(part):
                 raise ConfigError(
                     f"ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
                 )
@@ -184,6 +216,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     if throttle_rate < 0:
         raise ConfigError("THROTTLE_RATE must be 0 (off) or a positive number")
 
+    ttl_days = _int(env, "FORM_STATE_TTL_DAYS", 30)
+    if ttl_days is None or not 1 <= ttl_days <= 365:
+        raise ConfigError("FORM_STATE_TTL_DAYS must be a number of days from 1 to 365")
+    daily_limit = _int(env, "SIGNUP_DAILY_LIMIT", 5)
+    if daily_limit is None or not 1 <= daily_limit <= 100:
+        raise ConfigError("SIGNUP_DAILY_LIMIT must be a number from 1 to 100")
+
     return Settings(
         bot_token=token,
         bot_api_url=api_url.rstrip("/"),
@@ -204,4 +243,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
         sandbox_host=_get(env, "SANDBOX_HOST") or "127.0.0.1",
         log_level=log_level,
         throttle_rate=throttle_rate,
+        form_state_ttl=timedelta(days=ttl_days),
+        signup_daily_limit=daily_limit,
     )

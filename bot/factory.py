@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from bot.outbox import OutboxSession
 from db.database import Database
 from db.repo import Repos
 from handlers import setup_routers
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -96,7 +99,9 @@ def build_storage(settings: Settings, db: Database) -> BaseStorage:
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(settings.redis_url)
+        # Form state (a half-filled form holds a name and a phone) expires by itself.
+        ttl = settings.form_state_ttl
+        return RedisStorage.from_url(settings.redis_url, state_ttl=ttl, data_ttl=ttl)
     # Long polling: one consumer per chat, so the state can be cached in this process.
     return SQLStorage(db, cache=not settings.webhook_mode)
 
@@ -152,4 +157,6 @@ async def create_app(
     translator = Translator(default_locale=settings.default_locale)
     app = build_dispatcher(settings, db, translator, storage, clock)
     await app.repo.staff.ensure_admins(settings.admin_ids)
+    for user_id in await app.repo.staff.demote_unlisted_admins(settings.admin_ids):
+        log.warning("user %s is no longer in ADMIN_IDS: their admin role is removed", user_id)
     return app

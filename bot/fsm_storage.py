@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -140,6 +141,12 @@ class SQLStorage(BaseStorage):
 
         return dict((await self._modify(key, merge))[1])
 
+    def evict(self, keys: list[str]) -> None:
+        """Drop cached rows by key (after they were deleted directly in the DB)."""
+        if self._cache is not None:
+            for k in keys:
+                self._cache.pop(k, None)
+
     def forget(self, chat_id: int) -> None:
         """Drop cached rows of a chat (after its rows were deleted directly in the DB)."""
         if self._cache is not None:
@@ -148,3 +155,13 @@ class SQLStorage(BaseStorage):
 
     async def close(self) -> None:
         """The Database is owned and closed by the application."""
+
+
+async def delete_forms_before(db: Database, cutoff: datetime) -> list[str]:
+    """Delete the form state untouched since ``cutoff`` (a half-filled form keeps a name
+    and a phone); returns the deleted keys."""
+    async with db.transaction_core() as conn:
+        deleted = await conn.execute(
+            delete(_TABLE).where(_TABLE.c.updated_at < cutoff).returning(_TABLE.c.key)
+        )
+        return list(deleted.scalars())

@@ -40,10 +40,23 @@ class Html(str):
     __slots__ = ()
 
 
+# Unicode bidirectional controls (embeddings, overrides, isolates, marks): a right-to-left
+# override in a name ("Aida\u202egnp.exe") makes staff read something else than what is
+# stored. They are dropped from every piece of user text the bot shows.
+_BIDI = dict.fromkeys(
+    (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)), None
+)
+
+
+def strip_bidi(text: str) -> str:
+    """``text`` without Unicode bidi controls."""
+    return text.translate(_BIDI)
+
+
 def escape(value: object) -> str:
     if isinstance(value, Html):
         return value
-    return html.escape(str(value), quote=False)
+    return html.escape(strip_bidi(str(value)), quote=False)
 
 
 def placeholders(text: str) -> set[str]:
@@ -130,7 +143,11 @@ class Translator:
     def plain(self, locale: str, key: str, /, **params: Any) -> str:
         value = self.raw(locale, key)
         text = value.forms[-1] if isinstance(value, _Plural) else value
-        return text.format_map(params) if params else text
+        if not params:
+            return text
+        return text.format_map(
+            {k: strip_bidi(v) if isinstance(v, str) else v for k, v in params.items()}
+        )
 
     def plural(
         self, locale: str, key: str, count: int, /, *, html_: bool = True, **params: Any

@@ -23,6 +23,7 @@ from bot.i18n import Translator
 if TYPE_CHECKING:
     from bot.outbox import Outbox
     from bot.reminders.service import ReminderService
+    from bot.retention import FormExpiry
     from bot.scheduler import Scheduler
     from handlers.broadcast.service import BroadcastService
 
@@ -97,6 +98,7 @@ class BotProcess:
         self.scheduler: Scheduler | None = None
         self.broadcasts: BroadcastService | None = None
         self.reminders: ReminderService | None = None
+        self.form_expiry: FormExpiry | None = None
         self.on_app = on_app
         self.storage = storage
         self.clock = clock or SystemClock()
@@ -174,10 +176,20 @@ class BotProcess:
         )
         app.dispatcher["reminders"] = self.reminders
         await self.reminders.start()
+        if self.scheduler is not None:
+            from bot.retention import FormExpiry
+
+            self.form_expiry = FormExpiry(
+                app.db, app.storage, settings.form_state_ttl, app.clock, self.scheduler
+            )
+            await self.form_expiry.start()
 
     async def _stop_services(self) -> None:
         """Background services stop here, before the database closes: in reverse order,
         the outbox last, after the requests it has in flight."""
+        if self.form_expiry is not None:
+            self.form_expiry.stop()
+            self.form_expiry = None
         if self.reminders is not None:
             await self.reminders.stop()
             self.reminders = None
@@ -255,14 +267,14 @@ async def run_bot(settings: Settings) -> None:
 
 
 async def _run_webhook(settings: Settings, app: App, bot: Bot, stop: asyncio.Event) -> None:
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiogram.webhook.aiohttp_server import setup_application
     from aiohttp import web
+
+    from bot.webhook import WebhookHandler
 
     assert settings.webhook_url is not None
     web_app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=app.dispatcher, bot=bot, secret_token=settings.webhook_secret
-    ).register(web_app, path="/webhook")
+    WebhookHandler(app.dispatcher, bot, settings.webhook_secret).register(web_app, path="/webhook")
     setup_application(web_app, app.dispatcher, bot=bot)
     await bot.set_webhook(
         settings.webhook_url.rstrip("/") + "/webhook",

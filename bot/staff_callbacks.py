@@ -114,6 +114,7 @@ class TeamAction(StrEnum):
     remove_yes = "ry"
     make_admin = "ma"
     make_staff = "ms"
+    add_confirm = "ac"  # the person found by @username is the right one
 
 
 class TeamCB(CallbackData, prefix="stm"):

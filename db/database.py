@@ -9,6 +9,7 @@ SQLITE_BUSY when two processes share one file) and the file runs in WAL mode.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -33,6 +34,20 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class _Hidden:
+    """Bound parameters on their way to aiosqlite's worker thread. aiosqlite logs every
+    call it runs at DEBUG level, arguments included; this keeps names and phones out of
+    that line (LOG_LEVEL=DEBUG must not turn the log into a list of applicants)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<parameters hidden>"
 
 
 class _FusedCursor:
@@ -62,8 +77,9 @@ class _FusedCursor:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _run(self, many: bool, sql: str, parameters: Any) -> tuple[Any, int, int | None, list[Any]]:
+    def _run(self, many: bool, sql: str, hidden: _Hidden) -> tuple[Any, int, int | None, list[Any]]:
         # Runs on the connection's worker thread.
+        parameters = hidden.value
         cursor = self._connection._conn.cursor()
         try:
             if many:
@@ -78,7 +94,7 @@ class _FusedCursor:
 
     async def _call(self, many: bool, sql: str, parameters: Any) -> _FusedCursor:
         execute = self._connection._execute  # one hop to the worker thread
-        result = await execute(self._run, many, sql, parameters)  # type: ignore[no-untyped-call]
+        result = await execute(self._run, many, sql, _Hidden(parameters))  # type: ignore[no-untyped-call]
         self.description, self.rowcount, self.lastrowid, rows = result
         self._rows = deque(rows)
         return self
@@ -145,12 +161,34 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows (an erased person's name and phone) are overwritten, not left in
+        # free pages of the file.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if not conn.get_execution_options().get("sqlite_read_only"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class MigrationError(RuntimeError):
+    """A migration would leave the database inconsistent; nothing was changed."""
+
+
+def _private_sqlite_file(database: str) -> None:
+    """Create the SQLite file's folder (0700) and the file itself (0600) before SQLite
+    does, so neither is ever world-readable; SQLite gives its -wal and -shm files the
+    database file's permissions. Existing files are tightened too."""
+    path = Path(database)
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 class Database:
@@ -163,7 +201,7 @@ class Database:
         if self.is_sqlite:
             database = parsed.database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite_file(database)
             # One connection per process: SQLite has one writer anyway, and a single
             # connection means no in-process lock contention at all.
             self.engine = create_async_engine(
@@ -174,11 +212,18 @@ class Database:
                 max_overflow=0,
                 pool_timeout=60,
                 async_creator=_sqlite_creator(url),
+                # Bound parameters (names, phones) never reach an error message or a log.
+                hide_parameters=True,
             )
             _sqlite_setup(self.engine)
         else:
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+                url,
+                echo=echo,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                hide_parameters=True,
             )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads on SQLite skip BEGIN IMMEDIATE (see read()); same pool, same connection.
@@ -224,14 +269,21 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
-    async def migrate(self) -> None:
-        """Apply Alembic migrations up to head."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, "head")
+    async def migrate(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to ``revision`` (head by default)."""
+        await self._run_migrations(_upgrade, revision)
 
     async def downgrade(self, revision: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_downgrade, revision)
+        await self._run_migrations(_downgrade, revision)
+
+    async def _run_migrations(self, step: Callable[[Connection, str], None], revision: str) -> None:
+        if not self.is_sqlite:
+            # PostgreSQL: schema changes are transactional and never rebuild a table.
+            async with self.engine.begin() as conn:
+                await conn.run_sync(step, revision)
+            return
+        async with self.engine.connect() as conn:
+            await conn.run_sync(_sqlite_migrate, step, revision)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -245,6 +297,53 @@ def alembic_config(connection: Connection | None = None) -> Any:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+def _pragma(connection: Connection, sql: str) -> None:
+    """Run a PRAGMA on the DBAPI connection itself, outside any transaction (SQLAlchemy
+    would begin one first, and inside a transaction ``foreign_keys`` cannot change)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+def _revision(connection: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _sqlite_migrate(
+    connection: Connection, step: Callable[[Connection, str], None], revision: str
+) -> None:
+    """Migrate SQLite with foreign keys off, checked before commit.
+
+    A batch migration rebuilds a table (create a copy, drop the old one, rename); with
+    foreign keys on, the DROP cascades into every table that references it (staff,
+    applications, deliveries...). SQLite ignores ``PRAGMA foreign_keys`` inside a
+    transaction, so it is switched off on the connection before BEGIN, and
+    ``PRAGMA foreign_key_check`` runs before COMMIT: a migration that leaves a dangling
+    reference is rolled back with an error naming the tables.
+    """
+    if connection.in_transaction():  # pragma: no cover - guarded by _run_migrations
+        raise MigrationError("migrations must start outside a transaction")
+    _pragma(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        with connection.begin():
+            before = _revision(connection)
+            step(connection, revision)
+            if _revision(connection) != before:
+                problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    pairs = sorted({f"{row[0]} -> {row[2]}" for row in problems})
+                    raise MigrationError(
+                        f"migration to {revision} would break {len(problems)} foreign "
+                        f"key(s) ({', '.join(pairs)}); rolled back, nothing was changed"
+                    )
+    finally:
+        _pragma(connection, "PRAGMA foreign_keys=ON")
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

@@ -348,8 +348,8 @@ class Audience:
 class BroadcastDTO:
     id: int
     author_id: int
-    source_chat_id: int
-    source_message_id: int
+    source_chat_id: int | None
+    source_message_id: int | None
     audience: Audience
     scheduled_at: datetime | None
     status: str  # scheduled | sending | done | cancelled | stopped
@@ -358,6 +358,8 @@ class BroadcastDTO:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # What goes out, frozen at confirm time (see db/models.py Broadcast.content).
+    content: dict[str, Any] | None = None
 
 
 # ---- reminders and attendance ----------------------------------------------------------

@@ -67,7 +67,8 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(2))
     language_code: Mapped[str | None] = mapped_column(String(16))
     first_name: Mapped[str | None] = mapped_column(String(128))
-    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Unique: the latest user seen with a username holds it (older sightings are cleared).
+    username: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     reminders_enabled: Mapped[bool] = mapped_column(
         Boolean, default=True, server_default=text("true")
@@ -87,6 +88,9 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | staff
     added_by: Mapped[int | None] = mapped_column(BigInteger)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The row came from ADMIN_IDS (the bootstrap list): demoted at start-up once the id
+    # is no longer listed there. A grant by another admin clears it.
+    bootstrap: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Region(Base):
@@ -223,8 +227,14 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     author_id: Mapped[int] = mapped_column(BigInteger)
-    source_chat_id: Mapped[int] = mapped_column(BigInteger)
-    source_message_id: Mapped[int] = mapped_column(BigInteger)
+    # The author's own message, used while the draft is being written; Telegram lets the
+    # author edit it, so it is never what goes out.
+    source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The content frozen when the broadcast was confirmed (bot/broadcast_content.py):
+    # {"kind": "text", "text", "entities"} or {"kind": "photo"|..., "file_id", "caption",
+    # "caption_entities"}. Exactly what the preview showed is what is sent.
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     audience: Mapped[dict[str, Any]]
     scheduled_at: Mapped[datetime | None]
     # draft | scheduled | sending | done | cancelled | stopped

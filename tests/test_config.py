@@ -50,6 +50,16 @@ def test_full() -> None:
         ({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://x.org"}, "WEBHOOK_SECRET"),
         ({"BOT_TOKEN": TOKEN, "BOT_API_URL": "ftp://x"}, "BOT_API_URL"),
         ({"BOT_TOKEN": TOKEN, "CATALOG_FILE": "/nonexistent.yaml"}, "CATALOG_FILE"),
+        # Digits that str.isdigit() accepts but are not ASCII: one line, not a traceback.
+        ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,3²"}, "ADMIN_IDS"),
+        ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "١٢٣"}, "ADMIN_IDS"),
+        ({"BOT_TOKEN": TOKEN, "STAFF_CHAT_ID": "-١٠٠"}, "STAFF_CHAT_ID"),
+        # The token travels in the URL path: clear text only to this machine.
+        ({"BOT_TOKEN": TOKEN, "BOT_API_URL": "http://api.example.org"}, "BOT_API_URL"),
+        ({"BOT_TOKEN": TOKEN, "BOT_API_URL": "http://10.0.0.5:8081"}, "BOT_API_URL"),
+        ({"BOT_TOKEN": TOKEN, "BOT_API_URL": "http://[::1"}, "BOT_API_URL"),
+        ({"BOT_TOKEN": TOKEN, "FORM_STATE_TTL_DAYS": "0"}, "FORM_STATE_TTL_DAYS"),
+        ({"BOT_TOKEN": TOKEN, "SIGNUP_DAILY_LIMIT": "many"}, "SIGNUP_DAILY_LIMIT"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -64,3 +74,18 @@ def test_settings_are_frozen() -> None:
     s = load_settings({"BOT_TOKEN": TOKEN})
     with pytest.raises(AttributeError):
         s.bot_token = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:8081", "http://127.0.0.5:8081", "http://[::1]:8081", "https://x.org"]
+)
+def test_bot_api_url_in_clear_text_only_to_this_machine(url: str) -> None:
+    assert load_settings({"BOT_TOKEN": TOKEN, "BOT_API_URL": url}).bot_api_url == url
+
+
+def test_trust_defaults() -> None:
+    s = load_settings({"BOT_TOKEN": TOKEN})
+    assert s.form_state_ttl == timedelta(days=30)
+    assert s.signup_daily_limit == 5
+    s = load_settings({"BOT_TOKEN": TOKEN, "FORM_STATE_TTL_DAYS": "7", "SIGNUP_DAILY_LIMIT": "2"})
+    assert (s.form_state_ttl, s.signup_daily_limit) == (timedelta(days=7), 2)

@@ -52,6 +52,16 @@ async def test_signup_survives_restart_on_postgres_and_redis(
         await chat.expect(chat.text("signup-ask-name")[:20])
         chat.say("Асанов Бакыт")
         await chat.expect(chat.text("signup-ask-phone")[:20])
+        # The half-filled form (a name already) expires in Redis by itself: 30 days.
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url)
+        try:
+            keys = await client.keys("fsm:*")
+            ttls = [await client.ttl(key) for key in keys]
+        finally:
+            await client.aclose()
+        assert keys and all(29 * 86400 < ttl <= 30 * 86400 for ttl in ttls), ttls
 
         await h.restart()  # the form state lives in Redis, the rest in PostgreSQL
 

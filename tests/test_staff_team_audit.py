@@ -67,6 +67,8 @@ async def test_add_and_remove_staff(h: BotHarness) -> None:
     await admin.expect_key("team-ask-again")
     admin.say("aida_k")  # a username needs its @
     await admin.expect_key("team-ask-again")
+    admin.say("7101²")  # digits str.isdigit() takes but int() refuses: asked again
+    await admin.expect_key("team-ask-again")
     admin.say("123456")  # nobody with that id has started the bot
     await admin.expect_key("team-not-started")
     admin.say(str(by_id.user.id))
@@ -79,6 +81,12 @@ async def test_add_and_remove_staff(h: BotHarness) -> None:
 
     await admin.press_key("team-btn-add-staff")
     admin.say("@aida_k")
+    # A username can change hands: the bot shows who it is now and asks first.
+    await admin.expect_key(
+        "team-confirm-person", who="Cand7102 @aida_k", id=7102, role=admin.label("staff-role-staff")
+    )
+    assert await h.repo.staff.role_of(7102) is None
+    await admin.press_key("team-btn-confirm-add")
     await admin.expect(
         admin.text("team-added", who="Cand7102 @aida_k", role=admin.label("staff-role-staff"))
     )

@@ -23,6 +23,9 @@ from bot.services.validation import normalize_name, normalize_phone
         ("", None),
         ("+7 701 123 45 67 ext 5", None),
         ("7+7011234567", None),
+        # Only ASCII digits: Arabic-Indic or superscript digits are not a phone number.
+        ("87٠١١٢٣٤٥٦٧", None),
+        ("+7 701 123 45 6⁷", None),
     ],
 )
 def test_phone(raw: str, expected: str | None) -> None:

@@ -21,9 +21,11 @@ def normalize_phone(raw: str) -> str | None:
     text = raw.strip()
     if not text or len(text) > 32:
         return None
-    if re.search(r"[^\d\s+()\-.]", text) or text.count("+") > 1 or "+" in text[1:]:
+    # ASCII digits only: \d would also take '٠٧' or '²', which int() and Telegram's
+    # phone links do not understand.
+    if re.search(r"[^0-9\s+()\-.]", text) or text.count("+") > 1 or "+" in text[1:]:
         return None
-    digits = re.sub(r"\D", "", text)
+    digits = re.sub(r"[^0-9]", "", text)
     candidates: list[str] = []
     if len(digits) == 11 and digits[0] in "78":
         candidates.append("7" + digits[1:])
@@ -36,7 +38,7 @@ def normalize_phone(raw: str) -> str | None:
     if len(digits) == 9 and not text.startswith("+"):
         candidates.append("996" + digits)
     for number in candidates:
-        if re.fullmatch(r"7[67]\d{9}", number) or re.fullmatch(r"996[2-9]\d{8}", number):
+        if re.fullmatch(r"7[67][0-9]{9}", number) or re.fullmatch(r"996[2-9][0-9]{8}", number):
             return "+" + number
     return None
 

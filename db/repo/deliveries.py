@@ -77,6 +77,7 @@ def broadcast_dto(b: Broadcast) -> BroadcastDTO:
         created_at=b.created_at,
         started_at=b.started_at,
         finished_at=b.finished_at,
+        content=b.content,
     )
 
 

@@ -40,9 +40,25 @@ class StaffRepo:
             for uid in existing:
                 row = await s.get(Staff, uid)
                 if row is None:
-                    s.add(Staff(user_id=uid, role="admin", added_by=None))
+                    s.add(Staff(user_id=uid, role="admin", added_by=None, bootstrap=True))
                 elif row.role != "admin":
                     row.role = "admin"
+                    row.bootstrap = True
+
+    async def demote_unlisted_admins(self, user_ids: frozenset[int]) -> tuple[int, ...]:
+        """ADMIN_IDS is the bootstrap list: an admin row that came from it and whose id is
+        no longer listed loses the role (the row is removed). Admins granted by another
+        admin are kept. Returns the demoted ids."""
+        async with self.db.transaction() as s:
+            query = select(Staff.user_id).where(Staff.bootstrap.is_(True))
+            if user_ids:
+                query = query.where(Staff.user_id.not_in(user_ids))
+            demoted = tuple(sorted(await s.scalars(query)))
+            if demoted:
+                await s.execute(delete(Staff).where(Staff.user_id.in_(demoted)))
+                for uid in demoted:
+                    add_audit(s, 0, "staff.admin_ids_removed", "user", uid, {"role": "admin"}, None)
+            return demoted
 
     async def set_role(self, actor_id: int, user_id: int, role: str) -> str | None:
         """Give a user a staff role; returns their previous role."""
@@ -55,6 +71,9 @@ class StaffRepo:
                 s.add(Staff(user_id=user_id, role=role, added_by=actor_id))
             else:
                 row.role = role
+                # A grant by an admin outlives the bootstrap list.
+                row.bootstrap = False
+                row.added_by = actor_id
             add_audit(
                 s, actor_id, "staff.set_role", "user", user_id, {"role": before}, {"role": role}
             )

@@ -8,8 +8,18 @@ from sqlalchemy import Row, Table, delete, func, select, update
 from db.database import Database
 from db.dto import UserDTO
 from db.models import Application, Attendance, Delivery, FsmState, FunnelEvent, Staff, User
+from db.repo.audit import scrub_person
 
 _USERS: Table = User.__table__  # type: ignore[assignment]
+
+
+def form_state_user(key: str) -> int | None:
+    """The user id of a form-state key (bot:chat:user:thread:business:destiny)."""
+    parts = key.split(":")
+    try:
+        return int(parts[2])
+    except (IndexError, ValueError):
+        return None
 
 
 def user_dto(u: User | Row[Any]) -> UserDTO:
@@ -61,6 +71,15 @@ class UserRepo:
             ) == (first_name, username, language_code, True):
                 return user_dto(seen), False
         async with self.db.transaction() as s:
+            if username is not None and (seen is None or seen.username != username):
+                # A username belongs to one account: the newest sighting takes it from an
+                # old row (Telegram lets people give usernames away), so "add @name" can
+                # never find a stale account.
+                await s.execute(
+                    update(User)
+                    .where(User.username == username, User.id != user_id)
+                    .values(username=None)
+                )
             row = await s.get(User, user_id)
             created = row is None
             if row is None:
@@ -132,6 +151,10 @@ class UserRepo:
         so freed seats go to the waitlist).
         """
         async with self.db.transaction() as s:
+            app_ids = list(
+                await s.scalars(select(Application.id).where(Application.user_id == user_id))
+            )
+            await scrub_person(s, user_id, app_ids)
             await s.execute(delete(Application).where(Application.user_id == user_id))
             await s.execute(delete(Attendance).where(Attendance.user_id == user_id))
             await s.execute(
@@ -140,6 +163,11 @@ class UserRepo:
                 )
             )
             await s.execute(delete(FunnelEvent).where(FunnelEvent.user_id == user_id))
-            await s.execute(delete(FsmState).where(FsmState.key.like(f"%:{user_id}:%")))
+            # Form state keys are bot:chat:user:thread:business:destiny; LIKE only narrows
+            # the search ('%:12:%' also matches user 7 in chat 12), the user part decides.
+            keys = await s.scalars(select(FsmState.key).where(FsmState.key.like(f"%:{user_id}:%")))
+            mine = [key for key in keys if form_state_user(key) == user_id]
+            if mine:
+                await s.execute(delete(FsmState).where(FsmState.key.in_(mine)))
             await s.execute(delete(Staff).where(Staff.user_id == user_id))
             await s.execute(delete(User).where(User.id == user_id))

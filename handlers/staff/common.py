@@ -16,7 +16,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
-from bot.i18n import BoundTranslator
+from bot.i18n import BoundTranslator, strip_bidi
 from bot.staff_callbacks import CancelCB, StaffHomeCB
 from db.dto import UserDTO
 from db.repo import Repos
@@ -90,7 +90,7 @@ def alert(callback_answer: CallbackAnswer, text: str) -> None:
 
 def name_label(first_name: str | None, username: str | None, user_id: int) -> str:
     """How staff see a Telegram account: first name and @username, else the id."""
-    parts = [first_name or f"id {user_id}"]
+    parts = [strip_bidi(first_name) if first_name else f"id {user_id}"]
     if username:
         parts.append(f"@{username}")
     return " ".join(parts)
@@ -109,7 +109,7 @@ async def person(repo: Repos, user_id: int | None) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(strip_bidi(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -50,6 +50,8 @@ router.callback_query.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffC
 ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
 # The @ is required: a bare word ("olga") is more likely a name than a username.
 _USERNAME_RE = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})$")
+# ASCII digits only: str.isdigit() also takes '²', which int() then refuses.
+_ID_RE = re.compile(r"[0-9]{1,20}")
 
 
 def tm_button(text: str, action: TeamAction, id_: int = 0) -> InlineKeyboardButton:
@@ -196,7 +198,7 @@ async def find_person(message: Message, repo: Repos) -> tuple[UserDTO | None, st
     if origin is not None:
         return None, "team-not-a-person"
     text = (message.text or "").strip()
-    if text.isdigit() and len(text) <= 20:
+    if _ID_RE.fullmatch(text):
         return await repo.users.get(int(text)), "team-not-started"
     match = _USERNAME_RE.match(text)
     if match:
@@ -228,10 +230,81 @@ async def got_member(
         key = "team-fixed-admin" if found.id in settings.admin_ids else "team-not-yourself"
         await message.answer(t(key), reply_markup=cancel_markup(t))
         return
+    if _USERNAME_RE.match((message.text or "").strip()):
+        # A username can change hands: show who it is now and ask before granting.
+        await state.update_data(candidate=found.id)
+        role_label = t.plain(ROLE_KEYS[str(role)])
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    tm_button(t.plain("team-btn-confirm-add"), TeamAction.add_confirm, found.id),
+                    tm_button(t.plain("btn-cancel"), TeamAction.list),
+                ]
+            ]
+        )
+        who = person_label(found, found.id)
+        await message.answer(
+            t("team-confirm-person", who=who, id=found.id, role=role_label), reply_markup=markup
+        )
+        return
     await state.clear()
-    before = await repo.staff.set_role(user.id, found.id, str(role))
+    await message.answer(
+        await grant(user, found, str(role), t, translator, repo, settings, bot),
+        reply_markup=(await team_view(t, repo, settings))[1],
+    )
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.add_confirm))
+async def on_add_confirm(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+) -> None:
+    data = await state.get_data()
+    role = data.get("role")
+    # Only the person this admin was just shown, in the role they asked for.
+    if (
+        await state.get_state() != StaffForm.team_add.state
+        or data.get("candidate") != callback_data.id
+        or role not in ROLE_KEYS
+    ):
+        stale(t, callback_answer)
+        return
+    refusal = None
+    if callback_data.id in settings.admin_ids:
+        refusal = "team-fixed-admin"
+    elif callback_data.id == user.id:
+        refusal = "team-not-yourself"
+    found = await repo.users.get(callback_data.id)
+    if refusal is not None or found is None:
+        alert(callback_answer, t.plain(refusal or "team-not-started"))
+        return
+    await state.clear()
+    text = await grant(user, found, str(role), t, translator, repo, settings, bot)
+    await show(callback, text, (await team_view(t, repo, settings))[1])
+
+
+async def grant(
+    actor: UserDTO,
+    found: UserDTO,
+    role: str,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+) -> str:
+    """Give ``found`` the role; the confirmation followed by the team list."""
+    before = await repo.staff.set_role(actor.id, found.id, role)
     who = person_label(found, found.id)
-    role_label = t.plain(ROLE_KEYS[str(role)])
+    role_label = t.plain(ROLE_KEYS[role])
     if before == role:
         done = t("team-already", who=who, role=role_label)
     else:
@@ -244,8 +317,8 @@ async def got_member(
             found.id,
             "team-notice-admin" if role == "admin" else "team-notice-staff",
         )
-    text, markup = await team_view(t, repo, settings)
-    await message.answer(f"{done}\n\n{text}", reply_markup=markup)
+    text, _markup = await team_view(t, repo, settings)
+    return f"{done}\n\n{text}"
 
 
 @router.callback_query(TeamCB.filter(F.action.in_({TeamAction.make_admin, TeamAction.make_staff})))

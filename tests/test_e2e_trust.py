@@ -1,0 +1,171 @@
+"""Trust end to end: personal data stays out of the logs, even when the database fails."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.fsm_storage import storage_key
+from sandbox.harness import ADMIN_ID, BotHarness
+from tests.e2e import Chat, plain
+from tests.test_e2e_signup import (
+    fill_form_until_summary,
+    open_course,
+    start_and_choose_language,
+    taraz,
+)
+
+
+@pytest.fixture
+def h(harness: BotHarness) -> BotHarness:
+    return harness
+
+
+async def test_database_error_during_submit_keeps_name_and_phone_out_of_the_log(
+    h: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    centre, course = await taraz(h)
+    user = h.user(5101, language_code="en")
+    chat = Chat(h, user, "en")
+    await start_and_choose_language(chat, "en")
+    await open_course(chat, centre, course)
+    await fill_form_until_summary(chat, h, course)
+    # Every insert of an application now fails inside the database (an OperationalError,
+    # not the duplicate the form expects), with the name and phone among the statement's
+    # bound parameters.
+    async with h.app.db.transaction_core() as conn:
+        await conn.execute(
+            text(
+                "CREATE TRIGGER refuse_applications BEFORE INSERT ON applications "
+                "BEGIN INSERT INTO disk_says_no VALUES (1); END"
+            )
+        )
+    with caplog.at_level(logging.DEBUG):
+        query = user.press_button(chat.label("signup-confirm"))
+        answer = await user.wait_callback_answer(query["id"])
+        await h.wait_handled(
+            lambda u: u.callback_query is not None and u.callback_query.id == query["id"]
+        )
+    assert answer.text == plain(chat.text("error-generic"))  # the person is told
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert failures, "the failure was logged with its traceback"
+    formatter = logging.Formatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "disk_says_no" in logged  # the database error itself is there...
+    for secret in ("Серикова", "Аида", f"7700{user.id:07d}"):  # ...the person is not
+        assert secret not in logged
+
+
+async def test_webhook_refuses_bad_secrets_and_bodies_without_an_error(
+    h: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiohttp import ClientSession, web
+    from aiohttp.test_utils import TestServer
+
+    from bot.webhook import SECRET_HEADER, WebhookHandler
+
+    assert h.process is not None and h.process.bot is not None
+    secret = "s3cret_token_of_16plus"
+    web_app = web.Application()
+    handler = WebhookHandler(h.app.dispatcher, h.process.bot, secret)
+    # Not register(): its shutdown hook closes the bot's session, which polling still uses.
+    web_app.router.add_route("POST", "/webhook", handler.handle)
+    h.user(5201, first_name="W", language_code="en")
+    server = TestServer(web_app, host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url("/webhook"))
+    update = {
+        "update_id": 990_001,
+        "message": {
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": 5201, "type": "private"},
+            "from": {"id": 5201, "is_bot": False, "first_name": "W", "language_code": "en"},
+            "text": "/help",
+        },
+    }
+    try:
+        with caplog.at_level(logging.INFO):
+            async with ClientSession() as http:
+
+                async def post(headers: dict[str, str], body: bytes) -> int:
+                    async with http.post(url, data=body, headers=headers) as response:
+                        return response.status
+
+                good = {SECRET_HEADER: secret, "Content-Type": "application/json"}
+                body = json.dumps(update).encode()
+                assert await post({SECRET_HEADER: "wrong_secret_value"}, body) == 401
+                # A non-ASCII secret made compare_digest raise: a 500 and a traceback.
+                raw = "sécret_ünicode_value".encode().decode("latin-1")
+                assert await post({SECRET_HEADER: raw}, body) == 401
+                assert await post(good, b"{not json") == 400
+                assert await post(good, b"\xff\xfe") == 400
+                assert await post(good, b"[]") == 400
+                assert await post(good, b'{"update_id": 5, "message": "hi"}') == 400
+                assert await post(good, body) == 200
+                await h.wait_handled(lambda u: u.update_id == 990_001)
+    finally:
+        await server.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    refusals = [r.getMessage() for r in caplog.records if "webhook request" in r.getMessage()]
+    assert len(refusals) == 6 and all("\n" not in line for line in refusals)
+
+
+async def test_an_id_taken_out_of_admin_ids_loses_admin_at_start_up(
+    h: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = h.admin("en")
+    admin.send_command("start")
+    await admin.wait_reply()
+    assert await h.repo.staff.role_of(ADMIN_ID) == "admin"
+    h.extra_env["ADMIN_IDS"] = "12345"  # the coordinator left; someone else bootstraps
+    with caplog.at_level(logging.INFO):
+        await h.restart()
+    assert await h.repo.staff.role_of(ADMIN_ID) is None
+    assert any(
+        f"user {ADMIN_ID} is no longer in ADMIN_IDS" in r.getMessage() for r in caplog.records
+    )
+    chat = Chat(h, admin, "en")
+    admin.send_command("admin")  # the staff workspace is gone for them
+    await chat.expect_key("fallback-unknown")
+
+
+async def test_forms_untouched_for_30_days_are_deleted_daily(
+    tmp_path: Path, template_db: Path
+) -> None:
+    from aiogram.fsm.storage.base import StorageKey
+    from sqlalchemy import select, update
+
+    from bot.clock import ManualClock
+    from db.models import FsmState
+
+    t0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    async with BotHarness(tmp_path, template=template_db, clock=ManualClock(t0)) as h:
+        assert isinstance(h.clock, ManualClock) and h.process is not None
+        assert h.process.scheduler is not None
+        storage = h.app.storage
+        bot_id = h.process.bot.id if h.process.bot else 0
+        old = StorageKey(bot_id=bot_id, chat_id=5301, user_id=5301)
+        new = StorageKey(bot_id=bot_id, chat_id=5302, user_id=5302)
+        await storage.set_data(old, {"full_name": "Aida Serikova", "phone": "+77010000001"})
+        await storage.set_data(new, {"full_name": "Bakyt Asanov"})
+        async with h.app.db.transaction() as s:  # last touched 29.5 and 28 days ago
+            for key, age in ((old, timedelta(days=29, hours=12)), (new, timedelta(days=28))):
+                await s.execute(
+                    update(FsmState)
+                    .where(FsmState.key == storage_key(key))
+                    .values(updated_at=t0 - age)
+                )
+        h.clock.advance(timedelta(days=1))  # the daily job runs
+        await h.process.time_moved()
+        async with h.app.db.read() as s:
+            keys = set(await s.scalars(select(FsmState.key)))
+        assert keys == {storage_key(new)}
+        assert await storage.get_data(old) == {}  # not served from the cache either
+        assert await storage.get_data(new) == {"full_name": "Bakyt Asanov"}
+        assert [j.kind for j in h.process.scheduler.jobs("form-expiry")] == ["form-expiry"]
