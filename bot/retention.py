@@ -1,7 +1,7 @@
 """Personal data kept only as long as needed: half-filled forms expire.
 
 A form left untouched for ``FORM_STATE_TTL_DAYS`` (default 30) is deleted by a daily job
-(``form-expiry:0``), and once at start-up; Redis form state carries the same time-to-live
+(``retention:0``), and once at start-up; Redis form state carries the same time-to-live
 (``bot/factory.py``), so Redis drops it by itself.
 """
 
@@ -18,7 +18,7 @@ from bot.scheduler import Scheduler
 from db.database import Database
 
 log = logging.getLogger(__name__)
-KIND = "form-expiry"
+KIND = "retention"
 EVERY = timedelta(days=1)
 
 

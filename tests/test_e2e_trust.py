@@ -168,4 +168,4 @@ async def test_forms_untouched_for_30_days_are_deleted_daily(
         assert keys == {storage_key(new)}
         assert await storage.get_data(old) == {}  # not served from the cache either
         assert await storage.get_data(new) == {"full_name": "Bakyt Asanov"}
-        assert [j.kind for j in h.process.scheduler.jobs("form-expiry")] == ["form-expiry"]
+        assert [j.kind for j in h.process.scheduler.jobs("retention")] == ["retention"]
