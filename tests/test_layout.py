@@ -22,7 +22,7 @@ TOOLS = ("sandbox", "tests", "bench")
 
 # Top to bottom. Each entry names a module or a package (and everything in it).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("assembly", ("bot.factory", "bot.runner")),
+    ("assembly", ("bot.factory", "bot.runner", "bot.webhook")),
     ("handlers", ("handlers",)),
     (
         "services",
@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.middlewares",
             "bot.fsm_storage",
             "bot.navigation",
+            "bot.retention",
         ),
     ),
     (
