@@ -27,10 +27,11 @@ from bot.config import LOCALES, PROJECT_ROOT
 log = logging.getLogger(__name__)
 LOCALES_DIR = PROJECT_ROOT / "locales"
 LANGUAGE_NAMES: Mapping[str, str] = {
-    "kk": "🇰🇿 Қазақша",
-    "ky": "🇰🇬 Кыргызча",
-    "ru": "🇷🇺 Русский",
-    "en": "🇬🇧 English",
+    # Each language's name in itself, without flags: a flag names a country, not a language.
+    "kk": "Қазақша",
+    "ky": "Кыргызча",
+    "ru": "Русский",
+    "en": "English",
 }
 
 

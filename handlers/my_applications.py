@@ -215,7 +215,6 @@ async def data_view(t: BoundTranslator, repo: Repos, user: UserDTO) -> str:
             username=("@" + user.username) if user.username else "—",
         ),
         t("my-data-language", language=LANGUAGE_NAMES.get(t.locale, t.locale)),
-        t("my-data-source", source=user.source or "—"),
         t(
             "my-data-consent",
             consent=fmt_date(user.consent_at.date(), t.locale) if user.consent_at else "—",

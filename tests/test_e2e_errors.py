@@ -15,7 +15,7 @@ async def _started(h: BotHarness, user_id: int) -> Chat:
     chat = Chat(h, user, "kk")
     user.send_command("start")
     await chat.expect("Choose your language")
-    await chat.press("✓ 🇰🇿 Қазақша")
+    await chat.press("✓ Қазақша")
     await chat.expect_key("start-welcome")
     return chat
 

@@ -37,6 +37,16 @@ async def count_applications(h: BotHarness) -> int:
 async def start_and_choose_language(chat: Chat, locale: str) -> None:
     chat.user.send_command("start")
     picker = await chat.expect("Choose your language")
+    # The greeting comes first in the language Telegram reports, then the other three.
+    own_greeting = {
+        "kk": "Сәлеметсіз бе!",
+        "ky": "Саламатсызбы!",
+        "ru": "Здравствуйте!",
+        "en": "Hello!",
+    }[locale]
+    assert picker.content.startswith(own_greeting), picker.content
+    # Language names only: a flag names a country, not a language.
+    assert not any(0x1F1E6 <= ord(ch) <= 0x1F1FF for ch in "".join(picker.buttons()))
     # Telegram's language_code pre-selects (ticks and puts first) the matching language.
     assert picker.button_rows()[0][0] == f"✓ {LANGUAGE_NAMES[locale]}"
     await chat.press(f"✓ {LANGUAGE_NAMES[locale]}")
@@ -377,9 +387,12 @@ async def test_my_data_shows_and_erases(h: BotHarness) -> None:
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
 
+    await h.repo.users.set_source_if_empty(user.id, "radio_ad")
     chat.tap_key("menu-my-data")
     shown = await chat.expect(chat.text("my-data-header"))
     assert "Серикова Аида" in shown.content and f"+7700{user.id:07d}" in shown.content
+    # The invitation link's label is for staff; it means nothing to the citizen.
+    assert "radio_ad" not in shown.content
     await chat.press_key("my-reminders-off")
     assert not (await h.repo.users.get(user.id)).reminders_enabled
     await chat.press_key("my-erase-button")

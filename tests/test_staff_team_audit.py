@@ -142,11 +142,16 @@ async def test_audit_log_lists_who_did_what(h: BotHarness) -> None:
         apps[11].id, actor_id=ADMIN_ID, action="reject", reason="Қате нөмір"
     )
     await h.repo.applications.set_group_capacity(groups[0].id, 7, actor_id=ADMIN_ID)
+    await h.repo.courses.set_enrolment(course.id, False, actor_id=ADMIN_ID)
 
     await open_menu(admin)
     await admin.press_key("staff-section-audit")
     page = await admin.expect(admin.text("audit-header", page=1))
     content = page.content
+    # Enrolment reads in its own words (open → closed), not the reminders' on/off.
+    opened, closed = admin.label("staff-enrolment-open"), admin.label("staff-enrolment-closed")
+    assert f"{admin.label('audit-field-enrolment')}: {opened} → {closed}" in content
+    assert admin.label("state-on") not in content
     # Newest first: the capacity change, then the rejection with its reason.
     assert content.index(admin.label("audit-action-capacity")) < content.index(
         admin.label("audit-action-reject")

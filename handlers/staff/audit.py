@@ -127,7 +127,8 @@ class _Render:
             )
         if isinstance(value, bool):
             if field == "enrolment_open":
-                return t.plain("state-on" if value else "state-off")
+                # Enrolment's own words ("open"/"closed"), not the reminders' on/off.
+                return t.plain("staff-enrolment-open" if value else "staff-enrolment-closed")
             return t.plain("audit-yes" if value else "audit-no")
         if field in ("starts_at", "ends_at", "scheduled_at") and isinstance(value, str):
             try:
