@@ -145,7 +145,18 @@ async def signup_conversation(h: BotHarness, user: FakeUser, stats: Stats) -> No
         has_button(tr.plain(loc, "course-signup")),
     )
     await step(
-        s, user, stats, lambda: user.press_button(tr.plain(loc, "course-signup")), has("Surname")
+        s,
+        user,
+        stats,
+        lambda: user.press_button(tr.plain(loc, "course-signup")),
+        has_button(tr.plain(loc, "signup-consent-agree")),
+    )
+    await step(
+        s,
+        user,
+        stats,
+        lambda: user.press_button(tr.plain(loc, "signup-consent-agree")),
+        has("Surname"),
     )
     await step(s, user, stats, lambda: user.send_text("Serikova Aida"), has("phone number"))
     await step(
@@ -167,13 +178,6 @@ async def signup_conversation(h: BotHarness, user: FakeUser, stats: Stats) -> No
         user,
         stats,
         lambda: user.press_button(tr.plain(loc, "signup-any-group")),
-        has_button(tr.plain(loc, "signup-consent-agree")),
-    )
-    await step(
-        s,
-        user,
-        stats,
-        lambda: user.press_button(tr.plain(loc, "signup-consent-agree")),
         has_button(tr.plain(loc, "signup-confirm")),
     )
     await step(

@@ -32,6 +32,7 @@ class SignupAction(StrEnum):
     group = "g"
     any_group = "ag"
     consent = "ok"
+    decline = "no"  # no consent: leave the form, nothing kept
     confirm = "cf"
     edit = "e"
     course = "c"

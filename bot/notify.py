@@ -82,7 +82,10 @@ async def notify_staff_new_application(
     text = await application_summary(translator, locale, repo, app)
     markup = decision_markup(translator.bind(locale), app.id, app.status)
     try:
-        sent = await bot.send_message(settings.staff_chat_id, text, reply_markup=markup)
+        # Personal data: staff chat members cannot forward or save it.
+        sent = await bot.send_message(
+            settings.staff_chat_id, text, reply_markup=markup, protect_content=True
+        )
     except TelegramAPIError as exc:
         log.warning("staff chat notification for application %s failed: %s", app.id, exc)
         return

@@ -10,6 +10,7 @@ from bot.i18n import LANGUAGE_NAMES, pick_text
 from sandbox.harness import BotHarness
 from tests.e2e import Chat
 from tests.test_e2e_signup import (
+    agree_to_consent,
     count_applications,
     fill_form_until_summary,
     open_course,
@@ -28,6 +29,7 @@ async def _in_name_step(h: BotHarness, user_id: int, locale: str) -> Chat:
     await start_and_choose_language(chat, locale)
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
     assert await h.app.storage.get_state(_key(h, user_id)) == "SignUp:name"
     return chat

@@ -11,6 +11,7 @@ from tests.e2e import Chat
 from tests.test_e2e_signup import (
     LOCALES,
     _key,
+    agree_to_consent,
     open_course,
     start_and_choose_language,
     taraz,
@@ -25,6 +26,7 @@ def h(harness: BotHarness) -> BotHarness:
 async def _to_region_list(chat: Chat) -> None:
     """From the course card through name and phone to the list of regions."""
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
     chat.say("Турдубаева Айпери")
     await chat.expect(chat.text("signup-ask-phone")[:20])
@@ -54,7 +56,6 @@ async def test_region_not_listed_goes_on_without_district(h: BotHarness, locale:
     await chat.expect(chat.label("signup-region-unlisted"), button=True)
     await chat.press_key("signup-region-unlisted")
     await chat.press_key("signup-any-group")
-    await chat.press_key("signup-consent-agree")
     summary = await chat.expect(chat.label("signup-confirm"), button=True)
     # The summary says so in the reader's language ("🏡 District: not listed").
     expected = chat.text(
@@ -89,7 +90,6 @@ async def test_district_edited_from_summary_both_ways(h: BotHarness) -> None:
     await _to_region_list(chat)
     await chat.press_key("signup-region-unlisted")
     await chat.press_key("signup-any-group")
-    await chat.press_key("signup-consent-agree")
     summary = await chat.expect(chat.label("signup-confirm"), button=True)
     assert chat.label("signup-district-unlisted") in summary.content
 

@@ -70,9 +70,20 @@ async def open_course(chat: Chat, centre: CentreDTO, course: CourseDTO) -> None:
     assert chat.label("course-signup") in card.buttons()
 
 
+async def agree_to_consent(chat: Chat) -> None:
+    """The consent notice comes first, before any question about the person."""
+    notice = await chat.expect(chat.text("signup-consent-notice", centre="", days=30)[:12])
+    assert notice.buttons() == [
+        chat.label("signup-consent-agree"),
+        chat.label("signup-consent-decline"),
+    ]
+    await chat.press_key("signup-consent-agree")
+
+
 async def fill_form_until_summary(chat: Chat, h: BotHarness, course: CourseDTO) -> None:
     """Sign-up form from the course card to the summary, the happy path."""
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name").split(".")[0][:20])
     chat.say("Серикова Аида")
     await chat.expect(chat.text("signup-ask-phone")[:20])
@@ -84,8 +95,6 @@ async def fill_form_until_summary(chat: Chat, h: BotHarness, course: CourseDTO) 
     await chat.press(pick_text(region_districts[1].name, chat.locale))
     await chat.expect(chat.text("signup-ask-group")[:15])
     await chat.press_key("signup-any-group")
-    await chat.expect(chat.text("signup-ask-consent")[:30])
-    await chat.press_key("signup-consent-agree")
     await chat.expect(chat.label("signup-confirm"), button=True)
 
 
@@ -124,6 +133,7 @@ async def test_full_signup_in_each_language(h: BotHarness, locale: str) -> None:
     # The staff chat got the application (in the default locale).
     staff_msg = h.staff_group.last_bot_message()
     assert "Серикова Аида" in staff_msg.content
+    assert staff_msg.raw.get("has_protected_content") is True  # cannot be forwarded on
     assert f"№ {app.id}" in staff_msg.content or f"No. {app.id}" in staff_msg.content
     # The applicant sees it under My applications.
     chat.tap_key("menu-my-applications")
@@ -146,6 +156,7 @@ async def test_bad_inputs_get_clear_replies_and_change_nothing(h: BotHarness) ->
     await start_and_choose_language(chat, "ru")
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
 
     user.send_photo()
@@ -232,6 +243,7 @@ async def test_restart_in_the_middle_of_the_form_continues(h: BotHarness) -> Non
     await start_and_choose_language(chat, "kk")
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
     chat.say("Серікова Аида")
     await chat.expect(chat.text("signup-ask-phone")[:20])
@@ -244,7 +256,6 @@ async def test_restart_in_the_middle_of_the_form_continues(h: BotHarness) -> Non
     districts = await h.repo.catalogue.districts(centre.region_id)
     await chat.press(pick_text(districts[0].name, "kk"))
     await chat.press_key("signup-any-group")
-    await chat.press_key("signup-consent-agree")
     await chat.expect(chat.label("signup-confirm"), button=True)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
@@ -259,6 +270,7 @@ async def test_menu_buttons_and_commands_navigate_out_of_the_form(h: BotHarness)
     await start_and_choose_language(chat, "ru")
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
     # A main-menu button's text typed inside the form navigates; it is not taken as a name.
     chat.say(chat.label("menu-catalogue"))
@@ -267,6 +279,7 @@ async def test_menu_buttons_and_commands_navigate_out_of_the_form(h: BotHarness)
 
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
     user.send_command("start")
     await chat.expect_key("start-welcome-back")
@@ -281,6 +294,7 @@ async def test_back_and_edit_in_summary(h: BotHarness) -> None:
     await start_and_choose_language(chat, "en")
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)
     await chat.expect(chat.text("signup-ask-name")[:20])
     chat.say("Serikova Aida")
     await chat.expect(chat.text("signup-ask-phone")[:20])
@@ -295,7 +309,6 @@ async def test_back_and_edit_in_summary(h: BotHarness) -> None:
     districts = await h.repo.catalogue.districts(centre.region_id)
     await chat.press(pick_text(districts[0].name, "en"))
     await chat.press_key("signup-any-group")
-    await chat.press_key("signup-consent-agree")
     await chat.expect(chat.label("signup-confirm"), button=True)
     # Edit the name from the summary; it returns to the summary.
     await chat.press_key("signup-edit-name")

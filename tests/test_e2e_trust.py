@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import text
 
 from bot.fsm_storage import storage_key
@@ -19,6 +20,10 @@ from tests.test_e2e_signup import (
     start_and_choose_language,
     taraz,
 )
+
+
+def _key(h: BotHarness, user_id: int) -> StorageKey:
+    return StorageKey(bot_id=h.server.sim.bot_id, chat_id=user_id, user_id=user_id)
 
 
 @pytest.fixture
@@ -138,7 +143,6 @@ async def test_an_id_taken_out_of_admin_ids_loses_admin_at_start_up(
 async def test_forms_untouched_for_30_days_are_deleted_daily(
     tmp_path: Path, template_db: Path
 ) -> None:
-    from aiogram.fsm.storage.base import StorageKey
     from sqlalchemy import select, update
 
     from bot.clock import ManualClock
@@ -169,3 +173,70 @@ async def test_forms_untouched_for_30_days_are_deleted_daily(
         assert await storage.get_data(old) == {}  # not served from the cache either
         assert await storage.get_data(new) == {"full_name": "Bakyt Asanov"}
         assert [j.kind for j in h.process.scheduler.jobs("retention")] == ["retention"]
+
+
+async def test_consent_comes_first_and_declining_keeps_nothing(h: BotHarness) -> None:
+    from sqlalchemy import func, select
+
+    from bot.i18n import pick_text
+    from db.models import Application, FsmState, FunnelEvent
+
+    centre, course = await taraz(h)
+    user = h.user(5401, language_code="ru")
+    chat = Chat(h, user, "ru")
+    await start_and_choose_language(chat, "ru")
+    await open_course(chat, centre, course)
+    await chat.press_key("course-signup")
+    notice = await chat.expect(chat.text("signup-consent-notice", centre="", days=30)[:12])
+    # Who keeps the data (the centre from the catalogue), and for how long a form lasts.
+    assert pick_text(centre.name, "ru") in notice.content
+    assert "30" in notice.content
+    await chat.press_key("signup-consent-decline")
+    await chat.expect_key("signup-consent-declined")
+    await chat.expect_key("catalogue-choose-centre")  # the catalogue, to browse on
+    async with h.app.db.read() as s:
+        for table in (FsmState, FunnelEvent, Application):
+            assert await s.scalar(select(func.count()).select_from(table)) == 0, table
+    stored = await h.repo.users.get(user.id)
+    assert stored is not None and stored.consent_at is None
+
+
+async def test_submissions_per_day_are_limited(tmp_path: Path, template_db: Path) -> None:
+    env = {"SIGNUP_DAILY_LIMIT": "2"}
+    async with BotHarness(tmp_path, template=template_db, env=env) as h:
+        centre, course = await taraz(h)
+        user = h.user(5501, language_code="en")
+        chat = Chat(h, user, "en")
+        await start_and_choose_language(chat, "en")
+        await open_course(chat, centre, course)
+        await fill_form_until_summary(chat, h, course)
+        await chat.press_key("signup-confirm")
+        await chat.expect(chat.text("signup-done", id=1)[:20])
+        # Withdrawn, then applied again: a second card today (consent is not asked twice
+        # at the same centre).
+        [app] = await h.repo.applications.for_user(user.id)
+        await h.repo.applications.cancel_by_user(user.id, app.id)
+        await open_course(chat, centre, course)
+        await chat.press_key("course-signup")
+        await chat.expect(chat.text("signup-ask-name")[:20])
+        user.send_command("start")
+        await chat.expect_key("start-welcome-back")
+        async with h.app.db.transaction() as s:  # as if the second one had been sent too
+            from db.models import Application
+
+            s.add(
+                Application(
+                    user_id=user.id,
+                    course_id=course.id,
+                    full_name="X Y",
+                    phone="+77010000000",
+                    status="cancelled",
+                    consent_at=datetime.now(UTC),
+                )
+            )
+        await open_course(chat, centre, course)
+        query = user.press_button(chat.label("course-signup"))
+        answer = await user.wait_callback_answer(query["id"])
+        assert answer.text == chat.label("signup-daily-limit", limit=2)
+        assert answer.show_alert
+        assert await h.app.storage.get_state(_key(h, user.id)) is None

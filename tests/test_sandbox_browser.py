@@ -251,6 +251,8 @@ async def sign_up_in_kazakh(world: World, page: Any) -> None:
     )
 
     await press(page, world.label(kk, "course-signup"))
+    await bot_says(page, world.text(kk, "signup-consent-notice", centre="", days=30)[:12])
+    await press(page, world.label(kk, "signup-consent-agree"))
     await bot_says(page, world.text(kk, "signup-ask-name")[:20])
     await say(page, "Серікова Аида")
     await bot_says(page, world.text(kk, "signup-ask-phone")[:20])
@@ -261,8 +263,6 @@ async def sign_up_in_kazakh(world: World, page: Any) -> None:
     await press(page, pick_text(districts[1].name, kk))
     await bot_says(page, world.text(kk, "signup-ask-group")[:15])
     await press(page, world.label(kk, "signup-any-group"))
-    await bot_says(page, world.text(kk, "signup-ask-consent")[:30])
-    await press(page, world.label(kk, "signup-consent-agree"))
     summary = page.locator("#messages .inline-button").filter(
         has_text=exact(world.label(kk, "signup-confirm"))
     )

@@ -12,6 +12,7 @@ from bot.i18n import LANGUAGE_NAMES, pick_text
 from sandbox.harness import BotHarness
 from tests.conftest import REDIS_URL, service_missing
 from tests.e2e import Chat
+from tests.test_e2e_signup import agree_to_consent
 
 
 @pytest.fixture
@@ -49,6 +50,7 @@ async def test_signup_survives_restart_on_postgres_and_redis(
         user.send_command("start", args=f"c_{course.code}")
         await chat.expect(pick_text(course.description, "ru")[:30])
         await chat.press_key("course-signup")
+        await agree_to_consent(chat)
         await chat.expect(chat.text("signup-ask-name")[:20])
         chat.say("Асанов Бакыт")
         await chat.expect(chat.text("signup-ask-phone")[:20])
@@ -70,7 +72,6 @@ async def test_signup_survives_restart_on_postgres_and_redis(
         districts = await h.repo.catalogue.districts(centre.region_id)
         await chat.press(pick_text(districts[0].name, "ru"))
         await chat.press_key("signup-any-group")
-        await chat.press_key("signup-consent-agree")
         await chat.expect(chat.label("signup-confirm"), button=True)
         await chat.press_key("signup-confirm")
         await chat.expect(chat.text("signup-done", id=1)[:15])

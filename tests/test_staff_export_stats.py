@@ -139,6 +139,7 @@ async def test_export_xlsx_and_csv_with_cyrillic(h: BotHarness) -> None:
     await chat.expect(chat.text("export-header")[:10])
     await chat.press_key("export-btn-xlsx")
     sent = await h.server.wait_for(lambda r: r.method == "sendDocument" and r.ok)
+    assert sent.result.get("has_protected_content") is True  # names and phones
     document = sent.result["document"]
     assert document["file_name"].startswith("applications-") and document["file_name"].endswith(
         ".xlsx"

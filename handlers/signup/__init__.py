@@ -1,9 +1,11 @@
 """The sign-up form: one question at a time, Back and Cancel at every step.
 
-Steps: full name → phone → district (or "my region is not in the list": none) → group
-(if the course has several) → consent (once per user) → summary, where any field can be
-edited before confirming. The form lives in the FSM storage (the database), so it
-survives a restart of the bot.
+Steps: consent (before anything about the person is asked: the centre that keeps the
+data, what and for how long; once per centre; declining keeps nothing and shows the
+catalogue) → full name → phone → district (or "my region is not in the list": none) →
+group (if the course has several) → summary, where any field can be edited before
+confirming. At most SIGNUP_DAILY_LIMIT applications per person in 24 hours. The form
+lives in the FSM storage (the database), so it survives a restart of the bot.
 
 The package, by concern: ``steps`` (states, step order), ``questions`` (each step's
 question and keyboard, the summary), and the handlers in the order they are tried —

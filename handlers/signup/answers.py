@@ -25,6 +25,7 @@ from bot.services.validation import normalize_name, normalize_phone
 from bot.telegram_utils import drop_keyboard, show
 from db.dto import UserDTO
 from db.repo import Repos
+from handlers.catalogue import centres_view
 from handlers.signup.questions import ask, ask_district, ask_next, ask_region
 from handlers.signup.steps import ANY_GROUP, UNLISTED, SignUp
 
@@ -169,12 +170,30 @@ async def pick_group(
     StateFilter(SignUp.consent), SignupCB.filter(F.action == SignupAction.consent)
 )
 async def give_consent(
-    callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos
+    callback: CallbackQuery, state: FSMContext, user: UserDTO, t: BoundTranslator, repo: Repos
 ) -> None:
-    await state.update_data(consent_at=datetime.now(UTC).isoformat())
+    first_time = "consent_at" not in await state.get_data()  # not again after Back
+    data = await state.update_data(consent_at=datetime.now(UTC).isoformat())
+    if first_time:
+        await repo.applications.record_funnel(user.id, "started", data.get("course_id"))
     await show(callback, t("signup-consent-given"))
     if isinstance(callback.message, Message):
         await ask_next(state, SignUp.consent, callback.message, t, repo)
+
+
+@router.callback_query(
+    StateFilter(SignUp.consent), SignupCB.filter(F.action == SignupAction.decline)
+)
+async def decline_consent(
+    callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos
+) -> None:
+    """No consent: the form ends, nothing about the person is kept, the catalogue is
+    back."""
+    await state.clear()
+    await show(callback, t("signup-consent-declined"))
+    if isinstance(callback.message, Message):
+        text, markup = await centres_view(t, repo)
+        await callback.message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(StateFilter(SignUp.confirm), SignupCB.filter(F.action == SignupAction.edit))

@@ -12,6 +12,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.callbacks import CatAction, CatCB
+from bot.clock import Clock
 from bot.config import Settings
 from bot.filters import TextKey
 from bot.formatting import status_label
@@ -21,7 +22,7 @@ from bot.routing import FeatureRouter
 from db.dto import UserDTO
 from db.repo import Repos
 from handlers.signup.questions import ask
-from handlers.signup.steps import ANY_GROUP, SignUp, steps_of
+from handlers.signup.steps import ANY_GROUP, SignUp, steps_of, submitted_today
 
 router = FeatureRouter(__name__)
 
@@ -36,6 +37,8 @@ async def start_signup(
     user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
+    settings: Settings,
+    clock: Clock,
     callback_answer: CallbackAnswer,
 ) -> None:
     course = await repo.catalogue.course(callback_data.id)
@@ -53,9 +56,20 @@ async def start_signup(
         callback_answer.text = t.plain("signup-duplicate", status=status_label(t, live[0].status))
         callback_answer.show_alert = True
         return
+    previous = await repo.applications.for_user(user.id)
+    limit = settings.signup_daily_limit
+    if submitted_today([a.created_at for a in previous], clock.now()) >= limit:
+        callback_answer.text = t.plain("signup-daily-limit", limit=limit)
+        callback_answer.show_alert = True
+        return
     centre = await repo.catalogue.centre(course.centre_id)
     groups = await repo.catalogue.groups(course.id)
-    previous = await repo.applications.for_user(user.id)
+    # Consent is given to a centre (the data operator): someone who applied there before
+    # agreed already; anyone else is asked first, before any question about them.
+    centre_courses = {c.id for c in await repo.catalogue.courses(course.centre_id)}
+    had_consent = user.consent_at is not None and any(
+        a.course_id in centre_courses for a in previous
+    )
     await state.clear()
     await state.set_data(
         {
@@ -63,15 +77,17 @@ async def start_signup(
             "region_id": centre.region_id if centre else None,
             "group_count": len(groups),
             "group_id": groups[0].id if len(groups) == 1 else ANY_GROUP,
-            "had_consent": user.consent_at is not None,
+            "had_consent": had_consent,
             "prev_name": previous[0].full_name if previous else None,
             "prev_phone": previous[0].phone if previous else None,
             "source": user.source,
+            "form_days": settings.form_state_ttl.days,
         }
     )
-    await repo.applications.record_funnel(user.id, "started", course.id)
+    if had_consent:
+        await repo.applications.record_funnel(user.id, "started", course.id)
     await message.answer(t("signup-intro", course=t.pick(course.title)))
-    await ask(SignUp.name, state, message, t, repo)
+    await ask(steps_of(await state.get_data())[0], state, message, t, repo)
 
 
 async def leave_form(

@@ -50,7 +50,7 @@ async def ask(
     elif step == SignUp.group:
         await _ask_group(data, message, t, repo)
     elif step == SignUp.consent:
-        await _ask_consent(data, message, t)
+        await _ask_consent(data, message, t, repo)
     elif step == SignUp.course:
         await _ask_course(data, message, t, repo)
     else:
@@ -180,18 +180,32 @@ async def _ask_group(
     )
 
 
-async def _ask_consent(data: dict[str, Any], message: Message, t: BoundTranslator) -> None:
+async def _ask_consent(
+    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
+) -> None:
+    """The notice before any question: who keeps the data (the centre), what, for how
+    long; agreeing goes on, declining leaves with nothing kept."""
+    course = await repo.catalogue.course(data["course_id"])
+    centre = await repo.catalogue.centre(course.centre_id) if course else None
     markup = inline_rows(
         [
             InlineKeyboardButton(
                 text=t.plain("signup-consent-agree"),
                 callback_data=SignupCB(action=SignupAction.consent).pack(),
-            )
-        ]
+            ),
+            InlineKeyboardButton(
+                text=t.plain("signup-consent-decline"),
+                callback_data=SignupCB(action=SignupAction.decline).pack(),
+            ),
+        ],
+        width=2,
     )
-    await message.answer(
-        f"{_progress(data, SignUp.consent, t)}\n{t('signup-ask-consent')}", reply_markup=markup
+    notice = t(
+        "signup-consent-notice",
+        centre=t.pick(centre.name) if centre else "—",
+        days=data.get("form_days", 30),
     )
+    await message.answer(f"{_progress(data, SignUp.consent, t)}\n{notice}", reply_markup=markup)
 
 
 async def _ask_course(

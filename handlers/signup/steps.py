@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram.fsm.state import State, StatesGroup
@@ -25,13 +26,18 @@ UNLISTED = 0  # the district answer "my region is not in the list": no district 
 
 
 def steps_of(data: dict[str, Any]) -> list[State]:
-    steps = [SignUp.name, SignUp.phone, SignUp.district]
+    # Consent comes first: nothing about the person is asked (or kept) before it.
+    steps = [] if data.get("had_consent") else [SignUp.consent]
+    steps += [SignUp.name, SignUp.phone, SignUp.district]
     if data.get("group_count", 0) > 1:
         steps.append(SignUp.group)
-    if not data.get("had_consent"):
-        steps.append(SignUp.consent)
     steps.append(SignUp.confirm)
     return steps
+
+
+def submitted_today(created: list[datetime], now: datetime) -> int:
+    """Applications made in the last 24 hours (withdrawn ones included)."""
+    return sum(1 for at in created if at > now - timedelta(days=1))
 
 
 def step_number(data: dict[str, Any], state: State) -> tuple[int, int]:

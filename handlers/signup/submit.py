@@ -14,6 +14,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.callbacks import SignupAction, SignupCB
+from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
 from bot.notify import notify_staff_new_application
@@ -24,7 +25,7 @@ from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from handlers.signup.entry import leave_form
 from handlers.signup.questions import summary_text
-from handlers.signup.steps import SignUp
+from handlers.signup.steps import SignUp, submitted_today
 
 router = FeatureRouter(__name__)
 
@@ -41,6 +42,7 @@ async def confirm(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    clock: Clock,
     callback_answer: CallbackAnswer,
 ) -> None:
     message = callback.message
@@ -48,6 +50,13 @@ async def confirm(
         callback_answer.text = t.plain("error-stale-button")
         return
     data = await state.get_data()
+    limit = settings.signup_daily_limit
+    previous = await repo.applications.for_user(user.id)
+    if submitted_today([a.created_at for a in previous], clock.now()) >= limit:
+        # Applying and withdrawing in a loop would flood the staff chat with cards.
+        callback_answer.text = t.plain("signup-daily-limit", limit=limit)
+        callback_answer.show_alert = True
+        return
     consent_raw = data.get("consent_at")
     consent_at = (
         datetime.fromisoformat(consent_raw)

@@ -126,6 +126,7 @@ async def on_export(
         chat_id,
         BufferedInputFile(data, filename=filename),
         caption=t.n("export-caption", len(apps), total=total) + "\n" + describe(t, flt),
+        protect_content=True,  # names and phones: not to be forwarded on
     )
     await repo.audit.add(
         user.id,
