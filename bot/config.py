@@ -51,6 +51,8 @@ class Settings:
     form_state_ttl: timedelta = timedelta(days=30)
     # Sign-up submissions one person may make in 24 hours.
     signup_daily_limit: int = 5
+    # Messages a citizen may send to a centre's staff per hour, per conversation.
+    support_messages_per_hour: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -222,6 +224,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     daily_limit = _int(env, "SIGNUP_DAILY_LIMIT", 5)
     if daily_limit is None or not 1 <= daily_limit <= 100:
         raise ConfigError("SIGNUP_DAILY_LIMIT must be a number from 1 to 100")
+    support_per_hour = _int(env, "SUPPORT_MESSAGES_PER_HOUR", 10)
+    if support_per_hour is None or support_per_hour < 1:
+        raise ConfigError("SUPPORT_MESSAGES_PER_HOUR must be a whole number of at least 1")
 
     return Settings(
         bot_token=token,
@@ -245,4 +250,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
         throttle_rate=throttle_rate,
         form_state_ttl=timedelta(days=ttl_days),
         signup_daily_limit=daily_limit,
+        support_messages_per_hour=support_per_hour,
     )

@@ -98,6 +98,7 @@ class Rendered:
 
 
 Renderer = Callable[[Mapping[str, Any], UserDTO, BoundTranslator], Awaitable[Rendered | None]]
+OutcomeListener = Callable[[list[DeliveryResult]], Awaitable[None]]
 _RENDERERS: dict[str, Renderer] = {}
 
 
@@ -288,6 +289,11 @@ class Outbox:
         self.renderers: dict[str, Renderer] = {}
         # Called when the outbox runs out of work (the broadcast monitor reports then).
         self.idle_listeners: list[Callable[[], None]] = []
+        # Called with every batch of final outcomes once written (e.g. a staff answer that
+        # could not be delivered is reported back to the staff member); never awaited by
+        # the sender, so a slow listener cannot stall sending.
+        self.outcome_listeners: list[OutcomeListener] = []
+        self._listening: set[asyncio.Task[None]] = set()
         self.stats = OutboxStats()
         # Slots missed in a stall of up to 0.1 s (a busy CPU) may be caught up: the long-run
         # rate stays exact and the burst stays tiny next to Telegram's one-second window.
@@ -349,6 +355,8 @@ class Outbox:
                 await asyncio.wait(late)
         self._results_ready.set()
         await commit
+        if self._listening:  # reports of the last outcomes, before the database closes
+            await asyncio.wait(self._listening, timeout=5)
         self._ready.clear()
         self._delayed.clear()
         try:
@@ -654,8 +662,23 @@ class Outbox:
                         future.set_exception(error)
             if error is None:
                 self._count(results)
+                self._tell_listeners(results)
             if any(r.status == "retry" for r in results):
                 self._wake.set()
+
+    def _tell_listeners(self, results: list[DeliveryResult]) -> None:
+        final = [r for r in results if r.status in ("sent", "failed", "blocked", "skipped")]
+        for listener in self.outcome_listeners if final else ():
+            task = asyncio.create_task(self._run_listener(listener, final))
+            self._listening.add(task)
+            task.add_done_callback(self._listening.discard)
+
+    @staticmethod
+    async def _run_listener(listener: OutcomeListener, results: list[DeliveryResult]) -> None:
+        try:
+            await listener(results)
+        except Exception:
+            log.exception("outbox: an outcome listener failed")
 
     def _count(self, results: list[DeliveryResult]) -> None:
         stats = self.stats

@@ -138,6 +138,7 @@ class BotProcess:
         from bot.outbox import Outbox, default_concurrency
         from bot.reminders.service import ReminderService
         from bot.scheduler import Scheduler
+        from bot.support.wiring import start_support
         from handlers.broadcast.service import BroadcastService
 
         settings = self.settings
@@ -145,6 +146,7 @@ class BotProcess:
         concurrency = int(options.get("concurrency") or default_concurrency(options["rate"]))
         self.outbox_bot = build_outbox_bot(settings, connections=concurrency + 2)
         self.outbox = Outbox(app.repo, app.translator, self.outbox_bot, clock=self.clock, **options)
+        start_support(self, app)  # staff answers to citizens' questions (issue 12)
         await self.outbox.start()
         self.tickers.append(self.outbox.time_moved)
         if settings.scheduler_enabled:

@@ -21,6 +21,8 @@ class StaffSection(StrEnum):
     stats = "stats"
     team = "team"
     audit = "audit"
+    inbox = "inbox"
+    people = "people"
 
 
 class StaffMenuCB(CallbackData, prefix="sm"):
@@ -35,6 +37,8 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
+    Section(StaffSection.inbox, "support-section-inbox"),
+    Section(StaffSection.people, "support-section-people"),
     Section(StaffSection.applications, "staff-section-applications"),
     Section(StaffSection.courses, "staff-section-courses"),
     Section(StaffSection.broadcast, "broadcast-section"),

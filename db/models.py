@@ -328,6 +328,73 @@ class KeyValue(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class Conversation(Base):
+    """A citizen's question to a centre and everything said about it, until closed.
+
+    One open conversation per person and centre; follow-ups attach to it. ``waiting_since``
+    is when the oldest message staff have not answered yet arrived (None once answered):
+    the inbox puts the longest-waiting first."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_user_centre", "user_id", "centre_id", "status"),
+        Index("ix_conversations_status_waiting", "status", "waiting_since"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    waiting_since: Mapped[datetime | None]
+    last_in_at: Mapped[datetime | None]
+    answered_by: Mapped[int | None] = mapped_column(BigInteger)
+    answered_at: Mapped[datetime | None]
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime | None]
+    # The card in the centre's staff chat (None if it could not be posted).
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ConversationMessage(Base):
+    """One message of a conversation: ``in`` (the citizen's), ``out`` (staff's answer),
+    or a bot message staff can reply to (``card``, ``prompt``, ``note``). ``staff_chat_id``
+    and ``staff_message_id`` say where staff see it, so a Telegram reply to it finds the
+    conversation."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        Index("ix_conversation_messages_staff", "staff_chat_id", "staff_message_id"),
+        Index("ix_conversation_messages_conversation", "conversation_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(8))  # in | out | card | prompt | note
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | photo | voice | …
+    text: Mapped[str | None] = mapped_column(Text)  # the text or caption, clipped
+    source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CentreFaq(Base):
+    """A centre's short FAQ from the catalogue: shown before a question goes to staff."""
+
+    __tablename__ = "centre_faq"
+    __table_args__ = (Index("ix_centre_faq_centre", "centre_id", "sort"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"))
+    question: Mapped[dict[str, str]]
+    answer: Mapped[dict[str, str]]
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
 __all__ = [
     "LIVE_STATUSES",
     "Application",
@@ -336,7 +403,10 @@ __all__ = [
     "Base",
     "Broadcast",
     "Centre",
+    "CentreFaq",
     "ClassSession",
+    "Conversation",
+    "ConversationMessage",
     "Course",
     "Delivery",
     "District",

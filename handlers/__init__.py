@@ -16,6 +16,7 @@ def setup_routers() -> Router:
         my_applications,
         signup,
         start,
+        support,
         system,
     )
     from handlers.staff import staff_routers
@@ -30,10 +31,13 @@ def setup_routers() -> Router:
         my_applications.router,
         # Staff commands and buttons win over the citizen form's state handlers.
         *staff_routers(),
+        support.staff,
         broadcast.router,
         attendance.router,
         attendance.answers,
         signup.router,
+        # A free message nobody else took: offered to the centre's staff.
+        support.citizen,
         fallback.router,
     ]
     root.include_routers(*(recipe.build() for recipe in recipes))

@@ -23,8 +23,9 @@ from bot.formatting import fmt_date, status_label
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator, Translator
 from bot.navigation import leave_form
 from bot.routing import FeatureRouter
+from bot.support.scope import centre_hours
 from bot.telegram_utils import show, split_text
-from db.dto import ApplicationDTO, UserDTO
+from db.dto import ApplicationDTO, CentreDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from handlers.staff.decisions import (
@@ -61,7 +62,58 @@ async def _app_block(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> st
             lines.append(t("my-app-position", position=position))
     if app.status == "rejected" and app.reason:
         lines.append(t("my-app-reason", reason=app.reason))
+    lines += await _history_lines(t, repo, app, centre)
     return "\n".join(lines)
+
+
+NEXT_STEP = {
+    "pending": "my-app-next-pending",
+    "accepted": "my-app-next-accepted",
+    "waitlisted": "my-app-next-waitlisted",
+}
+HISTORY_STATUS = {
+    "application.accept": "accepted",
+    "application.promote": "accepted",
+    "application.waitlist": "waitlisted",
+    "application.reject": "rejected",
+}
+
+
+async def _history_lines(
+    t: BoundTranslator, repo: Repos, app: ApplicationDTO, centre: CentreDTO | None
+) -> list[str]:
+    """When it was submitted, each status since with its date, what happens next and
+    the centre's contacts (address, and phones and hours where the catalogue has them)."""
+    lines = [t("my-app-submitted", date=fmt_date(app.created_at.date(), t.locale))]
+    for event in await repo.people.status_history([app.id]):
+        status = HISTORY_STATUS.get(event.action)
+        if status is not None:
+            lines.append(
+                "  "
+                + t(
+                    "my-app-history-step",
+                    status=status_label(t, status),
+                    date=fmt_date(event.at.date(), t.locale),
+                )
+            )
+    if app.status == "cancelled":
+        lines.append(
+            "  "
+            + t(
+                "my-app-history-step",
+                status=status_label(t, "cancelled"),
+                date=fmt_date(app.updated_at.date(), t.locale),
+            )
+        )
+    lines.append(t(NEXT_STEP.get(app.status, "my-app-next-closed")))
+    if centre is not None:
+        lines.append(
+            t("my-app-contacts", centre=t.pick(centre.name), address=t.pick(centre.address))
+        )
+        hours = centre_hours(centre, t.locale)
+        if hours:
+            lines.append(t("my-app-hours", hours=hours))
+    return lines
 
 
 async def applications_view(
@@ -95,6 +147,7 @@ async def applications_view(
                     )
                 ]
             )
+    blocks.append(t("my-apps-ask"))
     return split_text("\n\n".join(blocks)), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -238,6 +291,9 @@ async def data_view(t: BoundTranslator, repo: Repos, user: UserDTO) -> str:
                 status=status_label(t, app.status),
             )
         )
+    conversations = await repo.conversations.for_user(user.id)
+    if conversations:
+        lines.append(t("my-data-conversations", count=len(conversations)))
     lines.append(t("my-data-footer"))
     return "\n".join(lines)
 

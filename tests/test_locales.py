@@ -23,6 +23,16 @@ SAME_AS_ENGLISH_OK = {
     "venue-title",
     "signup-chosen",
     "signup-phone-saved",
+    # Layouts of values only (issue 12): the words around them are their own keys.
+    "my-app-history-step",
+    "my-app-hours",
+    "my-app-phones",
+    "support-history-step",
+    "support-kind",
+    "support-person-application",
+    "support-person-head",
+    "support-person-phones",
+    "support-said",
 }
 
 

@@ -35,6 +35,7 @@ from bot.reminders.planning import (
 )
 from bot.reminders.texts import answer_markup, digest_text, reminder_text, starts_in_text
 from bot.scheduler import ScheduledJob, Scheduler
+from bot.support.digest import unanswered_block
 from bot.telegram_utils import split_text
 from db.dto import NewDelivery, ReminderSessionDTO, UserDTO
 from db.repo import Repos
@@ -428,11 +429,18 @@ class ReminderService:
         since = datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
         until = datetime.combine(tomorrow + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         sessions = await self.repo.reminders.centre_sessions(centre_id, since, until)
-        if not sessions:
-            return False
-        counts = await self.repo.attendance.counts([s.session.id for s in sessions])
         t = self.translator.bind(self.settings.default_locale)
-        text = digest_text(t, centre.name, tomorrow, sessions, counts)
+        # Questions of citizens waiting for an answer for over a day (issue 12).
+        waiting = await unanswered_block(t, self.repo, centre_id, self.clock.now())
+        if not sessions and waiting is None:
+            return False
+        parts = []
+        if sessions:
+            counts = await self.repo.attendance.counts([s.session.id for s in sessions])
+            parts.append(digest_text(t, centre.name, tomorrow, sessions, counts))
+        if waiting is not None:
+            parts.append(waiting)
+        text = "\n\n".join(parts)
         try:
             for chunk in split_text(text):
                 await self.bot.send_message(chat_id, chunk)

@@ -12,9 +12,11 @@ from db.repo.applications import ApplicationRepo
 from db.repo.attendance import AttendanceRepo
 from db.repo.audit import AuditRepo
 from db.repo.catalogue import CatalogueRepo
+from db.repo.conversations import ConversationRepo
 from db.repo.courses import CourseAdminRepo
 from db.repo.deliveries import BroadcastRepo, DeliveryRepo
 from db.repo.kv import KeyValueRepo
+from db.repo.people import PeopleRepo
 from db.repo.reminders import ReminderRepo
 from db.repo.schedule import ScheduleRepo
 from db.repo.staff import StaffRepo
@@ -40,6 +42,8 @@ class Repos:
     broadcasts: BroadcastRepo
     attendance: AttendanceRepo
     reminders: ReminderRepo
+    conversations: ConversationRepo
+    people: PeopleRepo
 
     @classmethod
     def create(cls, db: Database, now: Callable[[], datetime] = utcnow) -> Repos:
@@ -59,6 +63,8 @@ class Repos:
             broadcasts=BroadcastRepo(db),
             attendance=AttendanceRepo(db),
             reminders=ReminderRepo(db),
+            conversations=ConversationRepo(db),
+            people=PeopleRepo(db),
         )
 
 

@@ -3,11 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, or_, select, update
 
 from db.database import Database
 from db.dto import UserDTO
-from db.models import Application, Attendance, Delivery, FsmState, FunnelEvent, Staff, User
+from db.models import (
+    Application,
+    Attendance,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    FsmState,
+    FunnelEvent,
+    Staff,
+    User,
+)
 from db.repo.audit import scrub_person
 
 _USERS: Table = User.__table__  # type: ignore[assignment]
@@ -157,9 +167,17 @@ class UserRepo:
             await scrub_person(s, user_id, app_ids)
             await s.execute(delete(Application).where(Application.user_id == user_id))
             await s.execute(delete(Attendance).where(Attendance.user_id == user_id))
+            # Their questions and staff's answers (copies in staff chats stay: README).
+            talks = select(Conversation.id).where(Conversation.user_id == user_id)
+            await s.execute(
+                delete(ConversationMessage).where(ConversationMessage.conversation_id.in_(talks))
+            )
+            await s.execute(delete(Conversation).where(Conversation.user_id == user_id))
             await s.execute(
                 delete(Delivery).where(
-                    Delivery.user_id == user_id, Delivery.status.in_(("pending", "failed"))
+                    Delivery.user_id == user_id,
+                    # Staff's answers carry what was said: gone whatever their status.
+                    or_(Delivery.status.in_(("pending", "failed")), Delivery.kind == "reply"),
                 )
             )
             await s.execute(delete(FunnelEvent).where(FunnelEvent.user_id == user_id))

@@ -15,6 +15,7 @@ from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
 from bot.staff_menu import StaffMenuCB, StaffSection
+from bot.support.cards import PersonAction, PersonCB
 from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, UserDTO
 from db.repo import Repos
@@ -159,7 +160,12 @@ async def group_view(
             InlineKeyboardButton(
                 text=t.plain("schedule-btn-sessions"),
                 callback_data=ScheduleCB(action=ScheduleAction.sessions, id=g.id).pack(),
-            )
+            ),
+            # The group's trainees, each opening their person card (issue 12).
+            InlineKeyboardButton(
+                text=t.plain("support-btn-members"),
+                callback_data=PersonCB(action=PersonAction.members, id=g.id).pack(),
+            ),
         ]
     )
     rows.append(

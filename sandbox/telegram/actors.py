@@ -202,8 +202,10 @@ class FakeUser:
         *,
         caption: str | None = None,
         chat_id: int | None = None,
+        reply_to: int | None = None,
     ) -> dict[str, Any]:
-        """Send a photo (a small PNG by default); the bot can download it via getFile."""
+        """Send a photo (a small PNG by default); the bot can download it via getFile.
+        ``reply_to``: a message of that chat to reply to (a Telegram reply)."""
         stored = self._sim.store_file("photo", data, mime_type="image/jpeg")
         return self._sim.user_message(
             self,
@@ -213,6 +215,7 @@ class FakeUser:
             file=stored,
             caption=caption,
             caption_entities=detect_entities(caption) if caption else (),
+            reply_to=reply_to,
         )
 
     def send_document(
@@ -233,6 +236,54 @@ class FakeUser:
             file=stored,
             caption=caption,
             caption_entities=detect_entities(caption) if caption else (),
+        )
+
+    def send_voice(
+        self,
+        data: bytes = b"OggS\x00voice",
+        *,
+        duration: int = 3,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """Send a voice message (an OGG note of ``duration`` seconds)."""
+        params = {"duration": duration}
+        return self._send_file("voice", data, "audio/ogg", params, caption, chat_id, reply_to)
+
+    def send_video(
+        self,
+        data: bytes = b"\x00\x00\x00\x18ftypmp42",
+        *,
+        duration: int = 5,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """Send a video (an MP4 of ``duration`` seconds)."""
+        params = {"duration": duration}
+        return self._send_file("video", data, "video/mp4", params, caption, chat_id, reply_to)
+
+    def _send_file(
+        self,
+        kind: str,
+        data: bytes,
+        mime_type: str,
+        params: dict[str, Any],
+        caption: str | None,
+        chat_id: int | None,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        stored = self._sim.store_file(kind, data, mime_type=mime_type)
+        return self._sim.user_message(
+            self,
+            chat_id,
+            kind=kind,
+            media={kind: file_object(stored, kind, params)},
+            file=stored,
+            caption=caption,
+            caption_entities=detect_entities(caption) if caption else (),
+            reply_to=reply_to,
         )
 
     def send_sticker(self, emoji: str = "👍", *, chat_id: int | None = None) -> dict[str, Any]:
