@@ -527,7 +527,12 @@ async def test_media_commands_toasts_and_the_clock(world: World, tmp_path: Path)
     # A message sent now carries the sandbox date: a new day separator appears.
     await say(page, "a day later")
     await expect(page.locator("#messages .day")).to_have_count(2)
-    await bot_says(page, world.text("en", "fallback-unknown"))
+    # A free message is offered to a centre's staff (issue 12): the centre of John's
+    # application, or a region to pick if he has none.
+    offer = world.text("en", "support-offer", centre="x", hours="y")[-20:]
+    where = world.text("en", "support-ask-where")
+    free = re.compile(f"{re.escape(offer)}|{re.escape(where)}")
+    await expect(page.locator("#messages .msg-in").filter(has_text=free).last).to_be_visible()
 
 
 async def _bot_call(http: Any, api: str, method: str, **params: Any) -> Any:

@@ -38,7 +38,7 @@ async def test_questions_reach_staff_and_answers_come_back(h: BotHarness) -> Non
         # under it as a Telegram reply.
         card = await in_staff_chat(h, lambda m: "Вопрос №" in m.content, after=mark)
         assert app.full_name in card.content and f"№ {app.id}" in card.content
-        copy = await in_staff_chat(h, lambda m, q=question: m.text == q, after=mark)
+        copy = await in_staff_chat(h, lambda m: m.text == question, after=mark)  # noqa: B023
         assert copy.reply_to_message_id == card.message_id
         assert card.buttons()[:2] == ["✍️ Ответить", "🔒 Закрыть"]
         [conversation] = [c for c, _ in await h.repo.conversations.for_user(user.id)]

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F
 from aiogram.filters import Filter
@@ -104,13 +106,16 @@ def _hours(t: BoundTranslator, centre: CentreDTO) -> str:
 
 
 async def _wait_text(
-    t: BoundTranslator, repo: Repos, clock: Clock, centre_id: int | None, until: Any
+    t: BoundTranslator, repo: Repos, clock: Clock, centre_id: int | None, until: datetime
 ) -> str:
+    """ "You can write again at 12:00" (with the date when that is not today), in the
+    centre's time zone."""
     centre = await repo.catalogue.centre(centre_id) if centre_id else None
-    tz = centre.timezone if centre else "UTC"
-    when = fmt_time(until, tz, t.locale)
-    if until.astimezone(until.tzinfo).date() != clock.now().date():
-        when = f"{fmt_date(until.date(), t.locale)}, {when}"
+    zone = ZoneInfo(centre.timezone if centre else "UTC")
+    when = fmt_time(until, zone.key, t.locale)
+    local = until.astimezone(zone).date()
+    if local != clock.now().astimezone(zone).date():
+        when = f"{fmt_date(local, t.locale)}, {when}"
     return t("support-flood", when=when)
 
 

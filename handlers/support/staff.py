@@ -189,6 +189,7 @@ async def reply_button(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
+    clock: Clock,
     callback_answer: CallbackAnswer,
 ) -> None:
     conversation = await _allowed(repo, settings, callback.from_user.id, callback_data.id)
@@ -217,7 +218,7 @@ async def reply_button(
     await repo.conversations.add_message(
         conversation.id,
         "prompt",
-        now=conversation.created_at,
+        now=clock.now(),
         kind="prompt",
         staff=(prompt.chat.id, prompt.message_id),
     )
