@@ -138,7 +138,8 @@ class BotProcess:
         from bot.outbox import Outbox, default_concurrency
         from bot.reminders.service import ReminderService
         from bot.scheduler import Scheduler
-        from bot.support.wiring import start_support
+        from bot.support.delivery import KIND as REPLY_KIND
+        from bot.support.delivery import ReplyOutcomes, render_reply
         from handlers.broadcast.service import BroadcastService
 
         settings = self.settings
@@ -146,7 +147,12 @@ class BotProcess:
         concurrency = int(options.get("concurrency") or default_concurrency(options["rate"]))
         self.outbox_bot = build_outbox_bot(settings, connections=concurrency + 2)
         self.outbox = Outbox(app.repo, app.translator, self.outbox_bot, clock=self.clock, **options)
-        start_support(self, app)  # staff answers to citizens' questions (issue 12)
+        # Staff answers to citizens' questions (issue 12): a delivery kind, and a report to
+        # the staff member when one cannot be delivered.
+        self.outbox.register_renderer(REPLY_KIND, render_reply)
+        self.outbox.outcome_listeners.append(
+            ReplyOutcomes(bot, app.repo, app.translator, app.settings)
+        )
         await self.outbox.start()
         self.tickers.append(self.outbox.time_moved)
         if settings.scheduler_enabled:

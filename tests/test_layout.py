@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.fsm_storage",
             "bot.navigation",
             "bot.retention",
+            "bot.support",
         ),
     ),
     (

@@ -5,10 +5,10 @@ application number; the card shows the whole history; group screens link to card
 from __future__ import annotations
 
 from bot.i18n import pick_text
+from bot.staff_callbacks import CourseAction, CoursesCB
 from bot.support.names import fold, parse_query, phone_digits, search
 from db.dto import NewDelivery
 from db.repo.people import PersonRow
-from handlers.staff.callbacks import CourseAction, CoursesCB
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.support_helpers import ask

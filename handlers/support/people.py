@@ -18,6 +18,7 @@ from bot.formatting import fmt_date, fmt_datetime, status_label
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.staff_callbacks import CancelCB, CourseAction, CoursesCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.support.cards import (
     DEFAULT_TZ,
@@ -32,7 +33,6 @@ from bot.support.names import parse_query, search
 from bot.support.scope import staff_centres
 from bot.telegram_utils import show, split_text
 from db.repo import Repos
-from handlers.staff.callbacks import CancelCB, CourseAction, CoursesCB
 from handlers.staff.common import clip, home_button, stale
 from handlers.support.staff import StaffPlace
 

@@ -1,7 +1,7 @@
 """conversations: citizens' questions to a centre, staff answers, per-centre FAQ
 
-Revision ID: 0002_conversations
-Revises: 0001
+Revision ID: 0003_conversations
+Revises: 0002_trust
 
 New tables only (no existing row is touched): ``conversations`` (one per question until
 closed), ``conversation_messages`` (what was said, and where staff see it so a Telegram
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_conversations"
-down_revision: str | None = "0001"
+revision: str = "0003_conversations"
+down_revision: str | None = "0002_trust"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
