@@ -275,10 +275,14 @@ async def test_stop_and_replies_are_not_starved(slow: BotHarness) -> None:
     await chat.press_key("broadcast-send-now")
     await chat.expect(head(chat, "broadcast-started", id=1))
 
-    def copies() -> int:
-        return sum(1 for r in h.server.requests_for("copyMessage") if r.ok)
+    def copies() -> int:  # the frozen text, sent as new messages (never copyMessage)
+        return sum(
+            1
+            for r in h.server.requests_for("sendMessage")
+            if r.ok and r.params.get("text") == "Длинная рассылка"
+        )
 
-    await h.server.wait_for(lambda r: r.method == "copyMessage" and copies() >= 10, timeout=5)
+    await h.server.wait_for(lambda r: r.method == "sendMessage" and copies() >= 10, timeout=5)
     # A citizen writing now is answered at once, not after the broadcast.
     asker = Chat(h, people[-1], "ru")
     asker.user.send_command("help")
@@ -360,8 +364,13 @@ async def test_stop_while_the_audience_is_still_being_written(
     assert counts.total == ENQUEUE_SLICE  # the rest of the audience was never written
     assert counts.remaining == 0 and counts.sent + counts.skipped == counts.total
     assert counts.skipped > 0
-    copies = sum(1 for r in h.server.requests_for("copyMessage") if r.ok)
+    copies = sum(
+        1
+        for r in h.server.requests_for("sendMessage")
+        if r.ok and r.params.get("text") == "Ошибочная рассылка"
+    )
     assert copies == counts.sent + 1  # and the preview
+    assert h.server.requests_for("copyMessage") == []
     stopped = await h.repo.broadcasts.get(1)
     assert stopped is not None and stopped.status == "stopped"
     assert stopped.started_at is not None and stopped.finished_at is not None

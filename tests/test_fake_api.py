@@ -301,6 +301,34 @@ async def test_unknown_blocked_and_never_started_chats(server: FakeBotAPI, bot: 
     assert member_updates[0].from_user.id == USER_ID
 
 
+async def test_ban_and_unban_chat_member_like_telegram(server: FakeBotAPI, bot: Bot) -> None:
+    member = server.add_user(2101, first_name="Olga")
+    owner = server.add_user(2102, first_name="Owner")
+    group = server.add_group_chat(-100_555, title="Staff")
+    group.add_member(member)
+    group.add_member(owner, status="creator")
+    group.set_bot_status("member")
+    # A bot that is not an administrator cannot ban anyone.
+    with pytest.raises(TelegramBadRequest, match="not enough rights"):
+        await bot.ban_chat_member(group.id, member.id)
+    assert group.member_status(member.id) == "member"
+    with pytest.raises(TelegramBadRequest, match="private chats"):
+        await bot.ban_chat_member(member.id, member.id)
+    group.set_bot_status("administrator")
+    with pytest.raises(TelegramBadRequest, match="owner"):
+        await bot.ban_chat_member(group.id, owner.id)
+    assert await bot.ban_chat_member(group.id, member.id)
+    assert group.member_status(member.id) == "kicked"
+    assert (await bot.get_chat_member(group.id, member.id)).status == "kicked"
+    # Unbanned: out of the chat, free to join again by a link.
+    assert await bot.unban_chat_member(group.id, member.id, only_if_banned=True)
+    assert (await bot.get_chat_member(group.id, member.id)).status == "left"
+    # Without only_if_banned, unban removes a current member too (as Telegram does).
+    group.add_member(member)
+    assert await bot.unban_chat_member(group.id, member.id)
+    assert group.member_status(member.id) == "left"
+
+
 async def test_per_chat_history_copy_and_forward(server: FakeBotAPI, bot: Bot) -> None:
     user = server.add_user(USER_ID)
     staff = server.add_group_chat(-1001234567890, "Staff")

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.navigation",
             "bot.retention",
             "bot.support",
+            "bot.revoke",
         ),
     ),
     (
@@ -55,6 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.roles",
             "bot.formatting",
             "bot.telegram_utils",
+            "bot.broadcast_content",
         ),
     ),
     ("db", ("db",)),

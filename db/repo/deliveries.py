@@ -490,6 +490,7 @@ class BroadcastRepo:
         progress_chat_id: int | None = None,
         progress_message_id: int | None = None,
         now: datetime,
+        content: dict[str, Any] | None = None,
     ) -> BroadcastDTO:
         """A broadcast due at ``scheduled_at`` (now, for "send now"); audited."""
         async with self.db.transaction() as s:
@@ -497,6 +498,7 @@ class BroadcastRepo:
                 author_id=author_id,
                 source_chat_id=source_chat_id,
                 source_message_id=source_message_id,
+                content=content,
                 audience=audience.to_json(),
                 scheduled_at=scheduled_at,
                 status="scheduled",

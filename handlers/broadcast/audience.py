@@ -12,6 +12,7 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.broadcast_content import send_method
 from bot.config import Settings
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
@@ -24,6 +25,7 @@ from handlers.broadcast.base import (
     BroadcastForm,
     answer_stale,
     bc_button,
+    draft_content,
     load_draft,
 )
 from handlers.broadcast.views import audience_view, describe, picker_view, with_filter
@@ -113,10 +115,15 @@ async def on_audience_chosen(
         callback_answer.show_alert = True
         return
     await state.set_state(BroadcastForm.audience)
-    # The preview: the very copy recipients get, then the confirmation under it.
+    # The preview: the very message recipients get (the frozen content), then the
+    # confirmation under it.
     chat = callback.message.chat.id
+    content = await draft_content(state)
     try:
-        await bot.copy_message(chat, chat_id, message_id)
+        if content is not None:
+            await bot(send_method(chat, content))
+        else:  # a draft from before contents were frozen
+            await bot.copy_message(chat, chat_id, message_id)
     except TelegramBadRequest:
         await state.clear()
         await show(callback, t("broadcast-draft-gone"))

@@ -97,6 +97,12 @@ async def load_draft(state: FSMContext) -> tuple[tuple[int, int], Audience] | No
     return (draft[0], draft[1]), Audience.from_json(data.get("aud"))
 
 
+async def draft_content(state: FSMContext) -> dict[str, Any] | None:
+    """The draft's content, frozen when the staff member sent it (bot/broadcast_content.py)."""
+    content = (await state.get_data()).get("content")
+    return content if isinstance(content, dict) else None
+
+
 def answer_stale(t: BoundTranslator, callback_answer: CallbackAnswer) -> None:
     callback_answer.text = t.plain("error-stale-button")
     callback_answer.show_alert = True

@@ -11,6 +11,7 @@ from aiogram.types import (
     Message,
 )
 
+from bot.broadcast_content import freeze
 from bot.config import Settings
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
@@ -81,7 +82,8 @@ async def got_message(
             await message.answer(t("broadcast-album"))
         return
     kind = message.content_type
-    if kind not in DRAFT_KINDS or (message.text or "").startswith("/"):
+    content = freeze(message) if kind in DRAFT_KINDS else None
+    if content is None or (message.text or "").startswith("/"):
         await message.answer(t("broadcast-unsupported"))
         return
     found = (
@@ -89,8 +91,13 @@ async def got_message(
     )
     audience = found[1] if found is not None else Audience()
     await state.set_state(BroadcastForm.audience)
+    # The content is frozen now: editing the message later changes nothing that is sent.
     await state.set_data(
-        {"draft": [message.chat.id, message.message_id], "aud": audience.to_json()}
+        {
+            "draft": [message.chat.id, message.message_id],
+            "content": content,
+            "aud": audience.to_json(),
+        }
     )
     text, markup = await audience_view(t, repo, settings, audience, user.id)
     if found is not None:

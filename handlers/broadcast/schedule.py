@@ -30,6 +30,7 @@ from handlers.broadcast.base import (
     BroadcastForm,
     answer_stale,
     bc_button,
+    draft_content,
     load_draft,
 )
 from handlers.broadcast.service import BroadcastService, stop_markup
@@ -68,12 +69,14 @@ async def on_send_now(
         callback_answer.text = t.plain("broadcast-nobody")
         callback_answer.show_alert = True
         return
+    content = await draft_content(state)
     await state.clear()
     now = clock.now()
     broadcast = await repo.broadcasts.create(
         author_id=user.id,
         source_chat_id=chat_id,
         source_message_id=message_id,
+        content=content,
         audience=audience,
         scheduled_at=now,
         progress_chat_id=message.chat.id,
@@ -245,11 +248,13 @@ async def on_plan(
         callback_answer.show_alert = True
         return
     (chat_id, message_id), audience = found
+    content = await draft_content(state)
     await state.clear()
     broadcast = await repo.broadcasts.create(
         author_id=user.id,
         source_chat_id=chat_id,
         source_message_id=message_id,
+        content=content,
         audience=audience,
         scheduled_at=at,
         now=now,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -15,17 +17,20 @@ from aiogram.types import (
 )
 from babel.dates import format_timedelta
 
+from bot.broadcast_content import send_method
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
-from bot.outbox import Outbox
+from bot.outbox import Outbox, Rendered
+from bot.roles import role_of
 from bot.scheduler import Scheduler
-from db.dto import BroadcastDTO, DeliveryCounts, NewDelivery
+from db.dto import BroadcastDTO, DeliveryCounts, NewDelivery, UserDTO
 from db.repo import Repos
 from db.repo.deliveries import ENQUEUE_SLICE
 from handlers.broadcast.base import BcAction, bc_button
 
 log = logging.getLogger(__name__)
+FROZEN = "broadcast"  # payload type of a delivery that sends a broadcast's frozen content
 
 
 def stop_markup(t: BoundTranslator, broadcast_id: int) -> InlineKeyboardMarkup:
@@ -71,12 +76,16 @@ class BroadcastService:
         self._monitor: asyncio.Task[None] | None = None
         self._fire_lock = asyncio.Lock()
         self._progress: dict[int, tuple[float, int, float, str]] = {}  # t0, done0, edited, text
+        # Frozen contents by broadcast id: they never change once confirmed.
+        self._contents: dict[int, dict[str, Any] | None] = {}
 
     @property
     def monitoring(self) -> bool:
         return self.scheduler is not None
 
     async def start(self) -> None:
+        # Every process's outbox may claim a broadcast's rows: each renders them.
+        self.outbox.register_renderer(FROZEN, self.render)
         if self.scheduler is None:
             return
         self.scheduler.on("broadcast", self.fire)
@@ -133,6 +142,15 @@ class BroadcastService:
             broadcast = await self.repo.broadcasts.get(broadcast_id)
             if broadcast is None or broadcast.status != "scheduled":
                 return
+            if await role_of(self.repo, self.settings, broadcast.author_id) is None:
+                # Its author was removed from the team: their announcement does not go out.
+                await self.cancel(broadcast.id, actor_id=0)
+                log.warning(
+                    "broadcast %s cancelled: its author %s is no longer staff",
+                    broadcast.id,
+                    broadcast.author_id,
+                )
+                return
             now = self.clock.now()
             at = broadcast.scheduled_at or broadcast.created_at
             if at > now:  # the wall clock ran ahead of the injected one: not yet
@@ -148,11 +166,15 @@ class BroadcastService:
             created = False
             if broadcast.progress_message_id is None:
                 created = await self._new_progress_message(broadcast, len(ids))
-            payload = {
-                "type": "copy",
-                "from_chat_id": broadcast.source_chat_id,
-                "message_id": broadcast.source_message_id,
-            }
+            payload: dict[str, Any] = (
+                {"type": FROZEN, "broadcast_id": broadcast.id}
+                if broadcast.content is not None
+                else {  # confirmed before contents were frozen
+                    "type": "copy",
+                    "from_chat_id": broadcast.source_chat_id,
+                    "message_id": broadcast.source_message_id,
+                }
+            )
             for start in range(0, len(ids), ENQUEUE_SLICE):
                 if start and not await self._still_scheduled(broadcast.id):
                     break  # stopped while its audience was being written
@@ -183,6 +205,34 @@ class BroadcastService:
                 self.scheduler.cancel("broadcast", broadcast.id)
             log.info("broadcast %s: %s deliveries enqueued", broadcast.id, len(ids))
             self.poke()
+
+    async def render(
+        self, payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
+    ) -> Rendered | None:
+        """A recipient's copy of a broadcast: its frozen content, sent as new."""
+        broadcast_id = int(payload["broadcast_id"])
+        if broadcast_id not in self._contents:
+            broadcast = await self.repo.broadcasts.get(broadcast_id)
+            self._contents[broadcast_id] = broadcast.content if broadcast else None
+        content = self._contents[broadcast_id]
+        return Rendered(method=send_method(user.id, content)) if content else None
+
+    async def revoke_author(self, author_id: int, *, actor_id: int) -> list[BroadcastDTO]:
+        """A staff member removed from the team: their scheduled broadcasts are cancelled
+        and those being sent are stopped. Returns them (the admin is told which)."""
+        revoked = [
+            b
+            for b in await self.repo.broadcasts.scheduled()
+            if b.author_id == author_id and await self.cancel(b.id, actor_id=actor_id)
+        ]
+        revoked += [
+            b
+            for b in await self.repo.broadcasts.active()
+            if b.author_id == author_id
+            and b.status == "sending"
+            and await self.stop(b.id, actor_id=actor_id)
+        ]
+        return revoked
 
     async def _still_scheduled(self, broadcast_id: int) -> bool:
         current = await self.repo.broadcasts.get(broadcast_id)

@@ -10,6 +10,7 @@ from aiogram import Bot, F
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -23,6 +24,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import main_menu
+from bot.revoke import revoke_staff
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import TeamAction, TeamCB
@@ -30,6 +32,7 @@ from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
 from db.dto import UserDTO
 from db.repo import Repos
+from handlers.broadcast.service import BroadcastService
 from handlers.staff.common import (
     StaffChats,
     StaffForm,
@@ -391,6 +394,8 @@ async def do_remove(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    fsm_storage: BaseStorage,
+    broadcasts: BroadcastService,
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
@@ -402,6 +407,18 @@ async def do_remove(
     if before is None:
         stale(t, callback_answer)
         return
+    # Their reach goes with the role: announcements, staff chats, open forms.
+    revoked = await broadcasts.revoke_author(target, actor_id=user.id)
+    done = await revoke_staff(bot, repo, settings, fsm_storage, target)
     await tell_member(bot, translator, repo, settings, target, "team-notice-removed")
+    lines = [t("team-removed-done", who=person_label(await repo.users.get(target), target))]
+    if revoked:
+        ids = ", ".join(f"№ {b.id}" for b in revoked)
+        lines.append(t("team-revoked-broadcasts", ids=ids))
+    if done.removed_from:
+        lines.append(t("team-revoked-chat"))
+    if done.not_removed_from:
+        lines.append(t("team-revoked-chat-failed"))
     callback_answer.text = t.plain("team-removed")
-    await show(callback, *await team_view(t, repo, settings))
+    text, markup = await team_view(t, repo, settings)
+    await show(callback, "\n".join(lines) + "\n\n" + text, markup)

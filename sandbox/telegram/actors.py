@@ -159,6 +159,10 @@ class FakeUser:
             reply_to=reply_to,
         )
 
+    def edit_text(self, message_id: int, text: str, *, chat_id: int | None = None) -> None:
+        """Edit one of my messages (its text, or its caption) after sending it."""
+        self._sim.user_edit(self, chat_id, message_id, text)
+
     def send_command(
         self, command: str, args: str | None = None, *, chat_id: int | None = None
     ) -> dict[str, Any]:

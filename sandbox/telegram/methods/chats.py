@@ -11,6 +11,7 @@ from ..formatting import (
     utf16_len,
 )
 from ..models import CallbackAnswer, EventKind
+from ..state import ChatState
 from .core import MethodsCore
 from .params import (
     CHAT_ACTIONS,
@@ -113,6 +114,39 @@ class ChatMethods(MethodsCore):
         else:
             status = chat.members.get(user_id, "left")
         return self.sim.member_dict(user, status)
+
+    def _restrictable(self, params: Params) -> tuple[ChatState, int]:
+        """The group and the member a ban or an unban is about, as Telegram checks them:
+        not in private chats, only by an administrator bot, never the owner."""
+        chat = self.sim.resolve_chat(params.get("chat_id"))
+        if chat.is_private:
+            raise bad_request("chat member status can't be changed in private chats")
+        user_id = param_int(params, "user_id")
+        if user_id is None or self.sim.user_dict(user_id) is None:
+            raise bad_request("user not found")
+        if chat.bot_status not in {"administrator", "creator"}:
+            raise bad_request("not enough rights to restrict/unrestrict chat member")
+        if chat.members.get(user_id) == "creator":
+            raise bad_request("can't remove chat owner")
+        return chat, user_id
+
+    def ban_chat_member(self, params: Params, files: Files) -> bool:
+        chat, user_id = self._restrictable(params)
+        if chat.members.get(user_id) == "administrator":
+            raise bad_request("user is an administrator of the chat")
+        chat.members[user_id] = "kicked"
+        return True
+
+    def unban_chat_member(self, params: Params, files: Files) -> bool:
+        """Lifts a ban (the person may join again via a link); without
+        ``only_if_banned`` a current member is removed too, as Telegram does."""
+        chat, user_id = self._restrictable(params)
+        status = chat.members.get(user_id)
+        if status == "kicked" or (
+            not param_bool(params, "only_if_banned") and status in {"member", "restricted"}
+        ):
+            chat.members[user_id] = "left"
+        return True
 
     def get_chat_administrators(self, params: Params, files: Files) -> list[dict[str, Any]]:
         chat = self.sim.resolve_chat(params.get("chat_id"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..formatting import escape_html, render_html
+from ..formatting import detect_entities, escape_html, render_html
 from ..models import CallbackAnswer, EventKind, Sender, StoredFile
 from ..state import CallbackQueryState, ChatState, MessageState
 from .base import RESTRICTED_FLAGS
@@ -145,6 +145,28 @@ class SimulatorMessages(SimulatorUpdates):
         if self._bot_sees(chat, message):
             self.push_update("message", raw)
         self.emit(EventKind.USER_MESSAGE, chat=chat, message=message, raw=raw)
+        return raw
+
+    def user_edit(
+        self, user: FakeUser, chat_id: int | None, message_id: int, text: str
+    ) -> dict[str, Any]:
+        """The user edits the text (or the caption) of one of their own messages, as
+        Telegram lets them at any time; the bot gets an ``edited_message`` update."""
+        chat = self.user_target_chat(user, chat_id)
+        message = self.find_message(chat, message_id)
+        if message is None or message.sender is not Sender.USER:
+            msg = f"user {user.id} has no message {message_id} in chat {chat.id}"
+            raise AssertionError(msg)
+        if message.text is not None:
+            message.text, message.entities = text, detect_entities(text)
+            message.html = escape_html(text) if not message.entities else None
+        else:
+            message.caption, message.caption_entities = text, detect_entities(text)
+        message.edit_count += 1
+        message.edit_date = self.now()
+        raw = message.to_api()
+        if self._bot_sees(chat, message):
+            self.push_update("edited_message", raw)
         return raw
 
     def _bot_sees(self, chat: ChatState, message: MessageState) -> bool:
