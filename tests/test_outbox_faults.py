@@ -50,18 +50,18 @@ async def test_every_reachable_user_gets_it_exactly_once(h: BotHarness) -> None:
     async with h.app.db.transaction() as s:
         s.add_all(User(id=i, locale="kk", is_active=True, reminders_enabled=True) for i in ids)
     server = h.server
-    server.inject("copyMessage", chat_id=RATE_LIMITED, status=429, retry_after=1)
+    server.inject("sendMessage", chat_id=RATE_LIMITED, status=429, retry_after=1)
     for user_id in BLOCKED:
         server.inject(
-            "copyMessage",
+            "sendMessage",
             chat_id=user_id,
             status=403,
             description="Forbidden: bot was blocked by the user",
         )
-    server.inject("copyMessage", chat_id=FLAKY, status=502, times=2)
-    server.inject("copyMessage", chat_id=BROKEN, status=502, times=5)
-    server.inject("copyMessage", chat_id=SLOW, status=504, delay=2 * TIMEOUT)
-    server.inject("copyMessage", chat_id=BAD, status=400, description="Bad Request: chat not found")
+    server.inject("sendMessage", chat_id=FLAKY, status=502, times=2)
+    server.inject("sendMessage", chat_id=BROKEN, status=502, times=5)
+    server.inject("sendMessage", chat_id=SLOW, status=504, delay=2 * TIMEOUT)
+    server.inject("sendMessage", chat_id=BAD, status=400, description="Bad Request: chat not found")
 
     admin = h.admin("en")
     chat = Chat(h, admin, "en")
@@ -95,7 +95,7 @@ async def test_every_reachable_user_gets_it_exactly_once(h: BotHarness) -> None:
     )
 
     # 429: every send paused for retry_after; the row went again afterwards.
-    calls = server.requests_for("copyMessage")
+    calls = server.requests_for("sendMessage")
     [limited, again] = [r for r in calls if r.params["chat_id"] == RATE_LIMITED]
     assert (limited.response_status, again.response_status) == (429, 200)
     assert again.at_monotonic - limited.at_monotonic >= 0.95
