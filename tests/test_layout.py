@@ -191,3 +191,21 @@ def test_an_upward_import_is_caught_at_any_level(tmp_path: Path) -> None:
         "db/models.py:1",
     ]
     assert "imports bot.outbox (services), a layer above it" in found[0]
+
+
+def test_the_architecture_page_lists_every_layer_entry() -> None:
+    """docs/ARCHITECTURE.md's table of layers stays true to LAYERS."""
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    section = page.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if "| `" in line}
+    missing = []
+    for layer, entries in LAYERS:
+        for entry in entries:
+            if entry in SPLIT_PACKAGES:
+                continue
+            path = entry.replace(".", "/")
+            if f"`{path}.py`" not in rows.get(layer, "") and f"`{path}/`" not in rows.get(
+                layer, ""
+            ):
+                missing.append(f"{layer}: {path}")
+    assert missing == []
