@@ -36,6 +36,10 @@ class SignupAction(StrEnum):
     confirm = "cf"
     edit = "e"
     course = "c"
+    q_option = "qo"  # one choice of an extra question (value: the option's index)
+    q_toggle = "qt"  # a multiple-choice option on or off
+    q_done = "qd"  # multiple choice finished
+    q_skip = "qs"  # an optional question left out
 
 
 class SignupCB(CallbackData, prefix="su"):
@@ -49,6 +53,7 @@ class EditField(IntEnum):
     district = 3
     group = 4
     course = 5
+    questions = 6
 
 
 class MyAction(StrEnum):

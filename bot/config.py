@@ -53,6 +53,10 @@ class Settings:
     signup_daily_limit: int = 5
     # Messages a citizen may send to a centre's staff per hour, per conversation.
     support_messages_per_hour: int = 10
+    # Months after completion when graduates are asked what they do now.
+    follow_up_months: tuple[int, ...] = (1, 3, 6)
+    # Absences in a row that flag a trainee to staff.
+    absence_streak: int = 2
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -227,6 +231,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     support_per_hour = _int(env, "SUPPORT_MESSAGES_PER_HOUR", 10)
     if support_per_hour is None or support_per_hour < 1:
         raise ConfigError("SUPPORT_MESSAGES_PER_HOUR must be a whole number of at least 1")
+    follow_up_months = _follow_up_months(_get(env, "FOLLOW_UP_MONTHS"))
+    absence_streak = _int(env, "ABSENCE_STREAK", 2)
+    if absence_streak is None or not 1 <= absence_streak <= 20:
+        raise ConfigError("ABSENCE_STREAK must be a whole number from 1 to 20")
 
     return Settings(
         bot_token=token,
@@ -251,4 +259,19 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
         form_state_ttl=timedelta(days=ttl_days),
         signup_daily_limit=daily_limit,
         support_messages_per_hour=support_per_hour,
+        follow_up_months=follow_up_months,
+        absence_streak=absence_streak,
     )
+
+
+def _follow_up_months(raw: str | None) -> tuple[int, ...]:
+    """``1,3,6``: months after completion, each 1-24, no repeats (empty: the default)."""
+    if raw is None:
+        return (1, 3, 6)
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(re.fullmatch(r"[0-9]{1,2}", p) for p in parts):
+        raise ConfigError(f"FOLLOW_UP_MONTHS must be months like 1,3,6, got {raw!r}")
+    months = [int(p) for p in parts]
+    if any(not 1 <= m <= 24 for m in months) or len(set(months)) != len(months):
+        raise ConfigError("FOLLOW_UP_MONTHS: each month 1-24, each once, e.g. 1,3,6")
+    return tuple(sorted(months))

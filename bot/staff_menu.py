@@ -23,6 +23,7 @@ class StaffSection(StrEnum):
     audit = "audit"
     inbox = "inbox"
     people = "people"
+    outcomes = "outc"
 
 
 class StaffMenuCB(CallbackData, prefix="sm"):
@@ -45,6 +46,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(StaffSection.attendance, "attendance-section"),
     Section(StaffSection.export, "staff-section-export"),
     Section(StaffSection.stats, "staff-section-stats"),
+    Section(StaffSection.outcomes, "outcomes-section-button"),
     Section(StaffSection.team, "staff-section-team", admin_only=True),
     Section(StaffSection.audit, "staff-section-audit"),
 )

@@ -56,6 +56,7 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         dict[str, Any]: JSON,
         dict[str, str]: JSON,
+        list[dict[str, Any]]: JSON,
         datetime: UTCDateTime,
     }
 
@@ -205,8 +206,96 @@ class Application(Base):
     consent_at: Mapped[datetime]
     waitlisted_at: Mapped[datetime | None]
     source: Mapped[str | None] = mapped_column(String(64))
+    # After "accepted": studying | completed | dropped (None: not started yet).
+    progress: Mapped[str | None] = mapped_column(String(16))
+    progress_at: Mapped[datetime | None]
+    dropout_reason: Mapped[str | None] = mapped_column(String(32))
+    dropout_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Question(Base):
+    """An extra sign-up question from the catalogue (kinds in bot/services/questions.py);
+    texts per language, options as ``[{"code": …, "text": {lang: …}}]``."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # choice | multi | text | number | date
+    text: Mapped[dict[str, str]]
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    min_value: Mapped[float | None] = mapped_column(Float)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CourseQuestion(Base):
+    """Which questions a course asks, in order."""
+
+    __tablename__ = "course_questions"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Answer(Base):
+    """An applicant's answer to an extra question: an option code, option codes joined
+    by commas, a text, a number or an ISO date, as text."""
+
+    __tablename__ = "answers"
+    __table_args__ = (Index("ix_answers_question", "question_id", "value"),)
+
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class Certificate(Base):
+    """One certificate per trainee (application): number, date, issuer, and its file
+    (a Telegram file id of a PDF or image staff attached, or of the generated PDF)."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), unique=True
+    )
+    number: Mapped[str] = mapped_column(String(64))
+    issued_on: Mapped[date] = mapped_column(Date)
+    issuer: Mapped[str] = mapped_column(String(128))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_kind: Mapped[str | None] = mapped_column(String(16))  # document | photo
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUp(Base):
+    """A graduate's answer to the follow-up ``wave`` (months after completion)."""
+
+    __tablename__ = "follow_ups"
+
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True
+    )
+    wave: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # it | elsewhere | studying | looking | other
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    employer: Mapped[str | None] = mapped_column(String(128))
+    park_resident: Mapped[bool | None] = mapped_column(Boolean)
+    contact_consent: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None]
 
 
 class FunnelEvent(Base):
@@ -397,6 +486,7 @@ class CentreFaq(Base):
 
 __all__ = [
     "LIVE_STATUSES",
+    "Answer",
     "Application",
     "Attendance",
     "AuditLog",
@@ -404,16 +494,20 @@ __all__ = [
     "Broadcast",
     "Centre",
     "CentreFaq",
+    "Certificate",
     "ClassSession",
     "Conversation",
     "ConversationMessage",
     "Course",
+    "CourseQuestion",
     "Delivery",
     "District",
+    "FollowUp",
     "FsmState",
     "FunnelEvent",
     "Group",
     "KeyValue",
+    "Question",
     "Region",
     "Staff",
     "User",

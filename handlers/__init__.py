@@ -14,6 +14,7 @@ def setup_routers() -> Router:
         errors,
         fallback,
         my_applications,
+        my_courses,
         signup,
         start,
         support,
@@ -29,6 +30,7 @@ def setup_routers() -> Router:
         start.router,
         catalogue.router,
         my_applications.router,
+        my_courses.router,
         # Staff commands and buttons win over the citizen form's state handlers.
         *staff_routers(),
         support.staff,

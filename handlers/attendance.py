@@ -33,6 +33,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
+from bot.config import Settings
 from bot.formatting import fmt_datetime, fmt_time
 from bot.i18n import BoundTranslator, escape
 from bot.reminders.service import ReminderService
@@ -44,6 +45,7 @@ from bot.telegram_utils import show
 from db.dto import AttendanceCounts, AttendanceRowDTO, UserDTO
 from db.repo import Repos
 from handlers.staff.common import StaffChats, alert, clip, home_button, stale
+from handlers.staff.outcomes.base import absence_flag
 
 CLASSES_PAGE = 8
 ROSTER_PAGE = 10
@@ -410,6 +412,7 @@ async def on_mark(
     user: UserDTO,
     t: BoundTranslator,
     repo: Repos,
+    settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
 ) -> None:
@@ -427,10 +430,21 @@ async def on_mark(
             if view is not None:
                 await show(callback, *view)
         return
-    await repo.attendance.mark(
+    changed = await repo.attendance.mark(
         info.session.id, callback_data.value, MARK_VALUES[callback_data.mark], actor_id=user.id
     )
     callback_answer.text = t.plain("attendance-saved")
     view = await roster_view(t, repo, info.session.id, callback_data.page)
     if view is not None:
         await show(callback, *view)
+    if (
+        changed
+        and MARK_VALUES[callback_data.mark] is False
+        and isinstance(callback.message, Message)
+    ):
+        # Absences in a row reached the flag: tell the staff member marking, with one tap.
+        flag = await absence_flag(
+            t, repo, settings, info.session.group_id, callback_data.value, clock.now()
+        )
+        if flag is not None:
+            await callback.message.answer(flag[0], reply_markup=flag[1])

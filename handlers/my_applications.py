@@ -22,6 +22,7 @@ from bot.filters import PrivateChat, TextKey
 from bot.formatting import fmt_date, status_label
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator, Translator
 from bot.navigation import leave_form
+from bot.outcomes import MyCoursesCB
 from bot.routing import FeatureRouter
 from bot.support.scope import centre_hours
 from bot.telegram_utils import show, split_text
@@ -148,6 +149,15 @@ async def applications_view(
                 ]
             )
     blocks.append(t("my-apps-ask"))
+    if any(app.status == "accepted" for app in apps):
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=t.plain("mycourses-button"),
+                    callback_data=MyCoursesCB(action="l").pack(),
+                )
+            ]
+        )
     return split_text("\n\n".join(blocks)), InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -21,7 +21,7 @@ from bot.services.catalog import (
     parse_catalog,
 )
 from db.database import Database
-from db.models import Centre, ClassSession, Course, District, Group, Region
+from db.models import Centre, ClassSession, Course, District, Group, Question, Region
 
 DEMO = Path(__file__).resolve().parent.parent / "catalog" / "demo.yaml"
 LOCALES = ("kk", "ky", "ru", "en")
@@ -75,6 +75,7 @@ async def all_counts(db: Database) -> dict[str, int]:
         "courses": Course,
         "groups": Group,
         "sessions": ClassSession,
+        "questions": Question,
     }
     return {kind: await count(db, model) for kind, model in kinds.items()}
 
@@ -362,6 +363,7 @@ async def test_demo_imports_and_reimport_changes_nothing(db: Database) -> None:
         "courses": 11,
         "groups": 18,
         "sessions": 1210,
+        "questions": 5,
     }
     assert report.changed
     assert report.summary().startswith("Catalogue imported — regions: 7 created;")
@@ -430,7 +432,7 @@ async def test_modified_file_moves_a_class_and_updates_a_title(db: Database) -> 
     assert report.summary() == (
         "Catalogue imported — regions: 7 unchanged; districts: 47 unchanged; "
         "centres: 7 unchanged; courses: 1 updated, 10 unchanged; groups: 18 unchanged; "
-        "sessions: 1 updated, 1209 unchanged."
+        "sessions: 1 updated, 1209 unchanged; questions: 5 unchanged."
     )
 
     async with db.transaction() as s:

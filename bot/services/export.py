@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 Cell = str | int | float | date | datetime | None
 
@@ -67,14 +68,35 @@ def _width(value: Cell) -> int:
 
 
 def to_xlsx(table: Table) -> bytes:
+    return to_xlsx_book([table])
+
+
+def to_xlsx_book(tables: Sequence[Table]) -> bytes:
+    """One sheet per table, in order (sheet titles made unique and Excel-safe)."""
     from openpyxl import Workbook
+
+    workbook = Workbook()
+    used: set[str] = set()
+    for index, table in enumerate(tables):
+        sheet = workbook.active if index == 0 else workbook.create_sheet()
+        title = _SHEET_TITLE_BAD.sub(" ", table.title)[:31].strip() or "Sheet"
+        base, n = title, 2
+        while title.lower() in used:
+            suffix = f" ({n})"
+            title, n = base[: 31 - len(suffix)] + suffix, n + 1
+        used.add(title.lower())
+        sheet.title = title
+        _fill(sheet, table)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _fill(sheet: Any, table: Table) -> None:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = _SHEET_TITLE_BAD.sub(" ", table.title)[:31] or "Sheet"
     sheet.append(list(table.headers))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -100,6 +122,3 @@ def to_xlsx(table: Table) -> bytes:
     sheet.freeze_panes = "A2"
     if table.headers:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(table.rows) + 1}"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()

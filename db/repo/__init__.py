@@ -17,6 +17,7 @@ from db.repo.courses import CourseAdminRepo
 from db.repo.deliveries import BroadcastRepo, DeliveryRepo
 from db.repo.kv import KeyValueRepo
 from db.repo.people import PeopleRepo
+from db.repo.outcomes import OutcomeRepo
 from db.repo.reminders import ReminderRepo
 from db.repo.schedule import ScheduleRepo
 from db.repo.staff import StaffRepo
@@ -44,6 +45,7 @@ class Repos:
     reminders: ReminderRepo
     conversations: ConversationRepo
     people: PeopleRepo
+    outcomes: OutcomeRepo
 
     @classmethod
     def create(cls, db: Database, now: Callable[[], datetime] = utcnow) -> Repos:
@@ -65,6 +67,7 @@ class Repos:
             reminders=ReminderRepo(db),
             conversations=ConversationRepo(db),
             people=PeopleRepo(db),
+            outcomes=OutcomeRepo(db),
         )
 
 

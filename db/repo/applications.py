@@ -14,7 +14,7 @@ application apply the change once and the second is told what happened.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from db.database import Database
 from db.dto import ApplicationDTO
 from db.models import LIVE_STATUSES, Application, Course, FunnelEvent, Group, utcnow
 from db.repo.audit import add_audit
+from db.repo.outcomes import save_answers
 
 _APPLICATIONS: Table = Application.__table__  # type: ignore[assignment]
 
@@ -184,8 +185,10 @@ class ApplicationRepo:
         district_id: int | None,
         consent_at: datetime,
         source: str | None,
+        answers: Mapping[int, str] | None = None,
     ) -> Outcome:
-        """Create a live application: pending, or waitlisted when the course is full."""
+        """Create a live application: pending, or waitlisted when the course is full;
+        ``answers`` to the course's extra questions are stored with it."""
         try:
             async with self.db.transaction() as s:
                 course = await s.get(Course, course_id)
@@ -224,6 +227,8 @@ class ApplicationRepo:
                 )
                 s.add(app)
                 await s.flush()
+                if answers:
+                    await save_answers(s, app.id, answers)
                 s.add(FunnelEvent(user_id=user_id, kind="submitted", course_id=course_id))
                 position = await _waitlist_position(s, app) if full else None
                 return Outcome(application_dto(app), "new", [], position)

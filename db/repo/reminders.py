@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, or_, select, update
 
 from db.database import Database
 from db.dto import GroupContextDTO, ReminderSessionDTO
@@ -153,6 +153,8 @@ class ReminderRepo:
                 .where(
                     ClassSession.id.in_(session_ids),
                     Application.status == "accepted",
+                    # A trainee who dropped out gets no more class reminders.
+                    or_(Application.progress.is_(None), Application.progress != "dropped"),
                     User.is_active.is_(True),
                     User.reminders_enabled.is_(True),
                 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bot.filters import PrivateChat
 from bot.routing import FeatureRouter
-from handlers.signup import answers, entry, fallbacks, submit
+from handlers.signup import answers, entry, extra, fallbacks, submit
 
 __all__ = ["router"]
 
@@ -25,4 +25,4 @@ __all__ = ["router"]
 router = FeatureRouter(__name__)
 router.message.filter(PrivateChat())
 router.callback_query.filter(PrivateChat())
-router.include(entry.router, answers.router, submit.router, fallbacks.router)
+router.include(entry.router, answers.router, extra.router, submit.router, fallbacks.router)

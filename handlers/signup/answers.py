@@ -26,6 +26,7 @@ from bot.telegram_utils import drop_keyboard, show
 from db.dto import UserDTO
 from db.repo import Repos
 from handlers.catalogue import centres_view
+from handlers.signup.extra_views import question_state
 from handlers.signup.questions import ask, ask_district, ask_next, ask_region
 from handlers.signup.steps import ANY_GROUP, UNLISTED, SignUp
 
@@ -212,11 +213,13 @@ async def edit_field(
         EditField.group.value: SignUp.group,
         EditField.course.value: SignUp.course,
     }
+    if (await state.get_data()).get("questions"):
+        steps[EditField.questions.value] = SignUp.question
     step = steps.get(callback_data.value)
     if step is None or not isinstance(callback.message, Message):
         callback_answer.text = t.plain("error-stale-button")
         return
-    await state.update_data(editing=True)
+    await state.update_data(editing=True, q_index=0, q_multi=[])
     await drop_keyboard(callback)
     await ask(step, state, callback.message, t, repo)
 
@@ -244,7 +247,11 @@ async def pick_course(
     groups = await repo.catalogue.groups(course.id)
     data = await state.get_data()
     changed = course.id != data.get("course_id")
+    questions = await repo.outcomes.course_questions(course.id)
+    asked = {str(q.id) for q in questions}
     await state.update_data(
+        question_state(questions)
+        | {"answers": {k: v for k, v in (data.get("answers") or {}).items() if k in asked}},
         course_id=course.id,
         group_count=len(groups),
         group_id=(groups[0].id if len(groups) == 1 else ANY_GROUP)

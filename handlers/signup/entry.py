@@ -21,6 +21,7 @@ from bot.navigation import send_main_menu
 from bot.routing import FeatureRouter
 from db.dto import UserDTO
 from db.repo import Repos
+from handlers.signup.extra_views import question_state
 from handlers.signup.questions import ask
 from handlers.signup.steps import ANY_GROUP, SignUp, steps_of, submitted_today
 
@@ -70,9 +71,11 @@ async def start_signup(
     had_consent = user.consent_at is not None and any(
         a.course_id in centre_courses for a in previous
     )
+    questions = await repo.outcomes.course_questions(course.id)
     await state.clear()
     await state.set_data(
-        {
+        question_state(questions)
+        | {
             "course_id": course.id,
             "region_id": centre.region_id if centre else None,
             "group_count": len(groups),
@@ -82,6 +85,7 @@ async def start_signup(
             "prev_phone": previous[0].phone if previous else None,
             "source": user.source,
             "form_days": settings.form_state_ttl.days,
+            "answers": {},
         }
     )
     if had_consent:
@@ -121,6 +125,10 @@ async def go_back(
         return
     names = [s.state for s in steps]
     index = names.index(current) if current in names else 0
+    if current == SignUp.question.state and int(data.get("q_index", 0)) > 0:
+        await state.update_data(q_index=int(data.get("q_index", 0)) - 1, q_multi=[])
+        await ask(SignUp.question, state, message, t, repo)
+        return
     if index == 0:
         course_id = data.get("course_id")
         await leave_form(message, state, t, repo, settings, "form-cancelled")
@@ -131,5 +139,9 @@ async def go_back(
             if view:
                 await message.answer(view[0], reply_markup=view[1])
         return
+    previous_step = steps[index - 1]
     await state.update_data(editing=False)
-    await ask(steps[index - 1], state, message, t, repo)
+    if previous_step == SignUp.question:
+        # Back into the questions: the last one.
+        await state.update_data(q_index=len(data.get("questions") or ()) - 1, q_multi=[])
+    await ask(previous_step, state, message, t, repo)

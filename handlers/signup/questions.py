@@ -18,14 +18,27 @@ from bot.formatting import weekly_pattern
 from bot.i18n import BoundTranslator
 from bot.keyboards import form_keyboard, inline_rows
 from db.repo import Repos
-from handlers.signup.steps import UNLISTED, SignUp, step_number, steps_of
+from handlers.signup.extra_views import ask_question, summary_lines
+from handlers.signup.steps import UNLISTED, SignUp, first_unanswered, step_number, steps_of
 
 
 async def ask_next(
     state: FSMContext, current: State, message: Message, t: BoundTranslator, repo: Repos
 ) -> None:
     data = await state.get_data()
+    questions = data.get("questions") or []
+    if current == SignUp.question and int(data.get("q_index", 0)) + 1 < len(questions):
+        # The next extra question (also when editing: the answers are walked through).
+        await state.update_data(q_index=int(data.get("q_index", 0)) + 1, q_multi=[])
+        await ask(SignUp.question, state, message, t, repo)
+        return
     if data.get("editing"):
+        missing = first_unanswered(data)
+        if missing is not None:
+            # A new course asks questions not answered yet.
+            await state.update_data(q_index=missing, q_multi=[])
+            await ask(SignUp.question, state, message, t, repo)
+            return
         await ask(SignUp.confirm, state, message, t, repo)
         return
     steps = steps_of(data)
@@ -53,6 +66,8 @@ async def ask(
         await _ask_consent(data, message, t, repo)
     elif step == SignUp.course:
         await _ask_course(data, message, t, repo)
+    elif step == SignUp.question:
+        await ask_question(data, message, t, repo)
     else:
         await _ask_confirm(data, message, t, repo)
 
@@ -234,14 +249,20 @@ async def summary_text(data: dict[str, Any], t: BoundTranslator, repo: Repos) ->
     else:
         district_name = t.plain("signup-district-unlisted") if district_id is None else "—"
     group = await repo.catalogue.group(data["group_id"]) if data.get("group_id") else None
-    return t(
-        "signup-summary",
-        course=t.pick(course.title) if course else "—",
-        centre=t.pick(centre.name) if centre else "—",
-        group=t.pick(group.name) if group else t.plain("signup-any-group"),
-        name=data["full_name"],
-        phone=data["phone"],
-        district=district_name,
+    extra = await summary_lines(data, t, repo)
+    return "\n".join(
+        [
+            t(
+                "signup-summary",
+                course=t.pick(course.title) if course else "—",
+                centre=t.pick(centre.name) if centre else "—",
+                group=t.pick(group.name) if group else t.plain("signup-any-group"),
+                name=data["full_name"],
+                phone=data["phone"],
+                district=district_name,
+            ),
+            *extra,
+        ]
     )
 
 
@@ -269,6 +290,8 @@ async def _ask_confirm(
     ]
     if data.get("group_count", 0) > 1:
         rows[2].insert(1, edit("signup-edit-group", EditField.group))
+    if data.get("questions"):
+        rows.append([edit("q-edit", EditField.questions)])
     await message.answer(
         await summary_text(data, t, repo), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
     )

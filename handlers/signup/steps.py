@@ -15,6 +15,7 @@ class SignUp(StatesGroup):
     group = State()
     consent = State()
     course = State()
+    question = State()  # the course's extra questions, one per step (data: q_index)
     confirm = State()
 
 
@@ -31,6 +32,8 @@ def steps_of(data: dict[str, Any]) -> list[State]:
     steps += [SignUp.name, SignUp.phone, SignUp.district]
     if data.get("group_count", 0) > 1:
         steps.append(SignUp.group)
+    if data.get("questions"):
+        steps.append(SignUp.question)
     steps.append(SignUp.confirm)
     return steps
 
@@ -41,5 +44,23 @@ def submitted_today(created: list[datetime], now: datetime) -> int:
 
 
 def step_number(data: dict[str, Any], state: State) -> tuple[int, int]:
+    """(this step, all steps); each extra question counts as a step of its own."""
     steps = steps_of(data)[:-1]  # the summary is not a question
-    return (steps.index(state) + 1 if state in steps else len(steps)), len(steps)
+    extra = max(len(data.get("questions") or ()) - 1, 0)
+    if state not in steps:
+        return len(steps) + extra, len(steps) + extra
+    number = steps.index(state) + 1
+    if state == SignUp.question:
+        number += int(data.get("q_index", 0))
+    elif SignUp.question in steps and steps.index(state) > steps.index(SignUp.question):
+        number += extra
+    return number, len(steps) + extra
+
+
+def first_unanswered(data: dict[str, Any]) -> int | None:
+    """The index of the first required extra question without an answer (None: none)."""
+    answers = data.get("answers") or {}
+    for index, question_id in enumerate(data.get("questions") or ()):
+        if str(question_id) not in answers and question_id in (data.get("required") or ()):
+            return index
+    return None

@@ -24,8 +24,8 @@ from db.dto import UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from handlers.signup.entry import leave_form
-from handlers.signup.questions import summary_text
-from handlers.signup.steps import SignUp, submitted_today
+from handlers.signup.questions import ask, summary_text
+from handlers.signup.steps import SignUp, first_unanswered, submitted_today
 
 router = FeatureRouter(__name__)
 
@@ -57,6 +57,13 @@ async def confirm(
         callback_answer.text = t.plain("signup-daily-limit", limit=limit)
         callback_answer.show_alert = True
         return
+    missing = first_unanswered(data)
+    if missing is not None:
+        # A required extra question has no answer (the course changed): ask it first.
+        await state.update_data(editing=True, q_index=missing, q_multi=[])
+        await drop_keyboard(callback)
+        await ask(SignUp.question, state, message, t, repo)
+        return
     consent_raw = data.get("consent_at")
     consent_at = (
         datetime.fromisoformat(consent_raw)
@@ -73,6 +80,7 @@ async def confirm(
             district_id=data.get("district_id"),
             consent_at=consent_at,
             source=data.get("source"),
+            answers={int(k): str(v) for k, v in (data.get("answers") or {}).items()},
         )
     except EnrolmentError as exc:
         await drop_keyboard(callback)

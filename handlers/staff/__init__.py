@@ -18,6 +18,7 @@ def staff_routers() -> list[FeatureRouter]:
         decisions,
         export,
         menu,
+        outcomes,
         schedule,
         stats,
         team,
@@ -31,6 +32,7 @@ def staff_routers() -> list[FeatureRouter]:
         courses.router,
         schedule.router,
         stats.router,
+        outcomes.router,
         team.router,
         audit.router,
     ]

@@ -7,9 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-SECTIONS = ("regions", "centres", "courses", "groups")
+if TYPE_CHECKING:
+    from bot.services.catalog.questions import QuestionData
+
+SECTIONS = ("regions", "centres", "courses", "groups", "questions")
 COUNTRIES = ("KZ", "KG")
 KINDS = ("region", "city")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -81,6 +85,9 @@ class CourseData:
     sort: int
     line: int = field(default=0, compare=False)
     centre_line: int = field(default=0, compare=False)
+    # Codes of the extra sign-up questions (None: the file does not say; keep the stored).
+    questions: tuple[str, ...] | None = None
+    questions_line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,7 @@ class CatalogData:
     centres: tuple[CentreData, ...] = ()
     courses: tuple[CourseData, ...] = ()
     groups: tuple[GroupData, ...] = ()
+    questions: tuple[QuestionData, ...] = ()
 
     @property
     def districts(self) -> tuple[DistrictData, ...]:
@@ -165,8 +173,9 @@ class ImportReport:
     courses: Counts = field(default_factory=Counts)
     groups: Counts = field(default_factory=Counts)
     sessions: Counts = field(default_factory=Counts)
+    questions: Counts = field(default_factory=Counts)
 
-    KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions")
+    KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions", "questions")
 
     def items(self) -> Iterator[tuple[str, Counts]]:
         for kind in self.KINDS:

@@ -26,6 +26,7 @@ from bot.services.catalog.model import (
     RegionData,
     SessionData,
 )
+from bot.services.catalog.questions import QuestionData, parse_course_questions, parse_question
 from bot.services.catalog.reader import FieldReader, entry_label, line_of
 from bot.services.catalog.validation import check_file
 
@@ -54,7 +55,12 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
     centres: list[CentreData] = []
     courses: list[CourseData] = []
     groups: list[GroupData] = []
+    questions: list[QuestionData] = []
     if top is not None:
+        if "questions" in top:
+            for i, n in enumerate(p.items(top["questions"], "file", "questions")):
+                if (q := parse_question(p, n, i)) is not None:
+                    questions.append(q)
         if "regions" in top:
             for i, n in enumerate(p.items(top["regions"], "file", "regions")):
                 if (r := _parse_region(p, n, i)) is not None:
@@ -72,7 +78,9 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
                 if (g := _parse_group(p, n, i)) is not None:
                     groups.append(g)
 
-    data = CatalogData(filename, tuple(regions), tuple(centres), tuple(courses), tuple(groups))
+    data = CatalogData(
+        filename, tuple(regions), tuple(centres), tuple(courses), tuple(groups), tuple(questions)
+    )
     check_file(p, data)
     if p.problems:
         raise CatalogError(p.errors())
@@ -153,7 +161,7 @@ def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
         "free_of_charge",
     )
     where = entry_label("course", node, index)
-    f = p.fields(node, where, required, ("modules", "certificate"))
+    f = p.fields(node, where, required, ("modules", "certificate", "questions"))
     if f is None:
         return None
     code = p.code(f["code"], where) if "code" in f else None
@@ -183,8 +191,14 @@ def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
     free = (
         p.boolean(f["free_of_charge"], where, "free_of_charge") if "free_of_charge" in f else None
     )
+    questions: tuple[str, ...] | None = None
+    questions_ok = True
+    if "questions" in f:
+        questions = parse_course_questions(p, f["questions"], where)
+        questions_ok = questions is not None
     if (
-        code is None
+        not questions_ok
+        or code is None
         or centre is None
         or title is None
         or description is None
@@ -212,6 +226,8 @@ def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
         index,
         line_of(node),
         line_of(f["centre"]),
+        questions,
+        line_of(f["questions"]) if "questions" in f else 0,
     )
 
 

@@ -25,6 +25,7 @@ def check_file(p: FieldReader, data: CatalogData) -> None:
     unique("centre", ((c.code, c.line) for c in data.centres))
     unique("course", ((c.code, c.line) for c in data.courses))
     unique("group", ((g.code, g.line) for g in data.groups))
+    unique("question", ((q.code, q.line) for q in data.questions))
 
     # Two weekly rules that overlap clash on many days; say so once per pair of lines.
     clashes: dict[tuple[int, int], list[str]] = {}

@@ -24,9 +24,18 @@ from bot.services.catalog.model import (
 from bot.services.catalog.parsing import parse_catalog
 from bot.services.catalog.reader import suggest
 from db.database import Database
-from db.models import Centre, ClassSession, Course, District, Group, Region
+from db.models import (
+    Centre,
+    ClassSession,
+    Course,
+    CourseQuestion,
+    District,
+    Group,
+    Question,
+    Region,
+)
 
-_M = TypeVar("_M", Region, District, Centre, Course, Group, ClassSession)
+_M = TypeVar("_M", Region, District, Centre, Course, Group, ClassSession, Question)
 _CHUNK = 500
 
 
@@ -52,6 +61,7 @@ class _Applier:
         self.data = data
         self.report = ImportReport()
         self.problems: list[tuple[int, int, str]] = []
+        self.unchanged_courses: set[str] = set()
 
     def err(self, line: int, where: str, message: str) -> None:
         text = f"{self.data.filename}:{line}: {where}: {message}"
@@ -115,6 +125,20 @@ class _Applier:
                 self.err(k.centre_line, f"course '{k.code}'", msg)
         for g in d.groups:
             await self._check_group(g, groups.get(g.code), file_courses, courses, courses_by_id)
+        file_questions = {q.code for q in d.questions}
+        questions = await self.by_code(
+            Question, [*file_questions, *(c for k in d.courses for c in k.questions or ())]
+        )
+        for k in d.courses:
+            for qcode in k.questions or ():
+                if qcode not in file_questions and qcode not in questions:
+                    known = file_questions | set(await self.s.scalars(select(Question.code)))
+                    self.err(
+                        k.questions_line or k.line,
+                        f"course '{k.code}'",
+                        f"question '{qcode}' is neither in this file nor in the database"
+                        f"{suggest(qcode, known)}",
+                    )
 
         # Which time zone each group's classes are in: the file wins over the database.
         course_centre = {c.code: centres_by_id[c.centre_id].code for c in courses_by_id.values()}
@@ -169,7 +193,9 @@ class _Applier:
         # ---- write
         await self._write_regions(regions, districts)
         await self._write_centres(centres, regions)
+        await self._write_questions(questions)
         await self._write_courses(courses, centres)
+        await self._write_course_questions(courses, questions)
         await self._write_groups(groups, courses)
         await self._write_sessions(planned, groups, existing_by_code, existing_by_group)
         return self.report
@@ -325,7 +351,60 @@ class _Applier:
                 self.s.add(courses[k.code])
                 self._count("courses", True, True)
             else:
-                self._count("courses", False, _assign(row, values))
+                changed = _assign(row, values)
+                self._count("courses", False, changed)
+                if not changed:
+                    self.unchanged_courses.add(k.code)
+        await self.s.flush()
+
+    async def _write_questions(self, questions: dict[str, Question]) -> None:
+        for q in self.data.questions:
+            values = {
+                "kind": q.kind,
+                "text": q.text,
+                "options": q.options_json(),
+                "required": q.required,
+                "min_value": q.min_value,
+                "max_value": q.max_value,
+                "sort": q.sort,
+            }
+            row = questions.get(q.code)
+            if row is None:
+                questions[q.code] = Question(code=q.code, **values)
+                self.s.add(questions[q.code])
+                self._count("questions", True, True)
+            else:
+                self._count("questions", False, _assign(row, values))
+        await self.s.flush()
+
+    async def _write_course_questions(
+        self, courses: dict[str, Course], questions: dict[str, Question]
+    ) -> None:
+        """A course that lists ``questions`` asks exactly those, in that order."""
+        for k in self.data.courses:
+            if k.questions is None:
+                continue
+            course_id = courses[k.code].id
+            wanted = {questions[code].id: i for i, code in enumerate(k.questions)}
+            rows = await self.s.scalars(
+                select(CourseQuestion).where(CourseQuestion.course_id == course_id)
+            )
+            changed = False
+            for row in rows:
+                if row.question_id not in wanted:
+                    await self.s.delete(row)
+                    changed = True
+                else:
+                    sort = wanted.pop(row.question_id)
+                    changed = _assign(row, {"sort": sort}) or changed
+            for question_id, sort in wanted.items():
+                self.s.add(CourseQuestion(course_id=course_id, question_id=question_id, sort=sort))
+                changed = True
+            if changed and k.code in self.unchanged_courses:
+                # The course row itself was unchanged, but what it asks changed.
+                self.unchanged_courses.discard(k.code)
+                self.report.courses.unchanged -= 1
+                self.report.courses.updated += 1
         await self.s.flush()
 
     async def _write_groups(self, groups: dict[str, Group], courses: dict[str, Course]) -> None:
