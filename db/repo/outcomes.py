@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, or_, select, update
 
 from db.database import Database
 from db.dto_outcomes import (
@@ -253,7 +253,10 @@ class OutcomeRepo:
                     await s.execute(
                         update(Delivery)
                         .where(
-                            Delivery.dedupe_key.like(f"followup:{app.id}:%"),
+                            or_(
+                                Delivery.dedupe_key.like(f"followup:{app.id}:%"),
+                                Delivery.dedupe_key.like(f"followup-again:{app.id}:%"),
+                            ),
                             Delivery.status == "pending",
                         )
                         .values(status="skipped", last_error="not completed")
