@@ -113,7 +113,10 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-STAFF_PREFIXES = frozenset({"sm", "shm", "sdc", "sap", "scr", "ssc", "sst", "stm", "sau", "sxc"})
+STAFF_PREFIXES = frozenset(
+    {"sm", "shm", "sdc", "sap", "scr", "ssc", "sst", "stm", "sau", "sxc", "soc"}
+)
+STAFF_STATE_GROUPS = ("StaffForm:", "OutcomeForm:")
 
 
 class StaffTraffic(Filter):
@@ -130,7 +133,7 @@ class StaffTraffic(Filter):
             return (event.data or "").split(":", 1)[0] in STAFF_PREFIXES
         if not isinstance(event, Message):
             return False
-        if raw_state is not None and raw_state.startswith("StaffForm:"):
+        if raw_state is not None and raw_state.startswith(STAFF_STATE_GROUPS):
             return True
         text = event.text
         if not text:

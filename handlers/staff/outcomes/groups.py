@@ -43,7 +43,7 @@ NOTE_MAX = 300
 async def section_view(t: BoundTranslator, repo: Repos, scope: Any) -> tuple[str, Any]:
     centres = visible_centres(scope)
     rows = [
-        [button(f"{t.pick(c.city)} · {t.pick(c.name)}", Out.centre, c.id)]
+        [button(clip(f"{t.pick(c.city)} · {t.pick(c.name)}", 64), Out.centre, c.id)]
         for c in await repo.catalogue.centres()
         if centres is None or c.id in centres
     ]
