@@ -469,7 +469,7 @@ def test_follow_up_and_absence_settings() -> None:
 
 async def test_migration_keeps_applications(any_db: Database) -> None:
     db = any_db
-    await db.downgrade("0001")
+    await db.downgrade("-1")
     cat = await make_catalogue(db)
     await make_users(db, [1])
     async with db.transaction() as s:
@@ -495,7 +495,7 @@ async def test_migration_keeps_applications(any_db: Database) -> None:
                 application_id=app_id, number="N-1", issued_on=date(2027, 1, 1), issuer="ISDEL"
             )
         )
-    await db.downgrade("0001")
+    await db.downgrade("-1")
     async with db.transaction() as s:
         names = (await s.execute(text("SELECT full_name, status FROM applications"))).all()
     assert names == [("Aida", "accepted")]

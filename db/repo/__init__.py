@@ -16,8 +16,8 @@ from db.repo.conversations import ConversationRepo
 from db.repo.courses import CourseAdminRepo
 from db.repo.deliveries import BroadcastRepo, DeliveryRepo
 from db.repo.kv import KeyValueRepo
-from db.repo.people import PeopleRepo
 from db.repo.outcomes import OutcomeRepo
+from db.repo.people import PeopleRepo
 from db.repo.reminders import ReminderRepo
 from db.repo.schedule import ScheduleRepo
 from db.repo.staff import StaffRepo
