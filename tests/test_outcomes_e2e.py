@@ -24,7 +24,7 @@ from handlers.attendance import AttAction, AttendanceCB, Mark
 from handlers.staff.common import clip
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat
-from tests.test_e2e_signup import open_course, start_and_choose_language
+from tests.test_e2e_signup import agree_to_consent, open_course, start_and_choose_language
 from tests.test_staff_support import applicant, refused_requests
 
 T0 = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
@@ -69,6 +69,7 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     await start_and_choose_language(chat, "ru")
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
+    await agree_to_consent(chat)  # consent first, before any question
     await chat.expect(chat.text("signup-ask-name").split(".")[0][:20])
     chat.say("Серикова Аида")
     await chat.expect(chat.text("signup-ask-phone")[:20])
@@ -79,7 +80,7 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     await chat.expect(chat.text("signup-ask-group")[:15])
     await chat.press_key("signup-any-group")
     step = await chat.expect("Чем вы сейчас заняты?")
-    assert "Шаг 5 из 10" in step.content  # name, phone, district, group, 5 questions, consent
+    assert "Шаг 6 из 10" in step.content  # consent, name, phone, district, group, 5 questions
     await chat.press("Направление центра занятости")
     await chat.expect("Год рождения")
     chat.say("１９９９")  # not ASCII digits: refused like a bad phone, nothing stored
@@ -98,8 +99,6 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     await chat.expect("☑️ Онлайн-курсы", button=True)
     await chat.press("▫️ В школе")
     await chat.press_key("q-done")
-    await chat.expect(chat.text("signup-ask-consent")[:30])
-    await chat.press_key("signup-consent-agree")
     summary = await chat.expect(chat.label("signup-confirm"), button=True)
     for line in (
         "Чем вы сейчас заняты?: Студент(ка)",
