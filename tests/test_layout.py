@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.retention",
             "bot.support",
             "bot.revoke",
+            "bot.outcomes",
         ),
     ),
     (
