@@ -307,6 +307,18 @@ async def test_citizen_signs_up_in_kazakh_and_staff_accepts(world: World) -> Non
     apps = await repo.applications.for_user(AIDA.user_id)
     assert [a.status for a in apps] == ["accepted"] and apps[0].group_id is not None
 
+    # Aida asks a question; the coordinator answers by replying to its card (↩).
+    await say(page, "Сабақ қай кабинетте?")
+    await press(page, world.label("kk", "support-btn-send"))
+    await open_chat(page, "staff")
+    question = await bot_says(page, "Сабақ қай кабинетте?")
+    await question.locator(".reply-action").click()
+    await expect(page.locator("#reply-bar")).to_be_visible()
+    await say(page, "№ 204 кабинет")
+    await expect(page.locator("#reply-bar")).to_be_hidden()
+    await open_chat(page, "aida")
+    await bot_says(page, "№ 204 кабинет")
+
     # The clock control: move the bot's time past "24 hours before her first class";
     # the class reminder fires in Aida's chat, in Kazakh.
     clock = world.sandbox.clock

@@ -272,13 +272,21 @@ class Sandbox:
 
     # ------------------------------------------------------------------ acting
 
-    def send_text(self, view: ChatView, text: str) -> dict[str, Any]:
+    def send_text(self, view: ChatView, text: str, reply_to: int | None = None) -> dict[str, Any]:
+        """A text message; ``reply_to`` makes it a Telegram reply to a message of the chat
+        (how staff answer a citizen's question: a reply to its card in the staff chat)."""
         text = text.strip()
         if not text:
             raise SandboxError("the message is empty")
         if len(text) > MAX_TEXT:
             raise SandboxError(f"the message is longer than {MAX_TEXT} characters")
-        return self._act(view, lambda user: user.send_text(text, chat_id=view.chat_id))
+        if reply_to is not None:
+            chat = self.api.sim.chat(view.chat_id)
+            if self.api.sim.find_message(chat, reply_to) is None:
+                raise SandboxError("the message to reply to is not in this chat")
+        return self._act(
+            view, lambda user: user.send_text(text, chat_id=view.chat_id, reply_to=reply_to)
+        )
 
     def send_command(self, view: ChatView, command: str, args: str | None = None) -> dict[str, Any]:
         command = command.strip().lstrip("/").split("@", 1)[0]

@@ -11,6 +11,7 @@ API (all JSON; ``{key}`` is a chat of ``GET /api/state``)::
     POST /api/chats/{key}/files              multipart: file (+ caption)
     POST /api/chats/{key}/callbacks          {"message_id": 5, "data": "..."} -> query_id
     POST /api/chats/{key}/reply-buttons      {"text": "..."}
+    (POST /api/chats/{key}/messages takes {"text": "...", "reply_to": id}: a Telegram reply)
     GET  /api/files/{file_id}                download a stored file
     POST /api/clock                          {"amount": 2, "unit": "hours"}
     GET  /ws                                 events: message, deleted, callback_answer, ...
@@ -241,7 +242,10 @@ class SandboxServer:
 
     async def post_message(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
-        raw = self.sandbox.send_text(self._view(request), _text(body, "text"))
+        reply_to = body.get("reply_to")
+        if reply_to is not None and (not isinstance(reply_to, int) or isinstance(reply_to, bool)):
+            raise SandboxError("reply_to must be a message id")
+        raw = self.sandbox.send_text(self._view(request), _text(body, "text"), reply_to)
         return _sent(raw)
 
     async def post_command(self, request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,7 @@
     chats: [],
     byKey: new Map(),
     current: null, // chat key
+    replyTo: null, // id of the message the next text replies to
     messages: new Map(), // message id -> data, for the current chat
     keyboard: null, // reply keyboard of the current chat
     keyboardOpen: true,
@@ -254,6 +255,7 @@
     const chat = state.byKey.get(key);
     if (!chat) return;
     state.current = key;
+    setReplyTo(null);
     state.unread.delete(key);
     if (push && location.hash !== `#${key}`) history.replaceState(null, "", `#${key}`);
     document.getElementById("app").className = "app show-chat";
@@ -369,6 +371,13 @@
       bubble.appendChild(text);
     }
     const meta = el("span", "meta");
+    // Reply to this message (a Telegram reply): how staff answer a citizen's question.
+    const reply = el("button", "reply-action", "↩");
+    reply.type = "button";
+    reply.title = "Reply";
+    reply.setAttribute("aria-label", "Reply to this message");
+    reply.addEventListener("click", () => setReplyTo(message.id));
+    meta.appendChild(reply);
     if (message.edited) meta.appendChild(el("span", "edited", "edited"));
     meta.appendChild(el("time", null, time(message.date)));
     if (mine) meta.appendChild(el("span", "ticks", "✓✓"));
@@ -554,11 +563,24 @@
     input.value = "";
     autosize();
     $("command-menu").hidden = true;
+    const replyTo = state.replyTo;
+    setReplyTo(null);
     if (/^\/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]+)?(\s|$)/.test(text)) {
       await sendCommandText(text);
+    } else if (replyTo) {
+      await act(api(chatPath(state.current, "/messages"), { json: { text, reply_to: replyTo } }));
     } else {
       await act(api(chatPath(state.current, "/messages"), { json: { text } }));
     }
+  }
+
+  function setReplyTo(id) {
+    state.replyTo = id;
+    const bar = $("reply-bar");
+    const quoted = id ? state.messages.get(id) : null;
+    bar.hidden = !quoted;
+    $("reply-bar-text").textContent = quoted ? preview(quoted).replace(/^You: /, "") : "";
+    if (quoted) $("input").focus();
   }
 
   function autosize() {
@@ -767,6 +789,7 @@
   }
 
   function wire() {
+    $("reply-cancel").addEventListener("click", () => setReplyTo(null));
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
       send();
