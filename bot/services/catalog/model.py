@@ -67,6 +67,9 @@ class CentreData:
     sort: int
     line: int = field(default=0, compare=False)
     region_line: int = field(default=0, compare=False)
+    # The centre's short FAQ (question, answer), shown before a question goes to staff;
+    # None: not in the file (what is stored stays), (): cleared.
+    faq: tuple[tuple[dict[str, str], dict[str, str]], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

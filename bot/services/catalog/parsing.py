@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import LOCALES
 from bot.services.catalog.model import (
@@ -121,7 +121,7 @@ def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
 def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
     keys = ("code", "region", "name", "city", "address", "latitude", "longitude", "timezone")
     where = entry_label("centre", node, index)
-    f = p.fields(node, where, keys)
+    f = p.fields(node, where, keys, ("faq",))
     if f is None:
         return None
     code = p.code(f["code"], where) if "code" in f else None
@@ -143,9 +143,77 @@ def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
         or tz is None
     ):
         return None
+    faq = _parse_faq(p, f["faq"], where) if "faq" in f else None
+    if "faq" in f and faq is None:
+        return None
     return CentreData(
-        code, region, name, city, address, lat, lon, tz, index, line_of(node), line_of(f["region"])
+        code,
+        region,
+        name,
+        city,
+        address,
+        lat,
+        lon,
+        tz,
+        index,
+        line_of(node),
+        line_of(f["region"]),
+        faq,
     )
+
+
+FAQ_MAX = 6  # questions shown as buttons under the offer to ask staff
+
+
+def _parse_faq(
+    p: FieldReader, node: Node, where: str
+) -> tuple[tuple[dict[str, str], dict[str, str]], ...] | None:
+    """``faq: [{question: {ru: …, kk: …}, answer: {…}}, …]``; a text may leave languages
+    out (the bot falls back to ru, then en), but a question and its answer need one."""
+    items = p.items(node, where, "faq")
+    if len(items) > FAQ_MAX:
+        p.err(node, where, f"'faq' has {len(items)} questions; at most {FAQ_MAX} fit on a screen")
+        return None
+    out: list[tuple[dict[str, str], dict[str, str]]] = []
+    ok = True
+    for n, item in enumerate(items, 1):
+        label = f"{where}, faq {n}"
+        f = p.fields(item, label, ("question", "answer"))
+        if f is None or "question" not in f or "answer" not in f:
+            ok = False
+            continue
+        question = _some_languages(p, f["question"], label, "question")
+        answer = _some_languages(p, f["answer"], label, "answer")
+        if question is None or answer is None:
+            ok = False
+            continue
+        if any(len(q) > 60 for q in question.values()):
+            p.err(f["question"], label, "a question is at most 60 characters (it is a button)")
+            ok = False
+            continue
+        out.append((question, answer))
+    return tuple(out) if ok else None
+
+
+def _some_languages(p: FieldReader, node: Node, where: str, key: str) -> dict[str, str] | None:
+    """A text in one or more of the languages (the others fall back)."""
+    if not isinstance(node, MappingNode):
+        p.err(node, where, f"'{key}' needs texts by language ({', '.join(LOCALES)})")
+        return None
+    found: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+        if lang not in LOCALES:
+            p.err(key_node, where, f"'{key}': unknown language '{lang}'; use {', '.join(LOCALES)}")
+            return None
+        text = p.text(value_node, where, f"{key}.{lang}")
+        if text is None:
+            return None
+        found[lang] = text
+    if not found:
+        p.err(node, where, f"'{key}' has no text")
+        return None
+    return found
 
 
 def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.catalog.model import (
@@ -26,6 +26,7 @@ from bot.services.catalog.reader import suggest
 from db.database import Database
 from db.models import (
     Centre,
+    CentreFaq,
     ClassSession,
     Course,
     CourseQuestion,
@@ -328,6 +329,15 @@ class _Applier:
                 self._count("centres", True, True)
             else:
                 self._count("centres", False, _assign(row, values))
+        await self.s.flush()
+        for c in self.data.centres:
+            if c.faq is not None:  # given in the file: it replaces what is stored
+                centre_id = centres[c.code].id
+                await self.s.execute(delete(CentreFaq).where(CentreFaq.centre_id == centre_id))
+                for sort, (question, answer) in enumerate(c.faq):
+                    self.s.add(
+                        CentreFaq(centre_id=centre_id, question=question, answer=answer, sort=sort)
+                    )
         await self.s.flush()
 
     async def _write_courses(self, courses: dict[str, Course], centres: dict[str, Centre]) -> None:
