@@ -181,3 +181,43 @@ async def test_my_data_shows_the_conversation_and_erasure_removes_it(h: BotHarne
             == 0
         )
     assert ADMIN_ID
+
+
+async def test_uncopyable_media_gets_a_note_and_answers_survive_a_429(h: BotHarness) -> None:
+    course, _ = await first_course(h)
+    admin = h.admin("en")
+    ru = h.app.translator.bind("ru")  # the staff chat's language
+    user, _app = await applicant(h, 8601, "en", course.id, post=False)
+    chat = Chat(h, user, "en")
+    await ask(chat, "Here is my diploma")
+    [(conversation, _)] = await h.repo.conversations.for_user(user.id)
+    # Telegram refuses to copy a message (as for some kinds of media): staff get a clear
+    # note in its place, under the card, and can answer by replying to the note.
+    h.server.inject(
+        "copyMessage",
+        chat_id=STAFF_CHAT_ID,
+        status=400,
+        description="Bad Request: message can't be copied",
+    )
+    mark = seq(h)
+    user.send_sticker("🎓")
+    await chat.expect(chat.text("support-added", centre="x")[:10])
+    note = await in_staff_chat(h, lambda m: m.content.startswith("⚠️"), after=mark)
+    assert note.content == plain(ru("support-not-copied", kind="sticker"))
+    assert note.reply_to_message_id == (await card_of(h, conversation.id)).message_id
+    # The answer meets a 429 first: the outbox waits and delivers it, once.
+    h.server.inject("sendMessage", chat_id=user.id, status=429, retry_after=1)
+    admin.send_text("Please send it as a photo", chat_id=STAFF_CHAT_ID, reply_to=note.message_id)
+    await chat.expect("Please send it as a photo", timeout=10)
+    copies = [m for m in user.bot_messages() if "Please send it as a photo" in m.content]
+    assert len(copies) == 1
+    limited = [
+        r
+        for r in h.server.requests
+        if r.method == "sendMessage" and r.response_status == 429 and r.params.get("chat_id")
+    ]
+    assert len(limited) == 1  # the 429 did happen, and was waited out
+    refused_copies = [
+        r for r in h.server.requests if r.method == "copyMessage" and r.response_status == 400
+    ]
+    assert len(refused_copies) == 1
