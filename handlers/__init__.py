@@ -33,7 +33,7 @@ def setup_routers() -> Router:
         my_courses.router,
         # Staff commands and buttons win over the citizen form's state handlers.
         *staff_routers(),
-        support.staff,
+        *support.staff,
         broadcast.router,
         attendance.router,
         attendance.answers,

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.formatting import fmt_datetime
 from bot.i18n import BoundTranslator, Translator
-from bot.roles import RoleFilter
+from bot.roles import RoleFilter, role_of
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.support.cards import (
@@ -134,6 +134,9 @@ async def staff_answer(
 ) -> None:
     staff = message.from_user
     if staff is None:
+        return
+    if await role_of(repo, settings, staff.id) is None:
+        await message.reply(t("support-staff-only"))
         return
     if not await staff_may_see(repo, settings, staff.id, conversation.centre_id):
         await message.reply(t("support-not-yours"))
