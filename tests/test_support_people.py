@@ -4,6 +4,7 @@ application number; the card shows the whole history; group screens link to card
 
 from __future__ import annotations
 
+from bot.formatting import fmt_date, status_label
 from bot.i18n import pick_text
 from bot.staff_callbacks import CourseAction, CoursesCB
 from bot.support.names import fold, parse_query, phone_digits, search
@@ -152,3 +153,24 @@ async def test_search_by_every_format_and_the_person_card(h: BotHarness) -> None
     await admin.press(PEOPLE[7901][1])
     await admin.expect("+77011234567")
     assert refused_requests(h) == []
+
+
+async def test_my_applications_show_dates_history_next_step_and_contacts(h: BotHarness) -> None:
+    course, groups = await first_course(h)
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    user, app = await applicant(h, 7951, "ru", course.id, post=False)
+    await h.repo.applications.decide(app.id, actor_id=ADMIN_ID, action="waitlist")
+    await h.repo.applications.decide(
+        app.id, actor_id=ADMIN_ID, action="accept", group_id=groups[0].id
+    )
+    chat = Chat(h, user, "ru")
+    user.send_command("my")
+    shown = (await chat.expect(chat.text("my-apps-header"))).content
+    ru = h.app.translator.bind("ru")
+    submitted = fmt_date(app.created_at.date(), "ru")
+    assert chat.text("my-app-submitted", date=submitted) in shown
+    assert status_label(ru, "waitlisted") in shown and status_label(ru, "accepted") in shown
+    assert shown.index(status_label(ru, "waitlisted")) < shown.rindex(status_label(ru, "accepted"))
+    assert chat.text("my-app-next-accepted") in shown
+    assert pick_text(centre.address, "ru") in shown
+    assert chat.text("my-apps-ask") in shown

@@ -89,7 +89,7 @@ async def test_answer_to_a_person_who_blocked_the_bot_is_reported(h: BotHarness)
     course, _ = await first_course(h)
     admin = h.admin("en")
     en = h.app.translator.bind("en")
-    user, _app = await applicant(h, 8301, "en", course.id, post=False)
+    user, app = await applicant(h, 8301, "en", course.id, post=False)
     chat = Chat(h, user, "en")
     await ask(chat, "Hello")
     [(conversation, _)] = await h.repo.conversations.for_user(user.id)
@@ -99,15 +99,15 @@ async def test_answer_to_a_person_who_blocked_the_bot_is_reported(h: BotHarness)
     admin.send_text("Hi there", chat_id=STAFF_CHAT_ID, reply_to=card.message_id)
     # Queued at once; the outbox meets the block (403) and the staff member is told.
     told = await in_staff_chat(
-        h, lambda m: "⚠️" in m.content and "P8301" in m.content, after=mark, timeout=10
+        h, lambda m: "⚠️" in m.content and app.full_name in m.content, after=mark, timeout=10
     )
-    assert told.content == plain(en("support-reply-blocked", name="P8301"))
+    assert told.content == plain(en("support-reply-blocked", name=app.full_name))
     assert not (await h.repo.users.get(user.id)).is_active
     # Known blocked now: the next answer is refused at once, saying why.
     mark = seq(h)
     admin.send_text("Hello?", chat_id=STAFF_CHAT_ID, reply_to=card.message_id)
     again = await in_staff_chat(h, lambda m: "⚠️" in m.content, after=mark)
-    assert again.content == plain(en("support-reply-blocked", name="P8301"))
+    assert again.content == plain(en("support-reply-blocked", name=app.full_name))
 
 
 async def test_inbox_oldest_unanswered_first_and_the_digest(h: BotHarness) -> None:

@@ -17,6 +17,7 @@ from aiogram.types import Message, ReplyParameters
 from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Rendered
+from bot.support.cards import person_name
 from bot.support.service import content_kind
 from db.dto import DeliveryResult, NewDelivery, UserDTO
 from db.repo import Repos
@@ -113,7 +114,8 @@ class ReplyOutcomes:
     ) -> None:
         conversation = await self.repo.conversations.get(int(payload["conversation_id"]))
         user = await self.repo.users.get(conversation.user_id) if conversation else None
-        name = (user.first_name if user else None) or "—"
+        apps = await self.repo.applications.for_user(user.id) if user else []
+        name = person_name(user, user.id, apps[0].full_name if apps else None) if user else "—"
         key = (
             "support-reply-blocked"
             if user is None or not user.is_active

@@ -158,7 +158,8 @@ async def staff_answer(
     if citizen is None:
         await message.reply(t("support-person-gone"))
         return
-    name = person_name(citizen, citizen.id)
+    apps = await repo.applications.for_user(citizen.id)
+    name = person_name(citizen, citizen.id, apps[0].full_name if apps else None)
     if not citizen.is_active:
         await message.reply(t("support-reply-blocked", name=name))
         return
