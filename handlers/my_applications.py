@@ -111,6 +111,9 @@ async def _history_lines(
         lines.append(
             t("my-app-contacts", centre=t.pick(centre.name), address=t.pick(centre.address))
         )
+        phones = getattr(getattr(centre, "contacts", None), "phones", None)
+        if phones:
+            lines.append(t("my-app-phones", phones=", ".join(phones)))
         hours = centre_hours(centre, t.locale)
         if hours:
             lines.append(t("my-app-hours", hours=hours))
