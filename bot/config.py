@@ -53,6 +53,8 @@ class Settings:
     signup_daily_limit: int = 5
     # Messages a citizen may send to a centre's staff per hour, per conversation.
     support_messages_per_hour: int = 10
+    # Closed conversations with staff are deleted after this long.
+    support_keep: timedelta = timedelta(days=365)
     # Months after completion when graduates are asked what they do now.
     follow_up_months: tuple[int, ...] = (1, 3, 6)
     # Absences in a row that flag a trainee to staff.
@@ -231,6 +233,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     support_per_hour = _int(env, "SUPPORT_MESSAGES_PER_HOUR", 10)
     if support_per_hour is None or support_per_hour < 1:
         raise ConfigError("SUPPORT_MESSAGES_PER_HOUR must be a whole number of at least 1")
+    keep_days = _int(env, "SUPPORT_KEEP_DAYS", 365)
+    if keep_days is None or not 1 <= keep_days <= 3650:
+        raise ConfigError("SUPPORT_KEEP_DAYS must be a number of days from 1 to 3650")
     follow_up_months = _follow_up_months(_get(env, "FOLLOW_UP_MONTHS"))
     absence_streak = _int(env, "ABSENCE_STREAK", 2)
     if absence_streak is None or not 1 <= absence_streak <= 20:
@@ -259,6 +264,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
         form_state_ttl=timedelta(days=ttl_days),
         signup_daily_limit=daily_limit,
         support_messages_per_hour=support_per_hour,
+        support_keep=timedelta(days=keep_days),
         follow_up_months=follow_up_months,
         absence_streak=absence_streak,
     )

@@ -2,7 +2,8 @@
 
 A form left untouched for ``FORM_STATE_TTL_DAYS`` (default 30) is deleted by a daily job
 (``retention:0``), and once at start-up; Redis form state carries the same time-to-live
-(``bot/factory.py``), so Redis drops it by itself.
+(``bot/factory.py``), so Redis drops it by itself. The same job forgets conversations
+with staff closed more than ``SUPPORT_KEEP_DAYS`` ago (default 365).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.clock import Clock
 from bot.fsm_storage import SQLStorage, delete_forms_before
 from bot.scheduler import Scheduler
 from db.database import Database
+from db.repo.conversations import ConversationRepo
 
 log = logging.getLogger(__name__)
 KIND = "retention"
@@ -32,12 +34,14 @@ class FormExpiry:
         ttl: timedelta,
         clock: Clock,
         scheduler: Scheduler,
+        conversations_kept: timedelta | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.ttl = ttl
         self.clock = clock
         self.scheduler = scheduler
+        self.conversations_kept = conversations_kept
 
     async def start(self) -> None:
         self.scheduler.on(KIND, self._job)
@@ -59,6 +63,13 @@ class FormExpiry:
             self.storage.evict(keys)
         if keys:
             log.info("deleted %d form(s) untouched since %s", len(keys), cutoff.date())
+        if self.conversations_kept is not None:
+            closed_before = (now or self.clock.now()) - self.conversations_kept
+            forgotten = await ConversationRepo(self.db).delete_closed_before(closed_before)
+            if forgotten:
+                log.info(
+                    "deleted %d conversation(s) closed before %s", forgotten, closed_before.date()
+                )
         return len(keys)
 
     async def _job(self, _target: int) -> None:

@@ -188,7 +188,12 @@ class BotProcess:
             from bot.retention import FormExpiry
 
             self.form_expiry = FormExpiry(
-                app.db, app.storage, settings.form_state_ttl, app.clock, self.scheduler
+                app.db,
+                app.storage,
+                settings.form_state_ttl,
+                app.clock,
+                self.scheduler,
+                conversations_kept=settings.support_keep,
             )
             await self.form_expiry.start()
 

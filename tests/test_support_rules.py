@@ -221,3 +221,24 @@ async def test_uncopyable_media_gets_a_note_and_answers_survive_a_429(h: BotHarn
         r for r in h.server.requests if r.method == "copyMessage" and r.response_status == 400
     ]
     assert len(refused_copies) == 1
+
+
+async def test_closed_conversations_are_forgotten_after_the_keep_period(h: BotHarness) -> None:
+    course, _ = await first_course(h)
+    assert isinstance(h.clock, ManualClock) and h.process is not None
+    closed_user, _ = await applicant(h, 8901, "ru", course.id, post=False)
+    open_user, _ = await applicant(h, 8902, "ru", course.id, post=False)
+    await ask(Chat(h, closed_user, "ru"), "Старый вопрос")
+    await ask(Chat(h, open_user, "ru"), "Открытый вопрос")
+    [(closed, _)] = await h.repo.conversations.for_user(closed_user.id)
+    assert await h.repo.conversations.close(closed.id, ADMIN_ID, h.clock.now())
+    expiry = h.process.form_expiry
+    assert expiry is not None
+    h.clock.advance(timedelta(days=364))
+    await expiry.purge()
+    assert await h.repo.conversations.get(closed.id) is not None  # not yet
+    h.clock.advance(timedelta(days=2))
+    await expiry.purge()
+    assert await h.repo.conversations.get(closed.id) is None
+    assert await h.repo.conversations.messages(closed.id) == []
+    assert len(await h.repo.conversations.for_user(open_user.id)) == 1  # open ones stay

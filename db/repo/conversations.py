@@ -387,6 +387,23 @@ class ConversationRepo:
                 await s.execute(delete(Conversation).where(Conversation.id.in_(ids)))
             return len(ids)
 
+    async def delete_closed_before(self, cutoff: datetime) -> int:
+        """Forget conversations closed before ``cutoff`` (kept only as long as needed)."""
+        async with self.db.transaction() as s:
+            ids = list(
+                await s.scalars(
+                    select(Conversation.id).where(
+                        Conversation.status == "closed", Conversation.closed_at < cutoff
+                    )
+                )
+            )
+            if ids:
+                await s.execute(
+                    delete(ConversationMessage).where(ConversationMessage.conversation_id.in_(ids))
+                )
+                await s.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+            return len(ids)
+
     # ---- the centres' FAQ ----------------------------------------------------------------
 
     async def faq(self, centre_id: int) -> list[FaqDTO]:
