@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from db.repo.people import PersonRow
 
@@ -32,8 +33,10 @@ _ACCENTED = str.maketrans({
 })  # fmt: skip
 
 
+@lru_cache(maxsize=200_000)
 def fold(text: str) -> str:
-    """A name as a comparable skeleton: lower case, Latin, letters only, no doubles."""
+    """A name as a comparable skeleton: lower case, Latin, letters only, no doubles.
+    Cached: every search folds the same names of every applicant again."""
     lowered = text.lower().translate(_ACCENTED)
     latin = "".join(_CYRILLIC.get(ch, ch) for ch in lowered)
     latin = re.sub(r"[^a-z]+", "", latin)

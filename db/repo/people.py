@@ -69,47 +69,42 @@ class PeopleRepo:
 
     async def candidates(self, centre_ids: Collection[int] | None) -> list[PersonRow]:
         """Everyone with an application or a conversation (of these centres; None: all)."""
-        apps = select(
-            Application.id, Application.user_id, Application.full_name, Application.phone
-        ).join(Course, Course.id == Application.course_id)
-        talks = select(Conversation.user_id)
+        apps = (
+            select(
+                Application.user_id,
+                Application.id,
+                Application.full_name,
+                Application.phone,
+                User.first_name,
+                User.username,
+            )
+            .join(Course, Course.id == Application.course_id)
+            .join(User, User.id == Application.user_id)
+        )
+        talks = select(Conversation.user_id, User.first_name, User.username).join(
+            User, User.id == Conversation.user_id
+        )
         if centre_ids is not None:
             wanted = list(centre_ids)
             apps = apps.where(Course.centre_id.in_(wanted))
             talks = talks.where(Conversation.centre_id.in_(wanted))
-        by_user: dict[int, tuple[list[str], list[str], list[int]]] = {}
-        async with self.db.read() as s:
-            for app_id, user_id, full_name, phone in (await s.execute(apps)).all():
-                names, phones, ids = by_user.setdefault(int(user_id), ([], [], []))
-                if full_name not in names:
-                    names.append(full_name)
-                if phone not in phones:
-                    phones.append(phone)
-                ids.append(int(app_id))
-            for (user_id,) in (await s.execute(talks)).all():
-                by_user.setdefault(int(user_id), ([], [], []))
-            if not by_user:
-                return []
-            users = {
-                int(u.id): (u.first_name, u.username)
-                for u in (
-                    await s.execute(
-                        select(User.id, User.first_name, User.username).where(
-                            User.id.in_(list(by_user))
-                        )
-                    )
-                ).all()
-            }
+        found: dict[int, tuple[str | None, str | None, list[str], list[str], list[int]]] = {}
+        # Core, not ORM, and one pass: every applicant of the centres is read per search.
+        async with self.db.read_core() as conn:
+            for user_id, app_id, full_name, phone, first, username in await conn.execute(apps):
+                entry = found.get(user_id)
+                if entry is None:
+                    entry = found[user_id] = (first, username, [], [], [])
+                if full_name not in entry[2]:
+                    entry[2].append(full_name)
+                if phone not in entry[3]:
+                    entry[3].append(phone)
+                entry[4].append(app_id)
+            for user_id, first, username in await conn.execute(talks):
+                found.setdefault(user_id, (first, username, [], [], []))
         return [
-            PersonRow(
-                user_id,
-                users.get(user_id, (None, None))[0],
-                users.get(user_id, (None, None))[1],
-                tuple(names),
-                tuple(phones),
-                tuple(ids),
-            )
-            for user_id, (names, phones, ids) in by_user.items()
+            PersonRow(uid, first, username, tuple(names), tuple(phones), tuple(ids))
+            for uid, (first, username, names, phones, ids) in found.items()
         ]
 
     async def user_of_application(self, application_id: int) -> int | None:
