@@ -73,6 +73,12 @@ async def test_questions_reach_staff_and_answers_come_back(h: BotHarness) -> Non
     voice = await in_chat(h, chat.user.id, lambda m: m.kind == "voice", after=mark)
     assert voice.content == header
 
+    # A reply to the bot's "sent" confirmation answers the same conversation.
+    await in_staff_chat(h, lambda m: m.content.startswith("✅ Sent to"), after=mark)
+    [*_, ack] = [m for m in h.staff_group.bot_messages() if m.content.startswith("✅ Sent to")]
+    admin.send_text("One more thing", chat_id=STAFF_CHAT_ID, reply_to=ack.message_id)
+    await chat.expect("One more thing")
+
     # A follow-up (a voice note) attaches to the open conversation, no questions asked.
     mark = seq(h)
     chat.user.send_voice()
@@ -81,7 +87,7 @@ async def test_questions_reach_staff_and_answers_come_back(h: BotHarness) -> Non
     assert follow.reply_to_message_id == card.message_id
     assert len(await h.repo.conversations.for_user(chat.user.id)) == 1
     messages = await h.repo.conversations.messages(conversation.id)
-    assert [m.direction for m in messages] == ["in", "out", "out", "out", "in"]
+    assert [m.direction for m in messages] == ["in", "out", "out", "out", "out", "in"]
     assert refused_requests(h) == []
 
 

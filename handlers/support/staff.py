@@ -180,7 +180,11 @@ async def staff_answer(
     fresh = await repo.conversations.get(conversation.id)
     if fresh is not None:
         await refresh_card(bot, settings, translator, repo, fresh)
-    await message.reply(t("support-answer-queued", name=name))
+    ack = await message.reply(t("support-answer-queued", name=name))
+    # A reply to the confirmation answers the same conversation.
+    await repo.conversations.add_message(
+        conversation.id, "note", now=now, kind="note", staff=(ack.chat.id, ack.message_id)
+    )
 
 
 # ---- the card's buttons --------------------------------------------------------------
