@@ -5,13 +5,15 @@ python main.py                      run the bot (BOT_TOKEN from .env); without a
 python main.py run                  run the bot; a missing BOT_TOKEN is an error
 python main.py sandbox              start the sandbox explicitly (a token is not used)
 python main.py import-catalog FILE  load or update the catalogue from a YAML file
+python main.py backup [FILE]        a consistent copy of the database, also while the bot
+                                    runs (default: BACKUP_DIR/bot-<time>.sqlite3)
+python main.py restore FILE         put a backup back (SQLite; refused while the bot runs)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -32,7 +34,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp = sub.add_parser("import-catalog", help="load or update the catalogue from a file")
     imp.add_argument("file", type=Path)
+    backup = sub.add_parser("backup", help="copy the database (safe while the bot runs)")
+    backup.add_argument("file", type=Path, nargs="?")
+    restore = sub.add_parser("restore", help="put a backup back (the bot must be stopped)")
+    restore.add_argument("file", type=Path)
     return parser
+
+
+def _backup(settings: Settings, file: Path | None) -> int:
+    from bot.services.backup import BackupError, backup, default_backup_file, target_of
+
+    try:
+        target = target_of(settings.database_url)
+        dest = backup(
+            settings.database_url, file or default_backup_file(settings.backup_dir, target)
+        )
+    except BackupError as exc:
+        print(f"Backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backup written to {dest}")
+    return 0
+
+
+def _restore(settings: Settings, file: Path) -> int:
+    from bot.services.backup import BackupError, restore
+
+    try:
+        kept = restore(settings.database_url, file)
+    except BackupError as exc:
+        print(f"Restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {file}" + (f"; the database it replaced is kept as {kept}" if kept else ""))
+    return 0
 
 
 async def _import_catalog(path: Path) -> int:
@@ -98,7 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = args.command == "sandbox" or (args.command is None and settings.bot_token is None)
     # The sandbox prints one line of its own; logs stay quiet unless LOG_LEVEL asks.
     level = "WARNING" if sandbox and not _env_set("LOG_LEVEL") else settings.log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logs import setup_logging
+
+    setup_logging(level, settings.log_format)
+    if args.command == "backup":
+        return _backup(settings, args.file)
+    if args.command == "restore":
+        return _restore(settings, args.file)
     if args.command == "import-catalog":
         return asyncio.run(_import_catalog(args.file))
     if sandbox:

@@ -312,6 +312,8 @@ class Outbox:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._listener = lambda _new: self.wake()
+        # Loop time of the last outcome written (``/readyz`` tells a stuck outbox by it).
+        self.progress_at = 0.0
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -326,6 +328,7 @@ class Outbox:
             )
         self.repo.deliveries.add_listener(self._listener)
         self._stopping = False
+        self.progress_at = asyncio.get_running_loop().time()
         self._tasks = [
             asyncio.create_task(self._dispatch(), name="outbox-dispatch"),
             asyncio.create_task(self._commit_loop(), name="outbox-commit"),
@@ -365,6 +368,15 @@ class Outbox:
             await self.repo.deliveries.release(self.worker_id)
         except Exception:
             log.warning("outbox: could not give back the deliveries claimed by this worker")
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    @property
+    def window(self) -> int:
+        """Requests allowed in flight now."""
+        return self.concurrency
 
     def wake(self) -> None:
         """New rows may be due (enqueued here, or the clock moved): look now."""
@@ -661,6 +673,7 @@ class Outbox:
                     else:
                         future.set_exception(error)
             if error is None:
+                self.progress_at = asyncio.get_running_loop().time()
                 self._count(results)
                 self._tell_listeners(results)
             if any(r.status == "retry" for r in results):

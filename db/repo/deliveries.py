@@ -354,6 +354,21 @@ class DeliveryRepo:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    async def oldest_due(self, now: datetime, kind: str | None = None) -> datetime | None:
+        """When the longest-waiting due row (pending, not expired) fell due; None: none
+        (``/readyz`` and the reminder lag metric)."""
+        d = DELIVERIES.c
+        query = select(func.min(d.not_before)).where(
+            d.status == "pending",
+            d.not_before <= now,
+            or_(d.expires_at.is_(None), d.expires_at >= now),
+        )
+        if kind is not None:
+            query = query.where(d.kind == kind)
+        async with self.db.read() as s:
+            value = await s.scalar(query)
+        return cast(datetime | None, value)
+
     async def next_due(self) -> datetime | None:
         """When the earliest pending row becomes due (None: nothing pending)."""
         d = DELIVERIES.c
