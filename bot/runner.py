@@ -122,6 +122,7 @@ class BotProcess:
         self._leader_task: asyncio.Task[None] | None = None
         self._run_lock = RunLock(settings.database_url)
         self.leader_retry = LEADER_RETRY_SECONDS
+        self._outbox_redis: Any = None
 
     async def start(self, *, polling: bool = True, health_server: bool = True) -> App:
         """``health_server``: serve /healthz, /readyz, /metrics on HEALTH_PORT if set
@@ -163,14 +164,28 @@ class BotProcess:
         back rows a crashed process left claimed), then the scheduler. Handlers get them
         as ``outbox``, ``scheduler`` (None if this process runs none), ``broadcasts`` and
         ``reminders``."""
-        from bot.outbox import Outbox, default_concurrency
+        from bot.outbox import WINDOW_CEILING, Outbox, SharedPacing
         from bot.support.delivery import KIND as REPLY_KIND
         from bot.support.delivery import ReplyOutcomes, render_reply
 
         settings = self.settings
         options = {"rate": settings.broadcast_rate, **self.outbox_options}
-        concurrency = int(options.get("concurrency") or default_concurrency(options["rate"]))
-        self.outbox_bot = build_outbox_bot(settings, connections=concurrency + 2)
+        if settings.redis_url and "shared" not in options:
+            # One global send rate (and per-chat spacing, and 429 pauses) for every
+            # process of this bot: the pacing lives in Redis.
+            from redis.asyncio import Redis
+
+            self._outbox_redis = Redis.from_url(settings.redis_url)
+            bot_id = (settings.bot_token or "0").split(":", 1)[0]
+            options["shared"] = SharedPacing(
+                self._outbox_redis,
+                f"itbot:outbox:{bot_id}",
+                float(options["rate"]),
+                per_chat_interval=float(options.get("per_chat_interval", 1.0)),
+            )
+        # A fixed concurrency, or the adaptive window's ceiling.
+        connections = int(options.get("concurrency") or WINDOW_CEILING)
+        self.outbox_bot = build_outbox_bot(settings, connections=connections + 2)
         self.outbox = Outbox(app.repo, app.translator, self.outbox_bot, clock=self.clock, **options)
         # Staff answers to citizens' questions (issue 12): a delivery kind, and a report to
         # the staff member when one cannot be delivered.
@@ -292,6 +307,9 @@ class BotProcess:
         if self.outbox_bot is not None:
             await self.outbox_bot.session.close()
             self.outbox_bot = None
+        if self._outbox_redis is not None:
+            await self._outbox_redis.aclose()
+            self._outbox_redis = None
 
     def _forget_ticker(self, tick: Callable[[], Awaitable[None]]) -> None:
         if tick in self.tickers:

@@ -330,6 +330,19 @@ class DeliveryRepo:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    async def heartbeat_ids(self, worker_id: str, now: datetime) -> set[int]:
+        """``heartbeat``, returning the ids still held: a row missing from the answer was
+        taken back by another worker (this one was frozen past the staleness timeout)."""
+        d = DELIVERIES.c
+        async with self.db.transaction() as s:
+            result = await s.execute(
+                update(DELIVERIES)
+                .where(d.claimed_by == worker_id, d.status == "claimed")
+                .values(claimed_at=now)
+                .returning(d.id)
+            )
+            return {int(row_id) for row_id in result.scalars()}
+
     async def reclaim_stale(self, older_than: datetime) -> int:
         """Rows claimed before ``older_than`` (their worker crashed or hangs) go back to
         pending; returns how many. The message may have gone out already: that is the
