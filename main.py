@@ -8,6 +8,8 @@ python main.py import-catalog FILE  load or update the catalogue from a YAML fil
 python main.py backup [FILE]        a consistent copy of the database, also while the bot
                                     runs (default: BACKUP_DIR/bot-<time>.sqlite3)
 python main.py restore FILE         put a backup back (SQLite; refused while the bot runs)
+python main.py recent-users         who started the bot lately, with Telegram ids (for
+                                    ADMIN_IDS: no third-party bot needed)
 """
 
 from __future__ import annotations
@@ -38,7 +40,39 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file", type=Path, nargs="?")
     restore = sub.add_parser("restore", help="put a backup back (the bot must be stopped)")
     restore.add_argument("file", type=Path)
+    recent = sub.add_parser("recent-users", help="the last people who started the bot, with ids")
+    recent.add_argument("--limit", type=int, default=15)
     return parser
+
+
+async def _recent_users(settings: Settings, limit: int) -> int:
+    """Print the people who started the bot most recently: the coordinator finds their
+    own Telegram id here for ADMIN_IDS (printed on the server's console only)."""
+    from sqlalchemy import select
+
+    from db.database import open_database
+    from db.models import User
+
+    db = await open_database(settings.database_url)
+    try:
+        async with db.read() as s:
+            rows = (
+                await s.execute(
+                    select(User.id, User.first_name, User.username, User.created_at)
+                    .order_by(User.created_at.desc())
+                    .limit(max(1, limit))
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    if not rows:
+        print("Nobody has started the bot yet: send /start to it in Telegram first.")
+        return 0
+    print("Telegram id   first seen (UTC)   name")
+    for user_id, first_name, username, created in rows:
+        name = " ".join(p for p in (first_name or "", f"@{username}" if username else "") if p)
+        print(f"{user_id:<13} {created:%Y-%m-%d %H:%M}   {name}")
+    return 0
 
 
 def _backup(settings: Settings, file: Path | None) -> int:
@@ -138,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         return _backup(settings, args.file)
     if args.command == "restore":
         return _restore(settings, args.file)
+    if args.command == "recent-users":
+        return asyncio.run(_recent_users(settings, args.limit))
     if args.command == "import-catalog":
         return asyncio.run(_import_catalog(args.file))
     if sandbox:

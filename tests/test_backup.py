@@ -148,6 +148,12 @@ async def test_nightly_backup_keeps_n_copies(tmp_path: Path, template_db: Path) 
     assert prune(tmp_path / "backups", 1) and len(list((tmp_path / "backups").iterdir())) == 1
 
 
+async def _add_user(db: Database, user_id: int, name: str) -> None:
+    async with db.transaction() as s:
+        s.add(User(id=user_id, first_name=name, locale="kk"))
+    await db.dispose()
+
+
 def test_cli_backup_and_restore(
     tmp_path: Path,
     template_db: Path,
@@ -167,6 +173,11 @@ def test_cli_backup_and_restore(
     assert "Restored" in capsys.readouterr().out
     assert main(["restore", str(tmp_path / "missing.sqlite3")]) == 1
     assert "no backup file" in capsys.readouterr().err
+    # The coordinator finds their own id for ADMIN_IDS after sending /start.
+    db = Database(f"sqlite+aiosqlite:///{db_file}")
+    asyncio.run(_add_user(db, 777_000_111, "Айгүл"))
+    assert main(["recent-users"]) == 0
+    assert "777000111" in capsys.readouterr().out
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://bot@127.0.0.1:1/none")
     assert main(["restore", str(tmp_path / "b.sqlite3")]) == 1
     assert "pg_restore" in capsys.readouterr().err

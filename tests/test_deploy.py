@@ -130,3 +130,19 @@ def test_docker_compose_config_validates(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("guide", ["guide.en.md", "guide.ru.md"])
+def test_the_coordinator_guide_names_commands_that_exist(guide: str) -> None:
+    """Every `main.py <command>` and compose/systemd file the guide tells a coordinator to
+    use exists, so the guide cannot drift from the bot."""
+    from main import _parser
+
+    text = (ROOT / "docs" / guide).read_text(encoding="utf-8")
+    commands = set(re.findall(r"(?:main\.py|scripts/run\.sh) ([a-z][a-z-]+)", text))
+    known = set(_parser()._subparsers._group_actions[0].choices or ())  # type: ignore[union-attr]
+    assert commands >= {"backup", "restore", "recent-users", "import-catalog", "run"}
+    assert commands <= known
+    for path in re.findall(r"`((?:deploy|docs|catalog)/[\w./@-]+)`", text):
+        assert (ROOT / path).exists(), path
+    assert "/staffchat" in text and "BotFather" in text and "ADMIN_IDS" in text

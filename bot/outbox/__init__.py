@@ -39,9 +39,9 @@ from bot.outbox.render import (
 from bot.outbox.sender import (
     RETRYABLE,
     WINDOW_CEILING,
-    OutcomeListener,
     Outbox,
     OutboxStats,
+    OutcomeListener,
     default_concurrency,
 )
 from bot.outbox.session import OutboxSession
@@ -49,10 +49,10 @@ from bot.outbox.session import OutboxSession
 __all__ = [
     "RETRYABLE",
     "WINDOW_CEILING",
-    "OutcomeListener",
     "Outbox",
     "OutboxSession",
     "OutboxStats",
+    "OutcomeListener",
     "Pacer",
     "Rendered",
     "Renderer",
