@@ -25,6 +25,7 @@ What to send is decided at send time by a renderer for the payload's ``type``: `
 recipient's language) or any type registered with ``register_renderer``.
 """
 
+from bot.outbox.commit import OutboxStats, OutcomeListener
 from bot.outbox.pacing import Pacer, SharedPacing, Window
 from bot.outbox.render import (
     Rendered,
@@ -40,8 +41,6 @@ from bot.outbox.sender import (
     RETRYABLE,
     WINDOW_CEILING,
     Outbox,
-    OutboxStats,
-    OutcomeListener,
     default_concurrency,
 )
 from bot.outbox.session import OutboxSession
