@@ -22,6 +22,8 @@ from bot.i18n import pick_text
 from db.models import Answer, AuditLog, Delivery, FollowUp, Question
 from handlers.attendance import AttAction, AttendanceCB, Mark
 from handlers.staff.common import clip
+from handlers.staff.decisions import card_text
+from handlers.staff.export import build_table
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat
 from tests.test_e2e_signup import agree_to_consent, open_course, start_and_choose_language
@@ -249,6 +251,24 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     again = documents(aida.bot_messages(), "certificate-")
     # Sent again by its file id: the same file, not generated twice.
     assert len(again) == 2 and again[0].file.file_id == again[1].file.file_id
+
+    # The staff card and the export show the answers, the progress and the certificate.
+    t_en = h.app.translator.bind("en")
+    card_a = await card_text(t_en, h.repo, app_a)
+    assert (
+        "• What do you do now?: Student" in card_a and "• Year of birth (e.g. 1998): 1999" in card_a
+    )
+    current = [await h.repo.applications.get(a.id) for a in apps.values()]
+    table = await build_table(t_en, h.repo, [a for a in current if a], trainees=True)
+    column = {name: i for i, name in enumerate(table.headers)}
+    row_a = next(r for r in table.rows if r[0] == app_a.id)
+    assert row_a[column["Progress"]] == "completed"
+    assert row_a[column["Certificate No."]] == "TARAZIT-0001"
+    assert row_a[column["Any programming experience?"]] == "At school, Online courses"
+    row_kk = next(r for r in table.rows if r[0] == apps["kk"].id)
+    assert (
+        row_kk[column["Progress"]] == "dropped out" and row_kk[column["What do you do now?"]] == ""
+    )
 
     # ---- 7. follow-ups: answered by one, reminded once to the other, never more ------
     await moved(h, end + 31 * DAY)

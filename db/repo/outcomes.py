@@ -302,6 +302,23 @@ class OutcomeRepo:
                     marks.setdefault(int(uid), {})[int(sid)] = present
         return sessions, [(str(n), int(u), marks.get(int(u), {})) for n, u in people]
 
+    async def progress_and_certificates(
+        self, application_ids: Iterable[int]
+    ) -> dict[int, tuple[str | None, str | None]]:
+        """application id → (progress, certificate number), for exports."""
+        ids = sorted(set(application_ids))
+        out: dict[int, tuple[str | None, str | None]] = {}
+        async with self.db.read() as s:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                rows = await s.execute(
+                    select(Application.id, Application.progress, Certificate.number)
+                    .outerjoin(Certificate, Certificate.application_id == Application.id)
+                    .where(Application.id.in_(chunk))
+                )
+                out.update({int(i): (p, n) for i, p, n in rows.all()})
+        return out
+
     # ---- certificates ------------------------------------------------------------------
 
     async def certificate(self, application_id: int) -> CertificateDTO | None:

@@ -50,6 +50,7 @@ from handlers.staff.common import (
     person,
     stale,
 )
+from handlers.staff.outcomes.base import answer_lines
 
 log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
@@ -160,6 +161,7 @@ async def card_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str
     line = await decided_line(t, repo, app)
     if line:
         lines.append(line)
+    lines.extend(await answer_lines(t, repo, app))  # the course's extra questions
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from bot.i18n import BoundTranslator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.services.export import Table, to_csv, to_xlsx
+from bot.services.outcomes.answers import shown
 from bot.staff_callbacks import AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
@@ -24,6 +25,7 @@ from db.dto import ApplicationDTO, CentreDTO, CourseDTO, DistrictDTO, GroupDTO, 
 from db.repo import Repos
 from handlers.staff.applications import Filter, describe, filters_view, load_filter
 from handlers.staff.common import StaffChats, StaffTraffic, alert, stale
+from handlers.staff.outcomes.base import progress_label
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
@@ -64,12 +66,18 @@ async def build_table(
         zone = ZoneInfo(centre.timezone) if centre else UTC
         return value.astimezone(zone).replace(tzinfo=None)
 
+    # After the fixed columns: progress, certificate, and one column per extra question.
+    ids = [a.id for a in apps]
+    answers = await repo.outcomes.answers(ids)
+    extras = await repo.outcomes.progress_and_certificates(ids)
+    questions = await repo.outcomes.questions({q for a in answers.values() for q in a})
     rows = []
     for app in apps:
         course = courses.get(app.course_id)
         centre = centres.get(course.centre_id) if course else None
         group = groups.get(app.group_id) if app.group_id else None
         district = districts.get(app.district_id) if app.district_id else None
+        progress, certificate = extras.get(app.id, (None, None))
         rows.append(
             (
                 app.id,
@@ -84,10 +92,19 @@ async def build_table(
                 app.source or "",
                 local(app.decided_at, centre),
                 app.reason or "",
+                progress_label(t, progress) if app.status == "accepted" else "",
+                certificate or "",
+                *(
+                    shown(q, answers[app.id][q.id], t.locale) if q.id in answers[app.id] else ""
+                    for q in questions
+                ),
             )
         )
     title = t.plain("export-sheet-trainees" if trainees else "export-sheet-applications")
-    return Table(title=title, headers=[t.plain(k) for k in COLUMNS], rows=rows)
+    headers = [t.plain(k) for k in COLUMNS]
+    headers += [t.plain("export-col-progress"), t.plain("export-col-certificate")]
+    headers += [t.pick(q.text) for q in questions]
+    return Table(title=title, headers=headers, rows=rows)
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.export))

@@ -99,6 +99,18 @@ async def app_in_scope(repo: Repos, scope: Any, app_id: int) -> ApplicationDTO |
 # ---- views ---------------------------------------------------------------------------
 
 
+async def answer_lines(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> list[str]:
+    """The answers to the course's extra questions, one line each (staff cards)."""
+    answers = (await repo.outcomes.answers([app.id]))[app.id]
+    if not answers:
+        return []
+    questions = await repo.outcomes.questions(answers)
+    return [
+        f"• {escape(t.pick(q.text))}: {escape(shown(q, answers[q.id], t.locale))}"
+        for q in questions
+    ]
+
+
 def progress_label(t: BoundTranslator, progress: str | None) -> str:
     return t.plain("progress-" + (progress or "accepted"))
 
@@ -185,11 +197,7 @@ async def trainee_view(
     _, reason = await repo.outcomes.progress_of(app.id)
     if progress == DROPPED and reason:
         lines.append(t("outcomes-trainee-reason", reason=t.plain("dropout-reason-" + reason)))
-    questions = await repo.outcomes.course_questions(app.course_id)
-    answers = (await repo.outcomes.answers([app.id]))[app.id]
-    for q in questions:
-        if q.id in answers:
-            lines.append(f"• {escape(t.pick(q.text))}: {escape(shown(q, answers[q.id], t.locale))}")
+    lines.extend(await answer_lines(t, repo, app))
     lines.append(t("outcomes-trainee-contact", user_id=app.user_id, phone=app.phone))
     if cert:
         lines.append(t("outcomes-trainee-cert", number=cert.number, issuer=cert.issuer))
