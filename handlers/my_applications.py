@@ -29,6 +29,7 @@ from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, CentreDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
+from handlers.my_courses import stored_outcomes
 from handlers.staff.decisions import (
     announce_promotions,
     seat_freed,
@@ -304,6 +305,7 @@ async def data_view(t: BoundTranslator, repo: Repos, user: UserDTO) -> str:
                 status=status_label(t, app.status),
             )
         )
+        lines.extend(await stored_outcomes(t, repo, app.id))
     conversations = await repo.conversations.for_user(user.id)
     if conversations:
         lines.append(t("my-data-conversations", count=len(conversations)))

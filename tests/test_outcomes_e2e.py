@@ -305,6 +305,12 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     )
     assert again == "skipped"
 
+    # "My data" lists what is kept beyond the form: answers, certificate, follow-ups.
+    chat.tap_key("menu-my-data")
+    data = await chat.expect("Bilim Soft LLP")
+    assert "Ваше образование: Колледж" in data.content
+    assert "Сертификат № TARAZIT-0001" in data.content
+
     # ---- 8. the programme report, checked against what happened above ----------------
     admin.send_command("admin")
     await staff.expect(staff.label("outcomes-section-button"), button=True)
