@@ -307,9 +307,9 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
 
     # "My data" lists what is kept beyond the form: answers, certificate, follow-ups.
     chat.tap_key("menu-my-data")
-    data = await chat.expect("Bilim Soft LLP")
-    assert "Ваше образование: Колледж" in data.content
-    assert "Сертификат № TARAZIT-0001" in data.content
+    mydata = await chat.expect("Bilim Soft LLP")
+    assert "Ваше образование: Колледж" in mydata.content
+    assert "Сертификат № TARAZIT-0001" in mydata.content
 
     # ---- 8. the programme report, checked against what happened above ----------------
     admin.send_command("admin")
@@ -321,6 +321,7 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     text = await staff.expect("Applied 4 → accepted 4 → started 4 → completed 2")
     assert "dropped out 2; certified 2" in text.content
     assert "Found a job 1; Other 1" in text.content
+    assert "▓▓▓▓▓░░░░░ 2 Completed" in text.content  # bars a phone shows as they are
     report = await staff.expect("📑 Programme report · all time")
     assert report.file is not None
     book = load_workbook(io.BytesIO(report.file.data))

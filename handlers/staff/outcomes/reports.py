@@ -149,7 +149,7 @@ async def send_report(
             d = await repo.catalogue.district(district_id)
             names["district"][district_id] = t.pick(d.name) if d else "—"
     scope_name = await _scope_name(t, repo, centre_id)
-    text = report_text(report, t.plain, names["course"], period, scope_name)
+    text = report_text(report, t, names["course"], period, scope_name, t.plain)
     tables = report_tables(report, t.plain, names, questions, t.pick)
     data = await asyncio.to_thread(to_xlsx_book, tables)
     for chunk in split_text(text):
