@@ -332,4 +332,14 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     employment = {r[0]: r[1] for r in book["What do you do now"].iter_rows(values_only=True)}
     # Only Aida was asked (the others applied without the form): one row, hers.
     assert employment["Student"] == 1 and len(employment) == 2
+    # Statistics break the applications down by the choice questions' answers.
+    admin.send_command("admin")
+    await staff.expect(staff.label("staff-section-stats"), button=True)
+    await staff.press_key("staff-section-stats")
+    await staff.expect(staff.text("stats-choose-period"))
+    await staff.press_key("stats-period-all")
+    stats = await staff.expect("❓ What do you do now? — answers: Student 1")
+    assert "❓ Any programming experience? — answers: At school 1; Online courses 1" in (
+        stats.content
+    )
     assert refused_requests(h) == []

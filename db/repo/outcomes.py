@@ -133,6 +133,24 @@ class OutcomeRepo:
             )
             return {int(a) for a, v in rows.all() if option in str(v).split(",")}
 
+    async def answer_counts(
+        self, since: datetime | None, until: datetime
+    ) -> dict[int, dict[str, int]]:
+        """Per question: stored value → applications made in [since, until) (statistics)."""
+        query = (
+            select(Answer.question_id, Answer.value, func.count())
+            .join(Application, Application.id == Answer.application_id)
+            .where(Application.created_at < until)
+            .group_by(Answer.question_id, Answer.value)
+        )
+        if since is not None:
+            query = query.where(Application.created_at >= since)
+        out: dict[int, dict[str, int]] = {}
+        async with self.db.read() as s:
+            for question_id, value, n in (await s.execute(query)).all():
+                out.setdefault(int(question_id), {})[str(value)] = int(n)
+        return out
+
     # ---- trainees ----------------------------------------------------------------------
 
     async def trainees(self, group_id: int, now: datetime) -> list[TraineeDTO]:

@@ -14,6 +14,7 @@ from bot.i18n import BoundTranslator
 from bot.keyboards import inline_rows
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.services.outcomes.report import answer_breakdown
 from bot.services.stats import (
     PERIODS,
     STATUS_ORDER,
@@ -231,7 +232,15 @@ async def on_period(
     courses, districts, groups = await _names(t, repo, stats)
     markup = inline_rows(periods_markup(t), width=2)
     markup.inline_keyboard.append([home_button(t)])
-    await show(callback, summary(t, stats, days, courses, districts), markup)
+    text = summary(t, stats, days, courses, districts)
+    # The extra sign-up questions that are choices, as breakdowns.
+    breakdown = answer_breakdown(
+        await repo.outcomes.questions(), await repo.outcomes.answer_counts(since, until), t.pick
+    )
+    for question, options in breakdown:
+        items = "; ".join(f"{clip(label, 40)} {n}" for label, n in options[:TOP])
+        text += "\n" + t("stats-answers", question=clip(question, 60), items=items)
+    await show(callback, split_text(text)[0], markup)
     png = await asyncio.to_thread(
         render_chart, chart_data(t, stats, days, courses, districts, groups)
     )

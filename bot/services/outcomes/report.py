@@ -329,3 +329,24 @@ def report_text(
             )
         )
     return "\n".join(lines)
+
+
+def answer_breakdown(
+    questions: Sequence[QuestionDTO],
+    counts: Mapping[int, Mapping[str, int]],
+    pick: Callable[[Mapping[str, str]], str],
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Choice questions with their options' counts (a multiple choice counts each option
+    chosen), most chosen first; questions nobody answered are left out."""
+    out = []
+    for q in questions:
+        if not q.is_choice or not counts.get(q.id):
+            continue
+        tally: dict[str, int] = {}
+        for value, n in counts[q.id].items():
+            for code in values_of(q, value):
+                tally[code] = tally.get(code, 0) + n
+        options = [(pick(o.text), tally[o.code]) for o in q.options if tally.get(o.code)]
+        options.sort(key=lambda kv: -kv[1])
+        out.append((pick(q.text), options))
+    return out
