@@ -342,4 +342,13 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     assert "❓ Any programming experience? — answers: At school 1; Online courses 1" in (
         stats.content
     )
+    # A free date range: the period of the sign-ups above, typed as two dates.
+    await staff.press_key("outcomes-btn-range")
+    await staff.expect(staff.text("outcomes-range-ask"))
+    admin.send_text("31.12.2026 - 01.12.2026")
+    await staff.expect(staff.text("outcomes-range-invalid"))
+    # (applications are stamped by the database's wall clock, not the test's clock)
+    admin.send_text("01.01.2026 - 31.12.2030")
+    ranged = await staff.expect("January 1, 2026 – December 31, 2030")
+    assert "❓ What do you do now? — answers: Student 1" in ranged.content
     assert refused_requests(h) == []

@@ -40,6 +40,7 @@ class Out(StrEnum):
     report_period = "rp"
     report_range = "rr"
     journal = "j"
+    stats_range = "sr"
 
 
 class OutCB(CallbackData, prefix="soc"):
@@ -52,6 +53,7 @@ class OutcomeForm(StatesGroup):
     dropout_note = State()
     certificate_file = State()
     report_range = State()
+    stats_range = State()
 
 
 PROGRESS_ICONS = {None: "▫️", STUDYING: "📖", COMPLETED: "✅", DROPPED: "❌"}
