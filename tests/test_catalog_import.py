@@ -20,6 +20,7 @@ from bot.services.catalog import (
     import_catalog,
     parse_catalog,
 )
+from bot.services.catalog.model import MAX_CLASSES
 from db.database import Database
 from db.models import Centre, ClassSession, Course, District, Group, Question, Region
 
@@ -344,10 +345,39 @@ def test_weekly_rule_gives_the_right_utc_instants() -> None:
 def test_merge_keys_fill_in_shared_fields() -> None:
     text = SMALL.replace(
         "    weekly:\n      days: [mon, wed]",
-        "    weekly:\n      <<: &evening {days: [mon, wed], start: '18:30', end: '20:30'}\n"
+        "    weekly:\n      <<: {days: [mon, wed], start: '18:30', end: '20:30'}\n"
         "      days: [mon, wed]",
     ).replace('      start: "18:30"\n      end: "20:30"\n', "")
     assert parse_catalog(text).sessions == parse_catalog(SMALL).sessions
+
+
+def test_anchors_and_aliases_are_refused() -> None:
+    """An alias repeats a whole subtree: a few kilobytes could stand for millions of
+    classes. Refused with the line, before anything is expanded."""
+    anchored = SMALL.replace("    weekly:\n", "    weekly: &evening\n", 1)
+    [error] = errors_of(anchored)
+    assert "anchors (&name) are not allowed" in error
+    assert error.startswith(f"bad.yaml:{line_of(anchored, 'weekly: &evening')}:")
+    # The classic "billion laughs", shrunk: nine levels of ten aliases each.
+    levels = ["a0: &a0 [x]"] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)
+    ]
+    [error] = errors_of("\n".join(levels) + "\n")
+    assert "are not allowed" in error
+
+
+def test_a_file_cannot_make_more_than_max_classes() -> None:
+    """Weekly rules multiply lines into classes: the total per file is capped."""
+    rules = "".join(
+        f"      - days: [mon, tue, wed, thu, fri, sat, sun]\n"
+        f'        start: "{8 + n // 2:02d}:{n % 2 * 30:02d}"\n'
+        f'        end: "{8 + n // 2:02d}:{n % 2 * 30 + 15:02d}"\n'
+        "        from: 2027-01-01\n        until: 2029-01-01\n"
+        for n in range(30)  # 30 rules x 731 days: 21,930 classes
+    )
+    text = f"groups:\n  - code: g1\n    weekly:\n{rules}"
+    errors = errors_of(text)
+    assert any(f"more than {MAX_CLASSES} classes" in e for e in errors), errors
 
 
 # ---------------------------------------------------------------------- importing

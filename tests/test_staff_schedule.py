@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.formatting import fmt_datetime, fmt_time
 from bot.i18n import pick_text
+from bot.services.catalog import CatalogData
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from db.dto import GroupDTO, SessionDTO
 from db.models import AuditLog, Delivery
@@ -197,7 +198,20 @@ async def test_add_move_cancel_a_class(h: BotHarness) -> None:
     assert refused_requests(h) == []
 
 
-async def test_import_a_timetable_document(h: BotHarness) -> None:
+async def test_import_a_timetable_document(h: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from handlers.staff.schedule import timetable
+
+    parsed_in: list[bool] = []
+    from bot.services.catalog import parse_catalog as parse
+
+    def parse_and_note_the_thread(text: str, name: str) -> CatalogData:
+        parsed_in.append(threading.current_thread() is threading.main_thread())
+        return parse(text, name)
+
+    # The file is parsed in a worker thread, never on the event loop.
+    monkeypatch.setattr(timetable, "parse_catalog", parse_and_note_the_thread)
     admin = h.admin("ru")
     chat = Chat(h, admin, "ru")
     course, groups = await first_course(h)
@@ -242,6 +256,7 @@ async def test_import_a_timetable_document(h: BotHarness) -> None:
 """
     admin.send_document(yaml.encode(), "term.yaml")
     done = await chat.expect(chat.text("schedule-import-done", file="term.yaml"))
+    assert parsed_in == [False, False]  # bad.yaml and term.yaml, both off the main thread
     assert plain(h.app.translator.plural("ru", "schedule-import-changes", 2)) in done.content
     moved = await h.repo.catalogue.session(first.id)
     assert moved is not None

@@ -20,6 +20,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CODE_MAX = 64  # the width of every `code` column
 ROOM_MAX = 64  # the width of class_sessions.room
 MAX_RULE_DAYS = 800  # a weekly rule longer than about two years is surely a typo
+# Classes one file may make (the demo catalogue has about 1,200): weekly rules multiply
+# a few lines into many rows, so a file cannot make the import run for minutes.
+MAX_CLASSES = 20_000
 
 # --------------------------------------------------------------------------- errors
 

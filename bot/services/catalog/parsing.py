@@ -5,8 +5,10 @@ section (regions, centres, courses, groups and their classes).
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import LOCALES
@@ -14,6 +16,7 @@ from bot.services.catalog.model import (
     CODE_MAX,
     COUNTRIES,
     KINDS,
+    MAX_CLASSES,
     MAX_RULE_DAYS,
     SECTIONS,
     WEEKDAYS,
@@ -31,11 +34,33 @@ from bot.services.catalog.reader import FieldReader, entry_label, line_of
 from bot.services.catalog.validation import check_file
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: an alias repeats a whole subtree wherever it is
+    used, so a few kilobytes can stand for millions of classes (and every repeat is
+    walked). A catalogue never needs them; copy the lines instead."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        found = (
+            "aliases (*name)"
+            if isinstance(event, yaml.AliasEvent)
+            else "anchors (&name)"
+            if getattr(event, "anchor", None) is not None
+            else None
+        )
+        if found is not None:
+            raise ComposerError(
+                None, None, f"{found} are not allowed; write the lines out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
-    """Read and check a catalogue file; raise ``CatalogError`` listing every problem."""
+    """Read and check a catalogue file; raise ``CatalogError`` listing every problem.
+    CPU-bound: the bot runs it in a thread (``asyncio.to_thread``)."""
     p = FieldReader(filename)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_PlainLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -379,6 +404,7 @@ def _parse_group(p: FieldReader, node: Node, index: int) -> GroupData | None:
 
 def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> SessionData | None:
     where = f"{group_where}, class"
+    p.classes += 1  # listed classes count towards MAX_CLASSES too
     f = p.fields(node, where, ("date", "start", "end"), ("code", "room", "cancelled"))
     if f is None:
         return None
@@ -462,9 +488,13 @@ def _parse_weekly(
     current = first
     while current <= last:
         if current.weekday() in days and current not in skip:
+            if p.classes + len(out) >= MAX_CLASSES:
+                p.err(node, where, f"the file makes more than {MAX_CLASSES} classes; split it")
+                return None
             code = f"{group}-{current:%Y%m%d}{start:%H%M}"
             out.append(SessionData(group, code, current, start, end, room, None, True, line))
         current += timedelta(days=1)
+    p.classes += len(out)
     if not out:
         p.err(node, where, f"no class falls on these days between {first} and {last}")
         return None

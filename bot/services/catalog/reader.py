@@ -54,6 +54,7 @@ class FieldReader:
         self.filename = filename
         self.problems: list[tuple[int, int, str]] = []
         self._ctor = SafeConstructor()
+        self.classes = 0  # classes made so far (listed or from weekly rules)
 
     # -- reporting
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from datetime import datetime, time, timedelta
@@ -222,7 +223,9 @@ async def got_timetable(
         await message.answer(t("schedule-import-not-utf8"), reply_markup=cancel_markup(t))
         return
     try:
-        data = parse_catalog(text, name)
+        # CPU-bound (YAML, weekly rules): off the event loop, so other people's updates
+        # are not held up by someone's large file.
+        data = await asyncio.to_thread(parse_catalog, text, name)
     except CatalogError as exc:
         shown = "\n".join(line[:200] for line in exc.errors[:IMPORT_ERRORS_SHOWN])
         more = len(exc.errors) - IMPORT_ERRORS_SHOWN
