@@ -193,6 +193,11 @@ class BotProcess:
         self.outbox.outcome_listeners.append(
             ReplyOutcomes(bot, app.repo, app.translator, app.settings)
         )
+        from bot.notify import STAFF_CARD, staff_card_renderer
+
+        self.outbox.register_renderer(
+            STAFF_CARD, staff_card_renderer(app.repo, settings, app.translator)
+        )
         await self.outbox.start()
         self.tickers.append(self.outbox.time_moved)
         app.dispatcher["outbox"] = self.outbox

@@ -11,6 +11,7 @@ from db.dto import CentreDTO, CourseDTO
 from db.models import Application, FsmState, FunnelEvent, User
 from sandbox.harness import STAFF_CHAT_ID, BotHarness
 from tests.e2e import Chat
+from tests.test_staff_support import staff_card_sent
 
 LOCALES = ("kk", "ky", "ru", "en")
 
@@ -131,6 +132,7 @@ async def test_full_signup_in_each_language(h: BotHarness, locale: str) -> None:
     assert kinds == ["started", "submitted"]
     assert chat.label("menu-catalogue") in user.reply_keyboard_buttons()
     # The staff chat got the application (in the default locale).
+    await staff_card_sent(h, app.id)  # through the outbox
     staff_msg = h.staff_group.last_bot_message()
     assert "Серикова Аида" in staff_msg.content
     assert staff_msg.raw.get("has_protected_content") is True  # cannot be forwarded on
@@ -461,6 +463,7 @@ async def test_every_callback_answered_exactly_once(h: BotHarness) -> None:
     await fill_form_until_summary(chat, h, course)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await staff_card_sent(h, 1)
     answers = h.server.requests_for("answerCallbackQuery")
     assert answers and all(r.ok for r in answers)
     ids = [r.params["callback_query_id"] for r in answers]

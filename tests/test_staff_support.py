@@ -67,7 +67,20 @@ async def applicant(
         await notify_staff_new_application(
             h.process.bot, h.settings, h.app.translator, h.repo, outcome.application
         )
+        await staff_card_sent(h, outcome.application.id)
     return fake, outcome.application
+
+
+async def staff_card_sent(h: BotHarness, application_id: int) -> None:
+    """Wait until the outbox has posted an application's card to the staff chat."""
+    await h.server.wait_for(
+        lambda r: (
+            r.method == "sendMessage"
+            and r.ok
+            and int(r.params["chat_id"]) == STAFF_CHAT_ID
+            and f"№ {application_id}" in str(r.params.get("text", ""))
+        )
+    )
 
 
 async def staff_member(h: BotHarness, user_id: int, locale: str = "en") -> FakeUser:

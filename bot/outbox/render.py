@@ -99,5 +99,23 @@ async def render_text(
     return Rendered(text=text, reply_markup=render_buttons(payload.get("buttons"), t))
 
 
+def chat_recipient(chat_id: int, now: datetime) -> UserDTO:
+    """A row for a group chat (``"to_chat": true`` in its payload, e.g. a staff-chat card;
+    ``user_id`` is the chat's id): no person behind it, so no users row. It is rendered in
+    the default language and paced like any chat; a 403 marks no one inactive."""
+    return UserDTO(
+        id=chat_id,
+        locale=None,
+        language_code=None,
+        first_name=None,
+        username=None,
+        is_active=True,
+        reminders_enabled=False,
+        source=None,
+        consent_at=None,
+        created_at=now,
+    )
+
+
 register_renderer("copy", render_copy)
 register_renderer("text", render_text)

@@ -34,7 +34,7 @@ from bot.clock import Clock, SystemClock
 from bot.i18n import Translator
 from bot.outbox.commit import GroupCommit, OutboxStats, OutcomeListener
 from bot.outbox.pacing import Pacer, SharedPacing, Window
-from bot.outbox.render import _RENDERERS, Rendered, Renderer
+from bot.outbox.render import _RENDERERS, Rendered, Renderer, chat_recipient
 from db.dto import ClaimedDelivery, DeliveryResult
 from db.repo import Repos
 
@@ -450,6 +450,8 @@ class Outbox(GroupCommit):
         user = row.user
         if row.expires_at is not None and row.expires_at < self.clock.now():
             return DeliveryResult(row.id, "skipped", "expired")
+        if user is None and row.payload.get("to_chat"):
+            user = chat_recipient(row.user_id, self.clock.now())
         if user is None:
             return DeliveryResult(row.id, "skipped", "no such user")
         if not user.is_active:

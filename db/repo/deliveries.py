@@ -138,6 +138,22 @@ class DeliveryRepo:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    async def sent_message(self, dedupe_key: str) -> tuple[int, int] | None:
+        """(chat id, message id) of the message a delivery became, once sent."""
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(Delivery.user_id, Delivery.message_id).where(
+                        Delivery.dedupe_key == dedupe_key,
+                        Delivery.status == "sent",
+                        Delivery.message_id.is_not(None),
+                    )
+                )
+            ).first()
+        if row is None or row[1] is None:
+            return None
+        return int(row[0]), int(row[1])
+
     async def enqueue(self, rows: Sequence[NewDelivery]) -> int:
         """Insert the rows whose dedupe key is new (ON CONFLICT DO NOTHING); returns how
         many were new. One transaction."""

@@ -22,7 +22,12 @@ from bot.config import Settings
 from bot.filters import HasText
 from bot.formatting import fmt_datetime, status_label
 from bot.i18n import BoundTranslator, Translator, escape
-from bot.notify import application_summary, district_label, notify_applicant
+from bot.notify import (
+    application_summary,
+    district_label,
+    notify_applicant,
+    staff_message_of,
+)
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import (
@@ -205,17 +210,6 @@ def back_of(callback: CallbackQuery) -> str | None:
 
 
 # ---- telling everyone ---------------------------------------------------------------------
-
-
-async def staff_message_of(repo: Repos, application_id: int) -> tuple[int, int] | None:
-    raw = await repo.kv.get(staff_message_key(application_id))
-    if not raw:
-        return None
-    chat, _, message = raw.partition(":")
-    try:
-        return int(chat), int(message)
-    except ValueError:
-        return None
 
 
 async def refresh_staff_message(
