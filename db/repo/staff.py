@@ -49,10 +49,15 @@ class StaffRepo:
         """ADMIN_IDS is the bootstrap list: an admin row that came from it and whose id is
         no longer listed loses the role (the row is removed). Admins granted by another
         admin are kept. Returns the demoted ids."""
+        query = select(Staff.user_id).where(Staff.bootstrap.is_(True))
+        if user_ids:
+            query = query.where(Staff.user_id.not_in(user_ids))
+        # Read first: a start-up with nothing to demote writes nothing (on SQLite another
+        # process may hold the write lock for a while).
+        async with self.db.read() as s:
+            if not list(await s.scalars(query)):
+                return ()
         async with self.db.transaction() as s:
-            query = select(Staff.user_id).where(Staff.bootstrap.is_(True))
-            if user_ids:
-                query = query.where(Staff.user_id.not_in(user_ids))
             demoted = tuple(sorted(await s.scalars(query)))
             if demoted:
                 await s.execute(delete(Staff).where(Staff.user_id.in_(demoted)))
