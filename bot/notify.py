@@ -18,6 +18,7 @@ from bot.formatting import status_label, weekly_pattern
 from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Rendered, Renderer
 from bot.staff_callbacks import decision_markup, staff_message_key
+from bot.staff_chats import staff_chats_of
 from db.dto import ApplicationDTO, GroupContextDTO, NewDelivery, ScheduleChangeDTO, UserDTO
 from db.repo import Repos
 
@@ -95,13 +96,16 @@ async def staff_message_of(repo: Repos, application_id: int) -> tuple[int, int] 
 async def notify_staff_new_application(
     bot: Bot, settings: Settings, translator: Translator, repo: Repos, app: ApplicationDTO
 ) -> None:
-    """Show a new application in the staff chat with Accept / Waitlist / Reject.
+    """Show a new application in its centre's staff chat (else the programme-wide one)
+    with Accept / Waitlist / Reject.
 
     Someone who applies again for a course (after withdrawing) gets their earlier card
     edited to show the new application, where it still exists; otherwise a new card goes
     through the outbox, so a 429 or a restart delays it instead of losing it. The
     database row is the source of truth (staff also see it under /admin)."""
-    if settings.staff_chat_id is None:
+    course = await repo.catalogue.course(app.course_id)
+    chats = await staff_chats_of(repo, settings, course.centre_id if course else None)
+    if not chats:  # neither the centre nor the programme has a staff chat
         return
     locale = settings.default_locale
     for earlier in await repo.applications.for_user(app.user_id):
@@ -127,7 +131,8 @@ async def notify_staff_new_application(
             NewDelivery(
                 kind="notice",
                 dedupe_key=staff_card_key(app.id),
-                user_id=settings.staff_chat_id,
+                # The centre's staff chat (else the programme's), as sending would pick.
+                user_id=chats[0],
                 payload={"type": STAFF_CARD, "to_chat": True, "application_id": app.id},
             )
         ]

@@ -107,7 +107,8 @@ class StatsCB(CallbackData, prefix="sst"):
 
 class TeamAction(StrEnum):
     list = "l"
-    add_staff = "as"
+    add_staff = "as"  # pick the centre of a new staff member
+    add_role = "ar"  # centre chosen (value: role letter): ask for the person
     add_admin = "aa"
     member = "m"
     remove = "r"  # ask to confirm
@@ -115,11 +116,18 @@ class TeamAction(StrEnum):
     make_admin = "ma"
     make_staff = "ms"
     add_confirm = "ac"  # the person found by @username is the right one
+    grant_pick = "gp"  # pick a centre to grant a member
+    grant = "g"  # grant (centre, value: role letter)
+    revoke = "rv"  # take a centre away (centre)
 
 
 class TeamCB(CallbackData, prefix="stm"):
+    """The team; ``centre`` and ``value`` (m: manager, s: centre staff) name a grant."""
+
     action: TeamAction
     id: int = 0
+    centre: int = 0
+    value: str = ""
 
 
 class AuditCB(CallbackData, prefix="sau"):

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from db.dto import StaffScope
+
 
 class StaffSection(StrEnum):
     applications = "apps"
@@ -35,6 +37,12 @@ class Section:
     section: StaffSection
     label_key: str  # translation key of the button
     admin_only: bool = False
+    managers: bool = False  # with admin_only: centre managers may open it too
+
+    def open_to(self, scope: StaffScope) -> bool:
+        if not self.admin_only or scope.is_admin:
+            return True
+        return self.managers and scope.is_manager
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -47,6 +55,6 @@ SECTIONS: tuple[Section, ...] = (
     Section(StaffSection.export, "staff-section-export"),
     Section(StaffSection.stats, "staff-section-stats"),
     Section(StaffSection.outcomes, "outcomes-section-button"),
-    Section(StaffSection.team, "staff-section-team", admin_only=True),
+    Section(StaffSection.team, "staff-section-team", admin_only=True, managers=True),
     Section(StaffSection.audit, "staff-section-audit"),
 )

@@ -42,10 +42,11 @@ from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
-from db.dto import AttendanceCounts, AttendanceRowDTO, UserDTO
+from db.dto import AttendanceCounts, AttendanceRowDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.staff.common import StaffChats, alert, clip, home_button, stale
 from handlers.staff.outcomes.base import absence_flag
+from handlers.staff.scope import centres_in_scope, context_in_scope
 
 CLASSES_PAGE = 8
 ROSTER_PAGE = 10
@@ -162,19 +163,21 @@ def att_button(text: str, action: AttAction, id_: int = 0, **fields: Any) -> Inl
     )
 
 
-async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyboardMarkup]:
+async def centres_view(
+    t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
         [att_button(f"{t.pick(c.city)} · {t.pick(c.name)}", AttAction.centre, c.id)]
-        for c in await repo.catalogue.centres()
+        for c in await centres_in_scope(repo, scope)
     ]
     rows.append([home_button(t)])
     return t("attendance-choose-centre"), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def groups_view(
-    t: BoundTranslator, repo: Repos, centre_id: int
+    t: BoundTranslator, repo: Repos, centre_id: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    centre = await repo.catalogue.centre(centre_id)
+    centre = await repo.catalogue.centre(centre_id) if scope.allows(centre_id) else None
     if centre is None:
         return None
     rows = []
@@ -201,13 +204,14 @@ async def classes_view(
     group_id: int,
     page: int,
     now: datetime,
+    scope: StaffScope,
     *,
     recent: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     """A group's classes: upcoming ones from now on (a class under way first, marked ▶️),
     or, with ``recent``, the ones that have ended, the latest first. A class is in exactly
     one of the two lists."""
-    context = await repo.courses.group_context(group_id)
+    context = await context_in_scope(repo, scope, group_id)
     if context is None:
         return None
     tz = context.centre.timezone
@@ -266,10 +270,10 @@ def _person(row: AttendanceRowDTO) -> str:
 
 
 async def roster_view(
-    t: BoundTranslator, repo: Repos, session_id: int, page: int
+    t: BoundTranslator, repo: Repos, session_id: int, page: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     info = await repo.reminders.session_info(session_id)
-    if info is None:
+    if info is None or not scope.allows(info.context.centre.id):
         return None
     session, context = info.session, info.context
     tz = context.centre.timezone
@@ -337,19 +341,25 @@ async def roster_view(
 
 
 @router.message(Command("attendance"))
-async def attendance_command(message: Message, t: BoundTranslator, repo: Repos) -> None:
-    text, markup = await centres_view(t, repo)
+async def attendance_command(
+    message: Message, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    text, markup = await centres_view(t, repo, scope)
     await message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.attendance))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    await show(callback, *await centres_view(t, repo))
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    await show(callback, *await centres_view(t, repo, scope))
 
 
 @router.callback_query(AttendanceCB.filter(F.action == AttAction.centres))
-async def on_centres(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    await show(callback, *await centres_view(t, repo))
+async def on_centres(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    await show(callback, *await centres_view(t, repo, scope))
 
 
 @router.callback_query(AttendanceCB.filter(F.action == AttAction.centre))
@@ -359,8 +369,9 @@ async def on_centre(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    view = await groups_view(t, repo, callback_data.id)
+    view = await groups_view(t, repo, callback_data.id, scope)
     if view is None:
         stale(t, callback_answer)
         return
@@ -375,6 +386,7 @@ async def on_group(
     repo: Repos,
     clock: Clock,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     view = await classes_view(
         t,
@@ -382,6 +394,7 @@ async def on_group(
         callback_data.id,
         callback_data.page,
         clock.now(),
+        scope,
         recent=callback_data.action == AttAction.recent,
     )
     if view is None:
@@ -397,8 +410,9 @@ async def on_session(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    view = await roster_view(t, repo, callback_data.id, callback_data.page)
+    view = await roster_view(t, repo, callback_data.id, callback_data.page, scope)
     if view is None:
         stale(t, callback_answer)
         return
@@ -415,10 +429,13 @@ async def on_mark(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     info = await repo.reminders.session_info(callback_data.id)
-    if info is None or not await repo.reminders.is_trainee(
-        callback_data.value, info.session.group_id
+    if (
+        info is None
+        or not scope.allows(info.context.centre.id)
+        or not await repo.reminders.is_trainee(callback_data.value, info.session.group_id)
     ):
         stale(t, callback_answer)
         return
@@ -426,7 +443,7 @@ async def on_mark(
         key = "attendance-mark-cancelled" if info.session.cancelled else "attendance-mark-too-early"
         alert(callback_answer, t.plain(key))
         if info.session.cancelled:  # the roster again, without its buttons
-            view = await roster_view(t, repo, info.session.id, callback_data.page)
+            view = await roster_view(t, repo, info.session.id, callback_data.page, scope)
             if view is not None:
                 await show(callback, *view)
         return
@@ -434,7 +451,7 @@ async def on_mark(
         info.session.id, callback_data.value, MARK_VALUES[callback_data.mark], actor_id=user.id
     )
     callback_answer.text = t.plain("attendance-saved")
-    view = await roster_view(t, repo, info.session.id, callback_data.page)
+    view = await roster_view(t, repo, info.session.id, callback_data.page, scope)
     if view is not None:
         await show(callback, *view)
     if (

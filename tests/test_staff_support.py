@@ -91,6 +91,9 @@ async def staff_member(h: BotHarness, user_id: int, locale: str = "en") -> FakeU
     )
     await h.repo.users.set_locale(user_id, locale)
     await h.repo.staff.set_role(ADMIN_ID, user_id, "staff")
+    # Centre staff of every centre (as the migration made of the staff before centres).
+    for centre in await h.repo.catalogue.centres():
+        await h.repo.staff.grant(ADMIN_ID, user_id, centre.id, "staff")
     h.staff_group.add_member(fake)
     return fake
 

@@ -7,7 +7,15 @@ from typing import Any
 from sqlalchemy import Row, Subquery, Table, func, select
 
 from db.database import Database
-from db.dto import CentreDTO, CourseDTO, DistrictDTO, GroupDTO, RegionDTO, SessionDTO
+from db.dto import (
+    CentreContacts,
+    CentreDTO,
+    CourseDTO,
+    DistrictDTO,
+    GroupDTO,
+    RegionDTO,
+    SessionDTO,
+)
 from db.models import Centre, ClassSession, Course, District, Group, Region
 
 # The reads below run on every step of the catalogue and the sign-up form, so they are
@@ -40,6 +48,7 @@ def centre_dto(c: Centre | Row[Any]) -> CentreDTO:
         c.latitude,
         c.longitude,
         c.timezone,
+        CentreContacts.from_json(c.contacts),
     )
 
 

@@ -45,7 +45,7 @@ from db.dto import (
     DeliveryResult,
     NewDelivery,
 )
-from db.models import Application, Broadcast, Delivery, User, utcnow
+from db.models import Application, Broadcast, Course, Delivery, User, utcnow
 from db.repo.audit import add_audit
 from db.repo.users import user_dto
 
@@ -493,6 +493,12 @@ def audience_conditions(
         app.append(Application.district_id == audience.district_id)
     if audience.status is not None:
         app.append(Application.status == audience.status)
+    if audience.centres is not None:
+        app.append(
+            Application.course_id.in_(
+                select(Course.id).where(Course.centre_id.in_(list(audience.centres)))
+            )
+        )
     if app:
         conditions.append(exists().where(Application.user_id == User.id, *app))
     return conditions

@@ -14,6 +14,7 @@ def staff_routers() -> list[FeatureRouter]:
     from handlers.staff import (
         applications,
         audit,
+        chats,
         courses,
         decisions,
         export,
@@ -34,5 +35,6 @@ def staff_routers() -> list[FeatureRouter]:
         stats.router,
         outcomes.router,
         team.router,
+        chats.router,
         audit.router,
     ]

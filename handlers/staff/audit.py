@@ -14,7 +14,7 @@ from bot.routing import FeatureRouter
 from bot.staff_callbacks import AuditCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
-from db.dto import Audience, AuditDTO
+from db.dto import Audience, AuditDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.views import describe as describe_audience
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
@@ -46,6 +46,10 @@ ACTION_KEYS = {
     "broadcast.stop": "audit-action-broadcast-stop",
     "broadcast.export": "audit-action-broadcast-export",
     "attendance.mark": "audit-action-attendance",
+    "staff.grant": "centres-audit-grant",
+    "staff.revoke": "centres-audit-revoke",
+    "centre.chat": "centres-audit-chat",
+    "centre.contacts": "centres-audit-contacts",
 }
 FIELD_KEYS = {
     "status": "audit-field-status",
@@ -66,11 +70,17 @@ FIELD_KEYS = {
     "audience": "audit-field-audience",
     "scheduled_at": "audit-field-scheduled",
     "skipped": "audit-field-skipped",
+    "centre_id": "centres-field-centre",
+    "chat_id": "centres-field-chat",
 }
 BROADCAST_STATUSES = ("scheduled", "sending", "stopped", "cancelled")
 # Shown even when unchanged: they say whom an entry is about (attendance names the session).
 CONTEXT_FIELDS = frozenset({"user_id"})
-ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
+ROLE_KEYS = {
+    "admin": "staff-role-admin",
+    "staff": "staff-role-staff",
+    "manager": "centres-role-manager",
+}
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
 
 
@@ -112,6 +122,9 @@ class _Render:
             return await self.group(value)
         if field == "course_id" and isinstance(value, int):
             return await self.course(value)
+        if field == "centre_id" and isinstance(value, int):
+            centre = await self.repo.catalogue.centre(value)
+            return t.pick(centre.name) if centre else f"#{value}"
         if field == "district_id" and isinstance(value, int):
             district = await self.repo.catalogue.district(value)
             return t.pick(district.name) if district else f"#{value}"
@@ -146,6 +159,9 @@ class _Render:
             return await self.group(int(tid))
         if row.target_type == "course" and tid.isdigit():
             return await self.course(int(tid))
+        if row.target_type == "centre" and tid.isdigit():
+            centre = await self.repo.catalogue.centre(int(tid))
+            return t.pick(centre.name) if centre else f"#{tid}"
         if row.target_type in ("application", "session", "broadcast") and tid:
             return t.plain("audit-number", id=tid)
         return clip(tid, 60)
@@ -193,9 +209,16 @@ class _Render:
 
 
 async def audit_view(
-    t: BoundTranslator, repo: Repos, page: int
+    t: BoundTranslator, repo: Repos, page: int, scope: StaffScope, viewer_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    rows = await repo.audit.latest(limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE)
+    """A page of the log: everything for a programme admin; for centre staff, their
+    centres' rows and their own actions."""
+    rows = await repo.audit.latest(
+        limit=PAGE_SIZE + 1,
+        offset=page * PAGE_SIZE,
+        centre_ids=scope.centre_ids,
+        viewer_id=viewer_id,
+    )
     more = len(rows) > PAGE_SIZE
     render = _Render(t, repo)
     blocks = [t("audit-header", page=page + 1)]
@@ -221,8 +244,10 @@ async def audit_view(
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.audit))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    await show(callback, *await audit_view(t, repo, 0))
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope, user: UserDTO
+) -> None:
+    await show(callback, *await audit_view(t, repo, 0, scope, user.id))
 
 
 @router.callback_query(AuditCB.filter())
@@ -232,8 +257,10 @@ async def on_page(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
+    user: UserDTO,
 ) -> None:
     if not 0 <= callback_data.page <= 10_000:
         stale(t, callback_answer)
         return
-    await show(callback, *await audit_view(t, repo, callback_data.page))
+    await show(callback, *await audit_view(t, repo, callback_data.page, scope, user.id))

@@ -41,7 +41,8 @@ from bot.staff_callbacks import (
     decision_markup,
     staff_message_key,
 )
-from db.dto import ApplicationDTO, UserDTO
+from bot.staff_chats import staff_chats_of
+from db.dto import ApplicationDTO, StaffScope, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from handlers.staff.common import (
@@ -56,6 +57,7 @@ from handlers.staff.common import (
     stale,
 )
 from handlers.staff.outcomes.base import answer_lines
+from handlers.staff.scope import application_in_scope
 
 log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
@@ -283,7 +285,7 @@ async def redraw(
     app: ApplicationDTO,
 ) -> None:
     """Redraw the message a decision was made from: a staff-chat post or a card."""
-    if chat_id == settings.staff_chat_id:
+    if chat_id < 0:  # a group: the programme's or a centre's staff chat
         text = await staff_chat_text(translator, settings, repo, app)
         markup = decision_markup(translator.bind(settings.default_locale), app.id, app.status)
     else:
@@ -337,9 +339,7 @@ async def staff_chat_withdrawn(
 async def seat_freed(
     bot: Bot, settings: Settings, translator: Translator, repo: Repos, app: ApplicationDTO
 ) -> None:
-    """One line in the staff chat: an accepted trainee left, a seat is free."""
-    if settings.staff_chat_id is None:
-        return
+    """One line in the centre's staff chat: an accepted trainee left, a seat is free."""
     t = translator.bind(settings.default_locale)
     course = await repo.catalogue.course(app.course_id)
     group = await repo.catalogue.group(app.group_id) if app.group_id else None
@@ -349,10 +349,11 @@ async def seat_freed(
         course=t.pick(course.title) if course else "—",
         group=t.pick(group.name) if group else "—",
     )
-    try:
-        await bot.send_message(settings.staff_chat_id, text)
-    except TelegramAPIError as exc:
-        log.info("seat-freed line for application %s not sent: %s", app.id, exc)
+    for chat_id in await staff_chats_of(repo, settings, course.centre_id if course else None):
+        try:
+            await bot.send_message(chat_id, text)
+        except TelegramAPIError as exc:
+            log.info("seat-freed line for application %s not sent: %s", app.id, exc)
 
 
 async def staff_chat_erased(
@@ -395,8 +396,9 @@ async def on_decision(
     settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    app = await repo.applications.get(callback_data.id)
+    app = await application_in_scope(repo, scope, callback_data.id)
     seen = CODE_STATUSES.get(callback_data.seen)
     message = callback.message
     if app is None or seen is None or message is None:
@@ -518,12 +520,17 @@ async def got_reason(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
 ) -> None:
     data = await state.get_data()
     await state.clear()
     app_id = data.get("app_id")
     seen = CODE_STATUSES.get(str(data.get("seen")))
-    if not isinstance(app_id, int) or seen is None:
+    if (
+        not isinstance(app_id, int)
+        or seen is None
+        or await application_in_scope(repo, scope, app_id) is None
+    ):
         await message.answer(t("error-stale-button"))
         return
     reason = (message.text or "").strip()[:TEXT_INPUT_MAX]

@@ -21,7 +21,15 @@ from bot.services.outcomes.answers import shown
 from bot.staff_callbacks import AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
-from db.dto import ApplicationDTO, CentreDTO, CourseDTO, DistrictDTO, GroupDTO, UserDTO
+from db.dto import (
+    ApplicationDTO,
+    CentreDTO,
+    CourseDTO,
+    DistrictDTO,
+    GroupDTO,
+    StaffScope,
+    UserDTO,
+)
 from db.repo import Repos
 from handlers.staff.applications import Filter, describe, filters_view, load_filter
 from handlers.staff.common import StaffChats, StaffTraffic, alert, stale
@@ -108,8 +116,10 @@ async def build_table(
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.export))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    text, markup = await filters_view(t, repo, Filter(), export=1)
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    text, markup = await filters_view(t, repo, Filter(), 1, scope)
     await show(callback, text, markup)
 
 
@@ -123,12 +133,13 @@ async def on_export(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data)
+    flt = await load_filter(repo, callback_data, scope)
     if flt is None or callback.message is None:
         stale(t, callback_answer)
         return
-    apps, total = await repo.applications.search(flt.to_repo(), limit=EXPORT_MAX)
+    apps, total = await repo.applications.search(flt.to_repo(scope), limit=EXPORT_MAX)
     if not apps:
         alert(callback_answer, t.plain("export-empty"))
         return
@@ -151,6 +162,18 @@ async def on_export(
         "export",
         fmt,
         None,
-        {"rows": len(apps), **{k: v for k, v in asdict(flt.to_repo()).items() if v is not None}},
+        {
+            "rows": len(apps),
+            **{
+                k: sorted(v) if isinstance(v, frozenset) else v
+                for k, v in asdict(flt.to_repo(scope)).items()
+                if v is not None
+            },
+        },
+        centre_id=flt.course.centre_id
+        if flt.course
+        else next(iter(scope.centres))
+        if len(scope.centres) == 1
+        else None,
     )
     callback_answer.text = t.plain("export-sent")

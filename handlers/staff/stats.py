@@ -41,7 +41,7 @@ from bot.services.stats import (
 from bot.staff_callbacks import StatsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
-from db.dto import StatsDTO
+from db.dto import StaffScope, StatsDTO
 from db.repo import Repos
 from handlers.staff.common import (
     StaffChats,
@@ -245,13 +245,16 @@ async def on_period(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     days = callback_data.days
     if days not in PERIODS or not isinstance(callback.message, Message):
         stale(t, callback_answer)
         return
     since, until = period_bounds(days, clock.now())
-    await send_stats(callback.message, t, repo, bot, since, until, days, None, callback)
+    await send_stats(
+        callback.message, t, repo, bot, since, until, days, None, callback, scope=scope
+    )
 
 
 async def send_stats(
@@ -264,9 +267,11 @@ async def send_stats(
     days: int,
     period: str | None,
     callback: CallbackQuery | None = None,
+    *,
+    scope: StaffScope,
 ) -> None:
     """The summary (in place of the pressed message, or as a new one) and the chart."""
-    stats = await repo.stats.collect(since, until)
+    stats = await repo.stats.collect(since, until, centre_ids=scope.centre_ids)
     courses, districts, groups = await _names(t, repo, stats)
     markup = inline_rows(periods_markup(t), width=2)
     markup.inline_keyboard.append([range_button(t)])
@@ -312,7 +317,12 @@ async def on_range(callback: CallbackQuery, state: FSMContext, t: BoundTranslato
 
 @router.message(StateFilter(OutcomeForm.stats_range), HasText())
 async def got_range(
-    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, bot: Bot
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    scope: StaffScope,
 ) -> None:
     days = parse_range(message.text or "")
     if days is None:
@@ -323,4 +333,4 @@ async def got_range(
     since = datetime(first.year, first.month, first.day, tzinfo=UTC)
     until = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     period = f"{fmt_date(first, t.locale)} – {fmt_date(last, t.locale)}"
-    await send_stats(message, t, repo, bot, since, until, 0, period)
+    await send_stats(message, t, repo, bot, since, until, 0, period, scope=scope)

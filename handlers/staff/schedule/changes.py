@@ -24,7 +24,7 @@ from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
-from db.dto import ScheduleChangeDTO, UserDTO
+from db.dto import ScheduleChangeDTO, StaffScope, UserDTO
 from db.repo import Repos
 from db.repo.schedule import ScheduleError
 from handlers.staff.common import (
@@ -43,6 +43,7 @@ from handlers.staff.schedule.views import (
     sessions_view,
     told_text,
 )
+from handlers.staff.scope import context_in_scope
 
 router = FeatureRouter(__name__)
 
@@ -68,8 +69,9 @@ async def ask_add(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    context = await repo.courses.group_context(callback_data.id)
+    context = await context_in_scope(repo, scope, callback_data.id)
     if context is None:
         stale(t, callback_answer)
         return
@@ -107,8 +109,9 @@ async def ask_move(
     repo: Repos,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await changeable(repo, callback_data.id, t, callback_answer, clock.now())
+    found = await changeable(repo, callback_data.id, scope, t, callback_answer, clock.now())
     if found is None:
         return
     session, context = found
@@ -174,9 +177,10 @@ async def got_add(
     repo: Repos,
     bot: Bot,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     group_id = (await state.get_data()).get("group_id")
-    context = await repo.courses.group_context(group_id) if isinstance(group_id, int) else None
+    context = await context_in_scope(repo, scope, group_id) if isinstance(group_id, int) else None
     if context is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
@@ -205,10 +209,15 @@ async def got_add(
 
 @router.message(StateFilter(StaffForm.session_move), HasText())
 async def got_move(
-    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, clock: Clock
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    clock: Clock,
+    scope: StaffScope,
 ) -> None:
     session_id = (await state.get_data()).get("session_id")
-    found = await session_context(repo, session_id) if isinstance(session_id, int) else None
+    found = await session_context(repo, session_id, scope) if isinstance(session_id, int) else None
     if found is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
@@ -281,11 +290,12 @@ async def do_move(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     planned = None
     if await state.get_state() == StaffForm.session_move.state:
         planned = _planned(await state.get_data(), callback_data.id)
-    found = await session_context(repo, callback_data.id)
+    found = await session_context(repo, callback_data.id, scope)
     if planned is None or found is None:
         stale(t, callback_answer)
         return
@@ -335,8 +345,9 @@ async def ask_cancel(
     repo: Repos,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await changeable(repo, callback_data.id, t, callback_answer, clock.now())
+    found = await changeable(repo, callback_data.id, scope, t, callback_answer, clock.now())
     if found is None:
         return
     session, context = found
@@ -369,8 +380,9 @@ async def do_cancel(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await session_context(repo, callback_data.id)
+    found = await session_context(repo, callback_data.id, scope)
     if found is None:
         stale(t, callback_answer)
         return

@@ -26,9 +26,10 @@ from bot.i18n import BoundTranslator, Translator, escape
 from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
 from bot.services.catalog import WEEKDAYS, CatalogError, apply_catalog, parse_catalog
+from bot.services.catalog.model import CatalogData
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
-from db.dto import GroupContextDTO, ScheduleChangeDTO, SessionDTO, UserDTO
+from db.dto import GroupContextDTO, ScheduleChangeDTO, SessionDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.staff.common import (
     HasDocument,
@@ -40,6 +41,7 @@ from handlers.staff.common import (
 from handlers.staff.decisions import announce_promotions
 from handlers.staff.schedule.parsing import DEFAULT_LENGTH
 from handlers.staff.schedule.views import told_text
+from handlers.staff.scope import context_in_scope, group_in_scope
 
 router = FeatureRouter(__name__)
 
@@ -69,9 +71,10 @@ async def ask_import(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     # id 0: the courses list's import of any part of the catalogue (no one group's template)
-    context = await repo.courses.group_context(callback_data.id) if callback_data.id else None
+    context = await context_in_scope(repo, scope, callback_data.id) if callback_data.id else None
     if callback_data.id and context is None:
         stale(t, callback_answer)
         return
@@ -190,6 +193,24 @@ def diff_sessions(
     return changes
 
 
+async def groups_out_of_scope(repo: Repos, scope: StaffScope, data: CatalogData) -> list[str]:
+    """Codes of the file's groups that belong (or would belong) to a course outside the
+    staff member's centres: such a file changes nothing."""
+    if scope.is_admin:
+        return []
+    existing = await repo.schedule.group_ids_by_code([g.code for g in data.groups])
+    foreign = []
+    for g in data.groups:
+        group_id = existing.get(g.code)
+        inside = group_id is None or await group_in_scope(repo, scope, group_id) is not None
+        if g.course is not None:
+            course = await repo.catalogue.course_by_code(g.course)
+            inside = inside and course is not None and scope.allows(course.centre_id)
+        if not inside:
+            foreign.append(g.code)
+    return foreign
+
+
 @router.message(StateFilter(StaffForm.timetable), HasDocument())
 async def got_timetable(
     message: Message,
@@ -202,6 +223,7 @@ async def got_timetable(
     settings: Settings,
     bot: Bot,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     document = message.document
     assert document is not None
@@ -236,6 +258,13 @@ async def got_timetable(
         return
     if (data.regions or data.centres or data.courses) and role != "admin":
         await message.answer(t("schedule-import-admin-only"), reply_markup=cancel_markup(t))
+        return
+    foreign = await groups_out_of_scope(repo, scope, data)
+    if foreign:
+        await message.answer(
+            t("centres-import-not-yours", groups=", ".join(foreign[:10])),
+            reply_markup=cancel_markup(t),
+        )
         return
     codes = [g.code for g in data.groups]
     before = await repo.schedule.snapshot(
