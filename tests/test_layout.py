@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.revoke",
             "bot.outcomes",
             "bot.maintenance",
+            "bot.staff_chats",
         ),
     ),
     (
