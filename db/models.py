@@ -232,9 +232,9 @@ class Application(Base):
             sqlite_where=text("status IN ('pending', 'accepted', 'waitlisted')"),
             postgresql_where=text("status IN ('pending', 'accepted', 'waitlisted')"),
         ),
+        # Also one centre's lists and exports: course_id IN (the centre's courses) is
+        # answered from this index (bench/centres.py).
         Index("ix_applications_course_status", "course_id", "status"),
-        # One centre's list, newest first (the centre's courses, then by date).
-        Index("ix_applications_course_created", "course_id", "created_at"),
         # A group's trainees: reminders, attendance rosters, schedule notices, seats.
         Index("ix_applications_group_status", "group_id", "status"),
     )

@@ -86,7 +86,7 @@ class ApplicationFilter:
 
 def in_centres(centre_ids: Collection[int]) -> ColumnElement[bool]:
     """Applications to the courses of these centres (ix_courses_centre, then
-    ix_applications_course_created / _course_status for the rows)."""
+    ix_applications_course_status for the rows)."""
     return Application.course_id.in_(
         select(Course.id).where(Course.centre_id.in_(sorted(centre_ids)))
     )

@@ -13,7 +13,8 @@ Revises: 0003_conversations
 - audit_log.centre_id: the centre an action concerns, so centre staff read their
   centres' log; filled here for the existing rows about applications, groups, courses
   and classes.
-- indexes: courses by centre, applications by course and date (one centre's list).
+- index: courses by centre (a centre's courses; its applications then come from the
+  existing applications (course_id, status) index, see bench/centres.py).
 
 Existing staff keep exactly the reach they had: admins stay programme admins, and each
 ``staff`` member is granted every centre that exists now, as centre staff (not manager).
@@ -85,7 +86,6 @@ def upgrade() -> None:
     op.add_column("audit_log", sa.Column("centre_id", sa.Integer(), nullable=True))
     op.create_index("ix_audit_log_centre", "audit_log", ["centre_id", "id"])
     op.create_index("ix_courses_centre", "courses", ["centre_id"])
-    op.create_index("ix_applications_course_created", "applications", ["course_id", "created_at"])
 
     # Existing staff keep their reach: every centre, as centre staff.
     op.execute(
@@ -104,7 +104,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_applications_course_created", table_name="applications")
     op.drop_index("ix_courses_centre", table_name="courses")
     op.drop_index("ix_audit_log_centre", table_name="audit_log")
     # ALTER TABLE ... DROP COLUMN on both databases (SQLite >= 3.35): a batch rebuild of
