@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 
+from bot.contacts import contacts_lines
 from bot.i18n import BoundTranslator, Html, escape
 from db.dto import ApplicationDTO, CentreDTO, CourseDTO, GroupDTO, SessionDTO
 
@@ -104,6 +105,7 @@ def course_card(
     if course.certificate:
         lines.append(t("course-certificate", certificate=t.pick(course.certificate)))
     lines.append(t("course-address", address=t.pick(centre.address)))
+    lines += contacts_lines(t, centre, full=False)
     if course.free_of_charge:
         lines.append(t("course-free"))
     lines.append("")

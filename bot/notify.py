@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import SendMessage
 
 from bot.config import Settings
+from bot.contacts import contacts_block
 from bot.formatting import status_label, weekly_pattern
 from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Rendered, Renderer
@@ -163,6 +164,8 @@ def staff_card_renderer(repo: Repos, settings: Settings, translator: Translator)
     return render
 
 
+# Notices of a seat: they carry the centre's phone and hours (whom to call).
+CONTACT_EVENTS = frozenset({"accepted", "promoted", "moved"})
 NOTICE_KEYS = {
     "accepted": "notice-accepted",
     "waitlisted": "notice-waitlisted",
@@ -202,6 +205,11 @@ async def notify_applicant(
         id=app.id,
         schedule=await group_schedule(t, repo, app.group_id),
     )
+    if event in CONTACT_EVENTS and course is not None:
+        centre = await repo.catalogue.centre(course.centre_id)
+        block = contacts_block(t, centre, full=False) if centre else ""
+        if block:
+            text = f"{text}\n\n{block}"
     if chosen_group_id is not None and group is not None and chosen_group_id != group.id:
         chosen = await repo.catalogue.group(chosen_group_id)
         if chosen is not None:

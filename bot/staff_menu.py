@@ -22,6 +22,7 @@ class StaffSection(StrEnum):
     export = "export"
     stats = "stats"
     team = "team"
+    contacts = "contacts"
     audit = "audit"
     inbox = "inbox"
     people = "people"
@@ -56,5 +57,6 @@ SECTIONS: tuple[Section, ...] = (
     Section(StaffSection.stats, "staff-section-stats"),
     Section(StaffSection.outcomes, "outcomes-section-button"),
     Section(StaffSection.team, "staff-section-team", admin_only=True, managers=True),
+    Section(StaffSection.contacts, "centres-section-contacts", admin_only=True, managers=True),
     Section(StaffSection.audit, "staff-section-audit"),
 )

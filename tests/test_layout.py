@@ -58,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.filters",
             "bot.roles",
             "bot.formatting",
+            "bot.contacts",
             "bot.telegram_utils",
             "bot.broadcast_content",
             "bot.logs",

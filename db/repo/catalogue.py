@@ -151,6 +151,11 @@ class CatalogueRepo:
             rows = await conn.execute(select(_CENTRES).order_by(_CENTRES.c.sort, _CENTRES.c.id))
             return [centre_dto(c) for c in rows]
 
+    async def centre_by_code(self, code: str) -> CentreDTO | None:
+        async with self.db.read_core() as conn:
+            row = (await conn.execute(select(_CENTRES).where(_CENTRES.c.code == code))).first()
+            return centre_dto(row) if row else None
+
     async def centre(self, centre_id: int) -> CentreDTO | None:
         async with self.db.read_core() as conn:
             row = (await conn.execute(select(_CENTRES).where(_CENTRES.c.id == centre_id))).first()

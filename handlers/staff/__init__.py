@@ -15,6 +15,7 @@ def staff_routers() -> list[FeatureRouter]:
         applications,
         audit,
         chats,
+        contacts,
         courses,
         decisions,
         export,
@@ -36,5 +37,6 @@ def staff_routers() -> list[FeatureRouter]:
         outcomes.router,
         team.router,
         chats.router,
+        contacts.router,
         audit.router,
     ]

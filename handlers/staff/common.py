@@ -35,6 +35,7 @@ class StaffForm(StatesGroup):
     session_move = State()
     timetable = State()
     team_add = State()
+    contact = State()  # a centre's contact field (handlers/staff/contacts.py)
 
 
 def _chat_of(event: TelegramObject) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -73,6 +73,9 @@ class CentreData:
     # The centre's short FAQ (question, answer), shown before a question goes to staff;
     # None: not in the file (what is stored stays), (): cleared.
     faq: tuple[tuple[dict[str, str], dict[str, str]], ...] | None = None
+    # Contacts as stored (db/dto.py CentreContacts.to_json); None: the file gives none,
+    # and a centre already in the database keeps the ones it has.
+    contacts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

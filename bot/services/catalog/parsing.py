@@ -32,6 +32,15 @@ from bot.services.catalog.model import (
 from bot.services.catalog.questions import QuestionData, parse_course_questions, parse_question
 from bot.services.catalog.reader import FieldReader, entry_label, line_of
 from bot.services.catalog.validation import check_file
+from bot.services.contacts import (
+    PHONES_MAX,
+    TEXT_FIELDS,
+    ContactError,
+    clean_handle,
+    clean_phone,
+    clean_text,
+    clean_url,
+)
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -146,7 +155,7 @@ def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
 def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
     keys = ("code", "region", "name", "city", "address", "latitude", "longitude", "timezone")
     where = entry_label("centre", node, index)
-    f = p.fields(node, where, keys, ("faq",))
+    f = p.fields(node, where, keys, ("faq", "contacts"))
     if f is None:
         return None
     code = p.code(f["code"], where) if "code" in f else None
@@ -157,8 +166,10 @@ def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
     lat = p.number(f["latitude"], where, "latitude", -90, 90) if "latitude" in f else None
     lon = p.number(f["longitude"], where, "longitude", -180, 180) if "longitude" in f else None
     tz = p.timezone(f["timezone"], where, "timezone") if "timezone" in f else None
+    contacts = _parse_contacts(p, f["contacts"], where) if "contacts" in f else None
     if (
-        code is None
+        ("contacts" in f and contacts is None)
+        or code is None
         or region is None
         or name is None
         or city is None
@@ -184,6 +195,7 @@ def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
         line_of(node),
         line_of(f["region"]),
         faq,
+        contacts,
     )
 
 
@@ -239,6 +251,81 @@ def _some_languages(p: FieldReader, node: Node, where: str, key: str) -> dict[st
         p.err(node, where, f"'{key}' has no text")
         return None
     return found
+
+
+def _parse_contacts(p: FieldReader, node: Node, where: str) -> dict[str, Any] | None:
+    """A centre's optional contacts, checked as the bot checks them when staff type them;
+    texts may be given in some languages only (the others fall back) or as one text."""
+    keys = ("phones", "hours", "person", "map_url", "website", "instagram", "telegram", "demo")
+    f = p.fields(node, f"{where}: contacts", (), keys)
+    if f is None:
+        return None
+    out: dict[str, Any] = {}
+    ok = True
+    for key, value in f.items():
+        label = f"{where}: contacts.{key}"
+        try:
+            if key == "demo":
+                flag = p.boolean(value, where, "contacts.demo")
+                if flag is None:
+                    ok = False
+                elif flag:
+                    out["demo"] = True
+            elif key == "phones":
+                items = value.value if isinstance(value, SequenceNode) else [value]
+                phones = [p.text(n, where, "contacts.phones") for n in items]
+                if any(x is None for x in phones) or not 1 <= len(phones) <= PHONES_MAX:
+                    p.err(value, label, f"give one to {PHONES_MAX} phone numbers")
+                    ok = False
+                    continue
+                out["phones"] = [clean_phone(str(x)) for x in phones]
+            elif key in TEXT_FIELDS:
+                texts = _partial_texts(p, value, label)
+                if texts is None:
+                    ok = False
+                    continue
+                out[key] = {lang: clean_text(text) for lang, text in texts.items()}
+            else:
+                raw = p.text(value, where, f"contacts.{key}")
+                if raw is None:
+                    ok = False
+                elif key in ("map_url", "website"):
+                    out[key] = clean_url(raw)
+                else:
+                    out[key] = clean_handle(raw, "instagram.com" if key == "instagram" else "t.me")
+        except ContactError as exc:
+            p.err(value, label, CONTACT_PROBLEMS.get(exc.code, "not a valid value"))
+            ok = False
+    return out if ok else None
+
+
+CONTACT_PROBLEMS = {
+    "phone": "a phone starts with + and the country code, e.g. +7 7262 00 00 00",
+    "url": "a link must start with https://",
+    "handle": "an account is @name (letters, digits, _ and .) or a link to it",
+    "text": "a text of up to 200 characters",
+}
+
+
+def _partial_texts(p: FieldReader, node: Node, where: str) -> dict[str, str] | None:
+    """One text for every language, or texts in some of kk, ky, ru, en."""
+    if isinstance(node, ScalarNode):
+        text = p.text(node, where, "text")
+        return {"ru": text} if text is not None else None
+    if not isinstance(node, MappingNode):
+        p.err(node, where, "give a text, or texts by language (kk, ky, ru, en)")
+        return None
+    out: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+        if lang not in LOCALES:
+            p.err(key_node, where, f"unknown language '{lang}'; use {', '.join(LOCALES)}")
+            return None
+        text = p.text(value_node, where, lang)
+        if text is None:
+            return None
+        out[lang] = text
+    return out or None
 
 
 def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:

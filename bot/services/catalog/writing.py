@@ -322,6 +322,8 @@ class _Applier:
                 "timezone": c.timezone,
                 "sort": c.sort,
             }
+            if c.contacts is not None:
+                values["contacts"] = c.contacts
             row = centres.get(c.code)
             if row is None:
                 centres[c.code] = Centre(code=c.code, **values)
