@@ -252,6 +252,7 @@ async def test_centre_staff_get_nothing_of_another_centre(h: BotHarness) -> None
         "role": "staff",
         "centre": B,
         "centre_role": "staff",
+        "field": "phones",
         "name": "Hijack",
         "draft": [INTRUDER, menu.message_id],
         "aud": {"course_id": B, "centres": [B]},
