@@ -130,7 +130,7 @@ async def test_state_lists_personas_and_the_staff_chat(client: Client) -> None:
     state = await client.get("/api/state")
     assert state["bot"]["username"] == "itcourses_sandbox_bot"
     keys = [chat["key"] for chat in state["chats"]]
-    assert keys == ["aida", "bakyt", "olga", "john", "coordinator", "staff"]
+    assert keys == ["aida", "bakyt", "olga", "john", "asel", "coordinator", "naryn-staff", "staff"]
     languages = {c["key"]: c["persona"]["language_code"] for c in state["chats"]}
     assert [languages[k] for k in ("aida", "bakyt", "olga", "john")] == ["kk", "ky", "ru", "en"]
     staff = state["chats"][-1]
@@ -508,3 +508,24 @@ async def test_one_sandbox_per_data_directory(tmp_path: Path) -> None:
             await Sandbox(settings, data_dir=tmp_path).start()
     async with Sandbox(settings, data_dir=tmp_path):  # free again once stopped
         pass
+
+
+async def test_the_centre_manager_persona_sees_her_centre_only(client: Client) -> None:
+    """Asel manages one lyceum: her staff menu names it, her lists hold its applications
+    only, and its staff chat is the one bound to it."""
+    from sandbox.web.personas import ASEL, CENTRE_CHAT_ID, CENTRE_MANAGER_CENTRE
+
+    assert client.sandbox.process is not None and client.sandbox.process.app is not None
+    repo = client.sandbox.process.app.repo
+    centre = await repo.catalogue.centre_by_code(CENTRE_MANAGER_CENTRE)
+    assert centre is not None
+    assert (await repo.centres.chat_of(centre.id)).chat_id == CENTRE_CHAT_ID
+    scope = (await repo.users.with_scope(ASEL.user_id)).staff
+    assert scope is not None and scope.managed == frozenset({centre.id})
+    await client.post("/api/chats/asel/commands", {"command": "admin"})
+    menu = await client.bot_says(
+        ASEL.user_id, t(client, "ky", "centres-menu-yours", centres="")[:8]
+    )
+    assert "Нарын" in menu["message"]["html"]
+    labels = [b["text"] for row in menu["message"]["inline_keyboard"] for b in row]
+    assert t(client, "ky", "centres-section-contacts") in labels
