@@ -519,8 +519,11 @@ async def test_the_centre_manager_persona_sees_her_centre_only(client: Client) -
     repo = client.sandbox.process.app.repo
     centre = await repo.catalogue.centre_by_code(CENTRE_MANAGER_CENTRE)
     assert centre is not None
-    assert (await repo.centres.chat_of(centre.id)).chat_id == CENTRE_CHAT_ID
-    scope = (await repo.users.with_scope(ASEL.user_id)).staff
+    bound = await repo.centres.chat_of(centre.id)
+    assert bound is not None and bound.chat_id == CENTRE_CHAT_ID
+    asel = await repo.users.with_scope(ASEL.user_id)
+    assert asel is not None
+    scope = asel.staff
     assert scope is not None and scope.managed == frozenset({centre.id})
     await client.post("/api/chats/asel/commands", {"command": "admin"})
     menu = await client.bot_says(

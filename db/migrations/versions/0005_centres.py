@@ -1,7 +1,7 @@
 """centres: staff grants per centre, a staff chat per centre, centre contacts
 
-Revision ID: 0004_centres
-Revises: 0003_conversations
+Revision ID: 0005_centres
+Revises: 0004_outcomes
 
 - staff_centres: a staff member's centres, each as ``manager`` or ``staff``.
   ``staff.role`` keeps its values: ``admin`` is a programme admin (every centre),
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_centres"
-down_revision: str | None = "0003_conversations"
+revision: str = "0005_centres"
+down_revision: str | None = "0004_outcomes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
