@@ -230,7 +230,8 @@ def test_many_errors_reported_at_once_with_exact_lines() -> None:
         "bad.yaml:5: region 'kz-zhambyl': 'name' has no text in ky",
         "bad.yaml:7: centre 'taraz-it': missing 'address'",
         "bad.yaml:11: centre 'taraz-it': unknown key 'adress' (did you mean 'address'?); "
-        "allowed here: code, region, name, city, address, latitude, longitude, timezone, faq",
+        "allowed here: code, region, name, city, address, latitude, longitude, timezone, faq, "
+        "contacts",
         "bad.yaml:12: centre 'taraz-it': 'latitude' must be between -90 and 90, not 142.9",
         "bad.yaml:14: centre 'taraz-it': 'timezone': unknown time zone 'Asia/Almati' "
         "(did you mean 'Asia/Almaty'?); use an IANA name like Asia/Almaty",

@@ -469,7 +469,7 @@ def test_follow_up_and_absence_settings() -> None:
 
 async def test_migration_keeps_applications(any_db: Database) -> None:
     db = any_db
-    await db.downgrade("-1")
+    await db.downgrade("0003_conversations")  # before the outcomes migration
     cat = await make_catalogue(db)
     await make_users(db, [1])
     async with db.transaction() as s:

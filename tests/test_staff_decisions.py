@@ -7,8 +7,10 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from bot.contacts import contacts_block
 from bot.i18n import pick_text
 from bot.notify import group_schedule
+from db.dto import CentreDTO
 from db.models import AuditLog, Group
 from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.e2e import Chat, plain
@@ -27,8 +29,15 @@ from tests.test_staff_support import (
 __all__ = ["h"]
 
 
-def notice(h: BotHarness, locale: str, key: str, **params: object) -> str:
-    return plain(h.app.translator.get(locale, key, **params))
+def notice(
+    h: BotHarness, locale: str, key: str, centre: CentreDTO | None = None, **params: object
+) -> str:
+    """A notice as the applicant reads it; a seat's notice ends with the centre's phone and
+    hours (``centre``)."""
+    text = h.app.translator.get(locale, key, **params)
+    if centre is not None:
+        text += "\n\n" + contacts_block(h.app.translator.bind(locale), centre, full=False)
+    return plain(text)
 
 
 async def audit_actions(h: BotHarness) -> list[str]:
@@ -63,6 +72,7 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
         h,
         "kk",
         "notice-accepted",
+        await h.repo.catalogue.centre(course.centre_id),
         id=kk_app.id,
         course=title(course, "kk"),
         group=pick_text(group.name, "kk"),
@@ -189,6 +199,7 @@ async def test_card_under_admin_accept_and_move(h: BotHarness) -> None:
         h,
         "en",
         "notice-moved",
+        await h.repo.catalogue.centre(course.centre_id),
         course=title(course, "en"),
         group=pick_text(target.name, "en"),
         id=app.id,
@@ -231,6 +242,7 @@ async def test_capacity_raise_promotes_the_first_waitlisted(h: BotHarness) -> No
         h,
         "ky",
         "notice-promoted",
+        await h.repo.catalogue.centre(course.centre_id),
         id=waiting.id,
         course=title(course, "ky"),
         group=pick_text(group.name, "ky"),
