@@ -29,6 +29,11 @@ def fmt_short_date(value: date, locale: str) -> str:
     return format_date(value, "d MMMM", locale=locale)
 
 
+def local_date(value: datetime, tz: str | None) -> date:
+    """The calendar date of a UTC moment where the centre is (UTC without a centre)."""
+    return value.astimezone(ZoneInfo(tz or "UTC")).date()
+
+
 def fmt_time(value: datetime, tz: str, locale: str) -> str:
     return format_time(value.astimezone(ZoneInfo(tz)), "HH:mm", locale=locale)
 
