@@ -43,17 +43,28 @@ def fmt_datetime(value: datetime, tz: str, locale: str) -> str:
     return f"{format_date(local, 'EEE, d MMMM', locale=locale)}, {format_time(local, 'HH:mm')}"
 
 
-def weekly_pattern(sessions: Iterable[SessionDTO], tz: str, locale: str) -> str:
-    """Summarise sessions as 'Mon, Wed, Fri 18:30–20:30' (most common weekly slots)."""
+def regular_slots(sessions: Iterable[SessionDTO], tz: str) -> list[tuple[int, str, str]]:
+    """The group's regular weekly slots (weekday, start, end) in local time: the slots
+    that come back at least twice. A one-off class (a make-up on a Sunday) is not part of
+    the pattern; with no slot repeating yet (a first week), every slot counts."""
     zone = ZoneInfo(tz)
-    slots: dict[tuple[str, str], set[int]] = {}
-    sample: dict[int, date] = {}
+    counts: dict[tuple[int, str, str], int] = {}
     for session in sessions:
         start = session.starts_at.astimezone(zone)
         end = session.ends_at.astimezone(zone)
-        key = (start.strftime("%H:%M"), end.strftime("%H:%M"))
-        slots.setdefault(key, set()).add(start.weekday())
-        sample.setdefault(start.weekday(), start.date())
+        key = (start.weekday(), start.strftime("%H:%M"), end.strftime("%H:%M"))
+        counts[key] = counts.get(key, 0) + 1
+    regular = [key for key, n in counts.items() if n >= 2] or list(counts)
+    return sorted(regular)
+
+
+def weekly_pattern(sessions: Iterable[SessionDTO], tz: str, locale: str) -> str:
+    """Summarise the regular slots as 'Mon, Wed, Fri 18:30–20:30'."""
+    slots: dict[tuple[str, str], set[int]] = {}
+    for weekday, start_s, end_s in regular_slots(sessions, tz):
+        slots.setdefault((start_s, end_s), set()).add(weekday)
+    # Any Monday names Monday: 2024-01-01 was one.
+    sample = {d: date(2024, 1, 1 + d) for d in range(7)}
     parts = []
     for (start_s, end_s), days in sorted(slots.items(), key=lambda kv: min(kv[1])):
         names = ", ".join(format_date(sample[d], "EEE", locale=locale) for d in sorted(days))

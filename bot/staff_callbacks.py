@@ -93,6 +93,7 @@ class ScheduleAction(StrEnum):
     cancel = "c"  # ask to confirm
     cancel_yes = "cy"
     imports = "i"  # wait for a timetable file
+    add_day = "ad"  # add a class on a day picked with a button (value: see day_value)
 
 
 class ScheduleCB(CallbackData, prefix="ssc"):

@@ -57,7 +57,9 @@ def test_parse_slot() -> None:
     jan5 = date(2027, 1, 5)
     assert parse_slot("20.12 18:30", jan5).day == date(2026, 12, 20)  # just past
     assert parse_slot("20.08 18:30", jan5).day == date(2027, 8, 20)  # ahead this year
-    for bad in ("", "tomorrow 18:30", "10.12", "32.12 10:00", "10.12 25:00", "10.12 18.30"):
+    # A dot in the time is how many people type it (issue 16).
+    assert parse_slot("10.12 18.30", TODAY).start == time(18, 30)
+    for bad in ("", "tomorrow 18:30", "10.12", "32.12 10:00", "10.12 25:00", "10.12 18.3"):
         with pytest.raises(SlotError):
             parse_slot(bad, TODAY)
 
