@@ -29,6 +29,11 @@ def fmt_short_date(value: date, locale: str) -> str:
     return format_date(value, "d MMMM", locale=locale)
 
 
+def zone_label(t: BoundTranslator, centre: CentreDTO | None) -> str:
+    """Where a local time is, as staff read it: the centre's city, not "Asia/Bishkek"."""
+    return t.pick(centre.city) if centre else "UTC"
+
+
 def local_date(value: datetime, tz: str | None) -> date:
     """The calendar date of a UTC moment where the centre is (UTC without a centre)."""
     return value.astimezone(ZoneInfo(tz or "UTC")).date()

@@ -34,7 +34,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.formatting import fmt_datetime, fmt_time
+from bot.formatting import fmt_datetime, fmt_time, zone_label
 from bot.i18n import BoundTranslator, escape
 from bot.reminders.service import ReminderService
 from bot.reminders.texts import ANSWER_VALUES, ReminderCB, answer_markup
@@ -228,7 +228,7 @@ async def classes_view(
         "attendance-choose-class",
         course=t.pick(context.course.title),
         group=t.pick(context.group.name),
-        tz=tz,
+        tz=zone_label(t, context.centre),
     )
     text += "\n" + t("attendance-recent-title" if recent else "attendance-upcoming-title")
     if not sessions:

@@ -20,7 +20,7 @@ from babel.dates import format_date
 from bot import reminders
 from bot.clock import Clock
 from bot.filters import HasText
-from bot.formatting import regular_slots
+from bot.formatting import regular_slots, zone_label
 from bot.i18n import BoundTranslator, Html, Translator
 from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
@@ -91,7 +91,7 @@ async def ask_add(
         t(
             "schedule-ask-add",
             group=t.pick(context.group.name),
-            tz=context.centre.timezone,
+            tz=zone_label(t, context.centre),
             length=length_text(length),
         ),
         await day_buttons(t, repo, context.group.id, context.centre.timezone, clock.now()),
@@ -201,7 +201,7 @@ async def add_on_day(
                 "schedule-ask-time",
                 day=format_date(day, "EEE, d MMMM", locale=t.locale),
                 group=t.pick(context.group.name),
-                tz=tz,
+                tz=zone_label(t, context.centre),
                 length=length_text(length),
             ),
             cancel_markup(t),
@@ -256,7 +256,7 @@ async def ask_move(
         t(
             "schedule-ask-move",
             line=Html(session_line(t, session, context.centre.timezone)),
-            tz=context.centre.timezone,
+            tz=zone_label(t, context.centre),
         ),
         cancel_markup(t),
     )

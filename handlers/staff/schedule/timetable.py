@@ -22,6 +22,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import reminders
 from bot.clock import Clock
 from bot.config import Settings
+from bot.formatting import zone_label
 from bot.i18n import BoundTranslator, Translator, escape
 from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
@@ -126,7 +127,7 @@ def timetable_template(
     group = " ".join(t.pick(context.group.name).split())
     course = " ".join(t.pick(context.course.title).split())
     lines = _comment(t, "schedule-template-head", group=group, course=course)
-    lines += _comment(t, "schedule-template-times", tz=context.centre.timezone)
+    lines += _comment(t, "schedule-template-times", tz=zone_label(t, context.centre))
     lines += ["groups:", f"  - code: {context.group.code}"]
     lines += _comment(t, "schedule-template-code", "    ")
     lines.append("    sessions:")
