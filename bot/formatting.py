@@ -29,6 +29,22 @@ def fmt_short_date(value: date, locale: str) -> str:
     return format_date(value, "d MMMM", locale=locale)
 
 
+# Reasons staff pick with a button instead of typing; stored as "preset:<code>" and shown
+# to each reader (the citizen above all) in their own language.
+REJECT_PRESETS = ("unreachable", "region", "requirements", "other-course", "closed")
+PRESET_PREFIX = "preset:"
+
+
+def reason_text(t: BoundTranslator, reason: str | None) -> str:
+    """A rejection reason as this reader reads it: a preset in their language, else as typed."""
+    if not reason:
+        return "—"
+    code = reason.removeprefix(PRESET_PREFIX)
+    if reason.startswith(PRESET_PREFIX) and code in REJECT_PRESETS:
+        return t.plain(f"reject-reason-{code}")
+    return reason
+
+
 def zone_label(t: BoundTranslator, centre: CentreDTO | None) -> str:
     """Where a local time is, as staff read it: the centre's city, not "Asia/Bishkek"."""
     return t.pick(centre.city) if centre else "UTC"

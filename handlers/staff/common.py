@@ -114,7 +114,7 @@ def clip(text: str, limit: int) -> str:
 
 
 STAFF_PREFIXES = frozenset(
-    {"sm", "shm", "sdc", "sap", "scr", "ssc", "sst", "stm", "sau", "sxc", "soc"}
+    {"sm", "shm", "sdc", "sap", "scr", "ssc", "sst", "stm", "sau", "sxc", "soc", "srj"}
 )
 STAFF_STATE_GROUPS = ("StaffForm:", "OutcomeForm:")
 
