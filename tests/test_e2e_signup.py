@@ -203,13 +203,24 @@ async def test_bad_inputs_get_clear_replies_and_change_nothing(h: BotHarness) ->
     await chat.expect_key("signup-expect-phone")
     chat.say("8 701 123-45-67")
     await chat.expect_key("signup-phone-saved", phone="+77011234567")
-    await chat.expect(chat.text("signup-ask-district", region="")[:15])
+    first = await chat.expect(chat.text("signup-ask-district", region="")[:15])
+    assert first.buttons()
 
-    # Text where a button is expected: told to use the buttons, asked again.
+    # Text where a button is expected: told to use the buttons, asked again; the earlier
+    # copy of the question loses its buttons (only the latest one answers).
     chat.say("Байзак")
     await chat.expect_key("signup-use-buttons")
+    district_msg = await chat.expect(chat.label("signup-other-region"), button=True)
+    assert district_msg.message_id != first.message_id
+    [earlier] = [m for m in user.bot_messages() if m.message_id == first.message_id]
+    assert earlier.buttons() == []
+    chat.say("Байзак")  # and again: the second copy loses them too
+    third = await chat.expect(chat.label("signup-other-region"), button=True)
+    assert third.message_id != district_msg.message_id
+    [second] = [m for m in user.bot_messages() if m.message_id == district_msg.message_id]
+    assert second.buttons() == []
+    district_msg = third
     # A forged district id (not in the region) is refused.
-    district_msg = user.last_bot_message()
     query = user.press("su:d:99999", district_msg.message_id)
     answer = await user.wait_callback_answer(query["id"])
     assert answer.text == chat.label("error-stale-button")
