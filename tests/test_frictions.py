@@ -68,3 +68,27 @@ def test_class_dates_typed_with_month_names() -> None:
         "201",
     )
     assert parse_slot_on("9.12 10:00", date(2026, 12, 8), today).day == date(2026, 12, 9)
+
+
+def test_weekly_days_in_all_four_languages() -> None:
+    from bot.services.catalog import parse_catalog
+
+    def days(listed: str) -> list[int]:
+        text = f"""
+groups:
+  - code: g1
+    weekly:
+      - days: [{listed}]
+        start: "18:30"
+        end: "20:00"
+        from: 2026-12-07
+        until: 2026-12-13
+"""
+        [group] = parse_catalog(text, "t.yaml").groups
+        return sorted({s.day.weekday() for s in group.sessions})
+
+    assert days("mon, wed, fri") == [0, 2, 4]
+    assert days("пн, ср, пт") == [0, 2, 4]  # Russian
+    assert days("дс, сс, жм") == [0, 1, 4]  # Kazakh: дүйсенбі, сейсенбі, жұма
+    assert days("дш, шш, иш") == [0, 1, 5]  # Kyrgyz: дүйшөмбү, шейшемби, ишемби
+    assert days("Вт, Чт") == [1, 3]
