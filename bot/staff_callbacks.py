@@ -94,6 +94,7 @@ class ScheduleAction(StrEnum):
     cancel = "c"  # ask to confirm
     cancel_yes = "cy"
     imports = "i"  # wait for a timetable file
+    import_yes = "iy"  # import the previewed timetable file
     add_day = "ad"  # add a class on a day picked with a button (value: see day_value)
 
 
