@@ -92,3 +92,46 @@ groups:
     assert days("дс, сс, жм") == [0, 1, 4]  # Kazakh: дүйсенбі, сейсенбі, жұма
     assert days("дш, шш, иш") == [0, 1, 5]  # Kyrgyz: дүйшөмбү, шейшемби, ишемби
     assert days("Вт, Чт") == [1, 3]
+
+
+def test_catalogue_texts_in_fewer_languages_and_with_commas() -> None:
+    import pytest
+
+    from bot.services.catalog import CatalogError, parse_catalog
+
+    text = """
+regions:
+  - code: kz-zhambyl
+    country: KZ
+    kind: region
+    name: {ru: Жамбылская область, kk: Жамбыл облысы}
+centres:
+  - code: taraz-it
+    region: kz-zhambyl
+    name: {ru: IT-центр, kk: IT-орталық, ky: IT-борбор, en: IT centre}
+    city: {ru: Тараз}
+    address: {ru: Тараз, ул. Толе би 60, kk: Тараз, Төле би к-сі 60}
+    latitude: 42.9
+    longitude: 71.39
+    timezone: Asia/Almaty
+"""
+    data = parse_catalog(text, "c.yaml")
+    [region] = data.regions
+    # Missing languages show the Russian text, and the import says so.
+    assert region.name == {
+        "kk": "Жамбыл облысы",
+        "ky": "Жамбылская область",
+        "ru": "Жамбылская область",
+        "en": "Жамбылская область",
+    }
+    [centre] = data.centres
+    assert centre.city == dict.fromkeys(("kk", "ky", "ru", "en"), "Тараз")
+    assert any("c.yaml:6:" in w and "ky, en" in w for w in data.warnings), data.warnings
+    assert any("c.yaml:11:" in w and "kk, ky, en" in w for w in data.warnings), data.warnings
+    # A comma inside the one-line form belongs to the text.
+    assert centre.address["ru"] == "Тараз, ул. Толе би 60"
+    assert centre.address["kk"] == "Тараз, Төле би к-сі 60"
+    # A colon breaks the YAML itself: the error says to use quotes.
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(text.replace("ул. Толе би 60", "ул.: Толе би 60"), "c.yaml")
+    assert "quotes" in caught.value.errors[0], caught.value.errors

@@ -162,6 +162,7 @@ class CatalogData:
     courses: tuple[CourseData, ...] = ()
     groups: tuple[GroupData, ...] = ()
     questions: tuple[QuestionData, ...] = ()
+    warnings: tuple[str, ...] = ()  # imported anyway: texts missing in a language
 
     @property
     def districts(self) -> tuple[DistrictData, ...]:
@@ -197,6 +198,7 @@ class ImportReport:
     groups: Counts = field(default_factory=Counts)
     sessions: Counts = field(default_factory=Counts)
     questions: Counts = field(default_factory=Counts)
+    warnings: tuple[str, ...] = ()  # the file's texts missing in a language (imported)
 
     KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions", "questions")
 

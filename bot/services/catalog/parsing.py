@@ -68,6 +68,9 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
         problem = exc.problem or exc.context or "cannot read the file"
         if exc.context and exc.problem and exc.context_mark is not None:
             problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        if "flow mapping" in (exc.context or ""):
+            problem += '; a text with a comma or a colon in {…} goes in quotes: {ru: "…, …"}'
+
         raise CatalogError([f"{filename}:{line}: YAML syntax error: {problem}"]) from exc
     except yaml.YAMLError as exc:
         raise CatalogError([f"{filename}: cannot read the file: {exc}"]) from exc
@@ -104,8 +107,15 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
                 if (g := _parse_group(p, n, i)) is not None:
                     groups.append(g)
 
+    warnings = tuple(text for _, _, text in sorted(p.warnings))
     data = CatalogData(
-        filename, tuple(regions), tuple(centres), tuple(courses), tuple(groups), tuple(questions)
+        filename,
+        tuple(regions),
+        tuple(centres),
+        tuple(courses),
+        tuple(groups),
+        tuple(questions),
+        warnings,
     )
     check_file(p, data)
     if p.problems:

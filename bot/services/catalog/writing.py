@@ -61,7 +61,7 @@ class _Applier:
     def __init__(self, session: AsyncSession, data: CatalogData) -> None:
         self.s = session
         self.data = data
-        self.report = ImportReport()
+        self.report = ImportReport(warnings=data.warnings)
         self.problems: list[tuple[int, int, str]] = []
         self.unchanged_courses: set[str] = set()
 

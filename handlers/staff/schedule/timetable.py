@@ -255,7 +255,20 @@ async def preview_text(
             lines.append(t.n("schedule-import-more", len(found) - PREVIEW_LINES))
     if not changes:
         lines += ["", t("schedule-preview-nothing")]
+    lines += warning_lines(t, report)
     return split_text("\n".join(lines))[0]
+
+
+def warning_lines(t: BoundTranslator, report: ImportReport) -> list[str]:
+    """Texts the file gives in fewer than four languages: imported, and said."""
+    if not report.warnings:
+        return []
+    shown = "\n".join(line[:200] for line in report.warnings[:IMPORT_ERRORS_SHOWN])
+    lines = ["", t("schedule-import-warnings", count=len(report.warnings))]
+    lines.append(f"<pre>{escape(shown)}</pre>")
+    if len(report.warnings) > IMPORT_ERRORS_SHOWN:
+        lines.append(t.n("schedule-import-more", len(report.warnings) - IMPORT_ERRORS_SHOWN))
+    return lines
 
 
 async def _read_upload(
@@ -414,6 +427,7 @@ async def do_import(
         lines.append(t.n("schedule-import-changes", len(changes)) + " " + told_text(t, told))
     if promoted:
         lines.append(t.n("staff-promoted", len(promoted)))
+    lines += warning_lines(t, report)
     await message.answer(
         "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[home_button(t)]])
     )
