@@ -215,6 +215,7 @@ async def test_submissions_per_day_are_limited(tmp_path: Path, template_db: Path
         await fill_form_until_summary(chat, h, course)
         await chat.press_key("signup-confirm")
         await chat.expect(chat.text("signup-done", id=1)[:20])
+        await chat.expect_key("signup-next-steps")  # after the confirmation (issue 16)
         # Withdrawn, then applied again: a second card today (consent is not asked twice
         # at the same centre).
         [app] = await h.repo.applications.for_user(user.id)
