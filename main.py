@@ -120,6 +120,8 @@ async def _import_catalog(path: Path) -> int:
         return 1
     finally:
         await db.dispose()
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     print(report.summary())
     return 0
 

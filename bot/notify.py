@@ -15,7 +15,7 @@ from aiogram.methods import SendMessage
 
 from bot.config import Settings
 from bot.contacts import contacts_block
-from bot.formatting import status_label, weekly_pattern
+from bot.formatting import reason_text, status_label, weekly_pattern
 from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Rendered, Renderer
 from bot.staff_callbacks import decision_markup, staff_message_key
@@ -200,7 +200,7 @@ async def notify_applicant(
         NOTICE_KEYS[event],
         course=t.pick(course.title) if course else "—",
         group=t.pick(group.name) if group else "—",
-        reason=app.reason or "—",
+        reason=reason_text(t, app.reason),
         position=position or 0,
         id=app.id,
         schedule=await group_schedule(t, repo, app.group_id),

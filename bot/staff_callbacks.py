@@ -9,6 +9,7 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.formatting import REJECT_PRESETS
 from bot.i18n import BoundTranslator
 
 # Application statuses as one letter, to keep callback data short.
@@ -93,12 +94,21 @@ class ScheduleAction(StrEnum):
     cancel = "c"  # ask to confirm
     cancel_yes = "cy"
     imports = "i"  # wait for a timetable file
+    import_yes = "iy"  # import the previewed timetable file
+    add_day = "ad"  # add a class on a day picked with a button (value: see day_value)
 
 
 class ScheduleCB(CallbackData, prefix="ssc"):
     action: ScheduleAction
     id: int = 0
     value: int = 0
+
+
+class RejectCB(CallbackData, prefix="srj"):
+    """A preset rejection reason pressed under the reason question (private chat)."""
+
+    app: int
+    preset: int  # index in bot.formatting.REJECT_PRESETS
 
 
 class StatsCB(CallbackData, prefix="sst"):
@@ -172,3 +182,18 @@ def decision_markup(
 ) -> InlineKeyboardMarkup | None:
     buttons = decision_buttons(t, application_id, status)
     return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+
+
+def reject_markup(t: BoundTranslator, app_id: int) -> InlineKeyboardMarkup:
+    """One button per preset reason, then Cancel."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=t.plain(f"reject-btn-{code}"),
+                callback_data=RejectCB(app=app_id, preset=i).pack(),
+            )
+        ]
+        for i, code in enumerate(REJECT_PRESETS)
+    ]
+    cancel = InlineKeyboardButton(text=t.plain("btn-cancel"), callback_data=CancelCB().pack())
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [cancel]])

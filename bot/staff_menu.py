@@ -19,6 +19,7 @@ class StaffSection(StrEnum):
     courses = "courses"
     broadcast = "bcast"
     attendance = "attend"
+    today = "today"  # today's classes in every centre: a shortcut to attendance
     export = "export"
     stats = "stats"
     team = "team"
@@ -53,6 +54,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(StaffSection.courses, "staff-section-courses"),
     Section(StaffSection.broadcast, "broadcast-section"),
     Section(StaffSection.attendance, "attendance-section"),
+    Section(StaffSection.today, "attendance-today"),
     Section(StaffSection.export, "staff-section-export"),
     Section(StaffSection.stats, "staff-section-stats"),
     Section(StaffSection.outcomes, "outcomes-section-button"),

@@ -19,7 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.callbacks import CatAction, CatCB, MyAction, MyCB
 from bot.config import Settings
 from bot.filters import PrivateChat, TextKey
-from bot.formatting import fmt_date, status_label
+from bot.formatting import fmt_date, reason_text, status_label
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator, Translator
 from bot.navigation import leave_form
 from bot.outcomes import MyCoursesCB
@@ -63,7 +63,7 @@ async def _app_block(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> st
         if position:
             lines.append(t("my-app-position", position=position))
     if app.status == "rejected" and app.reason:
-        lines.append(t("my-app-reason", reason=app.reason))
+        lines.append(t("my-app-reason", reason=reason_text(t, app.reason)))
     lines += await _history_lines(t, repo, app, centre)
     return "\n".join(lines)
 

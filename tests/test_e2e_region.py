@@ -72,6 +72,7 @@ async def test_region_not_listed_goes_on_without_district(h: BotHarness, locale:
     assert district_line in summary.content.splitlines()
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
 
     [app] = await h.repo.applications.for_user(user.id)
     assert app.district_id is None
@@ -118,6 +119,7 @@ async def test_district_edited_from_summary_both_ways(h: BotHarness) -> None:
     assert chat.label("signup-district-unlisted") in summary.content
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
     [app] = await h.repo.applications.for_user(user.id)
     assert app.district_id is None
 

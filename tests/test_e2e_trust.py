@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -215,6 +216,7 @@ async def test_submissions_per_day_are_limited(tmp_path: Path, template_db: Path
         await fill_form_until_summary(chat, h, course)
         await chat.press_key("signup-confirm")
         await chat.expect(chat.text("signup-done", id=1)[:20])
+        await chat.expect_key("signup-next-steps")  # after the confirmation (issue 16)
         # Withdrawn, then applied again: a second card today (consent is not asked twice
         # at the same centre).
         [app] = await h.repo.applications.for_user(user.id)
@@ -287,9 +289,18 @@ async def test_staff_cards_go_through_the_outbox_and_a_new_application_reuses_th
     await chat.expect(chat.label("signup-confirm"), button=True)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=2)[:20])
+    await chat.expect_key("signup-next-steps")  # after the confirmation (issue 16)
+    await h.server.wait_for(  # the card edited to the new application, through the outbox
+        lambda r: r.method == "editMessageText" and r.ok and "№ 2" in str(r.params.get("text"))
+    )
     [card] = h.staff_group.bot_messages()
     assert "№ 2" in card.content and "№ 1" not in card.content
-    # Deciding from it acts on the new application.
+    # Deciding from it acts on the new application (the outbox records the card's new
+    # owner once the edit is through).
+    for _ in range(100):
+        if await staff_message_of(h.repo, 2) is not None:
+            break
+        await asyncio.sleep(0.05)
     where = await staff_message_of(h.repo, 2)
     assert where == (STAFF_CHAT_ID, card.message_id)
     assert await staff_message_of(h.repo, 1) is None

@@ -532,3 +532,20 @@ async def test_the_centre_manager_persona_sees_her_centre_only(client: Client) -
     assert "Нарын" in menu["message"]["html"]
     labels = [b["text"] for row in menu["message"]["inline_keyboard"] for b in row]
     assert t(client, "ky", "centres-section-contacts") in labels
+
+
+async def test_reset_starts_the_sandbox_again_from_nothing(client: Client) -> None:
+    """The page's «Reset sandbox» button: empty chats and database, the clock back to now,
+    the bot answering again; open pages are told to reload."""
+    await client.post("/api/clock", {"amount": 2, "unit": "days"})
+    await client.post("/api/chats/john/messages", {"text": "hello"})
+    await client.replies(JOHN.user_id)
+    first = client.sandbox.process
+    assert (await client.get("/api/chats/john"))["messages"]
+    assert await client.post("/api/reset") == {"ok": True}
+    await client.event(lambda e: e["type"] == "reset")
+    assert client.sandbox.process is not None and client.sandbox.process is not first
+    assert client.sandbox.clock.offset == timedelta(0)
+    assert (await client.get("/api/chats/john"))["messages"] == []
+    await client.post("/api/chats/john/messages", {"text": "hello"})
+    await client.replies(JOHN.user_id)

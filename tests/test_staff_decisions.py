@@ -94,8 +94,13 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
     # Reject: the reason is asked in the staff member's private chat.
     post = staff_message(h, ru_app.id)
     answer = await press_in_group(h, admin, post.message_id, ru.label("staff-btn-reject"))
-    assert answer.text == ru.label("staff-reject-asked-private")
-    await ru.expect(ru.text("staff-reject-ask", id=ru_app.id, name="x", course="y")[:20])
+    # Not a three-second toast: a message in the group says who is asked and where.
+    assert not answer.text
+    where = h.staff_group.last_bot_message()
+    assert where.content.startswith(plain(ru.text("staff-reject-where", who="x", id=ru_app.id))[:3])
+    assert f"№ {ru_app.id}" in where.content and "Admin" in where.content
+    asked = await ru.expect(ru.text("staff-reject-ask", id=ru_app.id, name="x", course="y")[:20])
+    assert ru.label("reject-btn-unreachable") in asked.buttons()
     assert (await h.repo.applications.get(ru_app.id)).status == "pending"
     ru.say("Курс только для жителей Тараза <и> области")
     await ru.expect(ru.text("staff-done-rejected", id=ru_app.id))
@@ -112,9 +117,31 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
     assert "Курс только для жителей Тараза <и> области" in post.content
     assert post.buttons() == []
 
+    # A preset reason: one tap, and the citizen reads it in their own language.
+    ky2_user, ky2_app = await applicant(h, 3004, "ky", course.id)
+    post = staff_message(h, ky2_app.id)
+    await press_in_group(h, admin, post.message_id, ru.label("staff-btn-reject"))
+    await ru.expect(ru.text("staff-reject-ask", id=ky2_app.id, name="x", course="y")[:20])
+    await ru.press_key("reject-btn-unreachable")
+    await ru.expect(ru.text("staff-done-rejected", id=ky2_app.id))
+    told = await ky2_user.wait_reply()
+    assert told.content == notice(
+        h,
+        "ky",
+        "notice-rejected",
+        id=ky2_app.id,
+        course=title(course, "ky"),
+        reason=h.app.translator.plain("ky", "reject-reason-unreachable"),
+    )
+    rejected = await h.repo.applications.get(ky2_app.id)
+    assert (rejected.status, rejected.reason) == ("rejected", "preset:unreachable")
+    # Staff read it in theirs.
+    assert ru.label("reject-reason-unreachable") in staff_message(h, ky2_app.id).content
+
     assert await audit_actions(h) == [
         "application.accept",
         "application.waitlist",
+        "application.reject",
         "application.reject",
     ]
     assert refused_requests(h) == []

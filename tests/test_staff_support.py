@@ -99,9 +99,9 @@ async def staff_member(h: BotHarness, user_id: int, locale: str = "en") -> FakeU
 
 
 def staff_message(h: BotHarness, application_id: int) -> ChatMessage:
-    """The staff-chat post of an application."""
+    """The staff-chat post of an application (not a reply about it)."""
     for message in reversed(h.staff_group.bot_messages()):
-        if f"№ {application_id}" in message.content:
+        if f"№ {application_id}" in message.content and message.reply_to_message_id is None:
             return message
     raise AssertionError(f"no staff-chat post of application {application_id}")
 

@@ -259,11 +259,20 @@ async def test_audit_log_reads_every_kind_of_entry_in_the_readers_language(
     await admin.press_key("staff-section-audit")
     content = (await admin.expect(admin.text("audit-header", page=1))).content
     label = admin.label
+    # Times in the reader's local time, the zone named by a centre's city (not UTC).
+    from datetime import UTC, datetime
+
+    from handlers.staff.audit import fmt_local, staff_zone
+
+    zone = await staff_zone(h.app.translator.bind("ru"), h.repo)
+    assert zone[0] != "UTC" and "/" not in zone[1]
+    scheduled = fmt_local(datetime(2026, 11, 25, 4, 0, tzinfo=UTC), zone)
+    assert " UTC" not in content and f"({zone[1]})" in content
     expected = [
         f"{label('audit-action-broadcast-create')}: {label('audit-number', id=3)}",
         f"{label('audit-field-audience')}: "
         + label("broadcast-filter-course", value=pick_text(course.title, "ru")),
-        f"{label('audit-field-scheduled')}: 2026-11-25 04:00 UTC",
+        f"{label('audit-field-scheduled')}: {scheduled}",
         f"{label('audit-action-broadcast-stop')}: {label('audit-number', id=4)}",
         f"{label('audit-field-status')}: {label('audit-broadcast-sending')} → —",
         f"{label('audit-field-skipped')}: 9",

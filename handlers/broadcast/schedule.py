@@ -19,6 +19,7 @@ from babel.dates import format_time
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.formatting import zone_label
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.telegram_utils import show
@@ -113,7 +114,7 @@ async def ask_time(
     text = t(
         "broadcast-ask-time",
         centre=t.pick(centre.name) if centre else "UTC",
-        tz=tz,
+        tz=zone_label(t, centre),
         example=example,
     )
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
@@ -156,7 +157,7 @@ async def confirm_time(
         "broadcast-confirm-schedule",
         count=count,
         when=fmt_when(at, tz, t.locale),
-        tz=tz,
+        tz=zone_label(t, centre),
         filters=await describe(t, repo, audience),
     )
     rows = [
@@ -268,7 +269,12 @@ async def on_plan(
     broadcasts.schedule(broadcast)
     centre = await audience_centre(repo, audience)
     tz = centre.timezone if centre else "UTC"
-    text = t("broadcast-scheduled-done", id=broadcast.id, when=fmt_when(at, tz, t.locale), tz=tz)
+    text = t(
+        "broadcast-scheduled-done",
+        id=broadcast.id,
+        when=fmt_when(at, tz, t.locale),
+        tz=zone_label(t, centre),
+    )
     rows = [
         [bc_button(t.plain("broadcast-btn-scheduled", count=1), BcAction.list)],
         [home_button(t)],

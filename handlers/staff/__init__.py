@@ -21,6 +21,7 @@ def staff_routers() -> list[FeatureRouter]:
         export,
         menu,
         outcomes,
+        reject_presets,
         schedule,
         stats,
         team,
@@ -29,6 +30,7 @@ def staff_routers() -> list[FeatureRouter]:
     return [
         menu.router,
         decisions.router,
+        reject_presets.router,
         applications.router,
         export.router,
         courses.router,

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
-from bot.formatting import fmt_short_date, status_label
+from bot.formatting import fmt_short_date, local_date, status_label
 from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import inline_rows
 from bot.notify import district_label, notify_applicant
@@ -188,7 +188,9 @@ async def list_view(
         flt.to_repo(scope), limit=PAGE_SIZE, offset=page * PAGE_SIZE
     )
     courses = {c.id: c for c in await repo.catalogue.courses()}
-    cities = {c.id: t.pick(c.city) for c in await repo.catalogue.centres()}
+    centres = await repo.catalogue.centres()
+    cities = {c.id: t.pick(c.city) for c in centres}
+    zones = {c.id: c.timezone for c in centres}
     groups: dict[int, GroupDTO | None] = {}
     districts: dict[int, str] = {}
     blocks = [
@@ -216,7 +218,11 @@ async def list_view(
                 course=f"{clip(t.pick(course.title), 40)} ({clip(city, 20)})" if course else "—",
                 group=clip(t.pick(group.name), 30) if group else "—",
                 district=clip(districts.get(app.district_id or 0, "—"), 60),
-                date=fmt_short_date(app.created_at.date(), t.locale),
+                # The centre's local date, as on the card (not the UTC date).
+                date=fmt_short_date(
+                    local_date(app.created_at, zones.get(course.centre_id) if course else None),
+                    t.locale,
+                ),
             )
         )
         open_buttons.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import F
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
@@ -14,7 +15,7 @@ from bot.routing import FeatureRouter
 from bot.staff_callbacks import AuditCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
-from db.dto import Audience, AuditDTO, StaffScope, UserDTO
+from db.dto import Audience, AuditDTO, CentreDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.views import describe as describe_audience
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
@@ -84,16 +85,37 @@ ROLE_KEYS = {
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
 
 
-def fmt_utc(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+# The zone a staff member most likely lives in, by the language they read: Kazakhstan's
+# single zone for Kazakh, Kyrgyzstan's for Kyrgyz; otherwise the zone most centres use.
+LOCALE_ZONES = {"kk": ("Asia/Almaty", "Asia/Qostanay", "Asia/Aqtobe"), "ky": ("Asia/Bishkek",)}
+
+
+async def staff_zone(t: BoundTranslator, repo: Repos) -> tuple[str, str]:
+    """(IANA zone, its name for staff: a centre's city in it) for the reader's local time."""
+    centres = await repo.catalogue.centres()
+    if not centres:
+        return "UTC", "UTC"
+    by_zone: dict[str, list[CentreDTO]] = {}
+    for centre in centres:
+        by_zone.setdefault(centre.timezone, []).append(centre)
+    preferred = [z for z in LOCALE_ZONES.get(t.locale, ()) if z in by_zone]
+    zone = preferred[0] if preferred else max(by_zone, key=lambda z: len(by_zone[z]))
+    return zone, t.pick(by_zone[zone][0].city)
+
+
+def fmt_local(value: datetime, zone: tuple[str, str]) -> str:
+    """A moment in the staff member's local time, the zone named by its city."""
+    local = value.astimezone(ZoneInfo(zone[0]))
+    return f"{local.strftime('%Y-%m-%d %H:%M')} ({zone[1]})"
 
 
 class _Render:
     """Turns audit rows into lines, looking names up once per page."""
 
-    def __init__(self, t: BoundTranslator, repo: Repos) -> None:
+    def __init__(self, t: BoundTranslator, repo: Repos, zone: tuple[str, str]) -> None:
         self.t = t
         self.repo = repo
+        self.zone = zone
         self.groups: dict[int, str] = {}
 
     async def group(self, group_id: int) -> str:
@@ -145,7 +167,7 @@ class _Render:
             return t.plain("audit-yes" if value else "audit-no")
         if field in ("starts_at", "ends_at", "scheduled_at") and isinstance(value, str):
             try:
-                return fmt_utc(datetime.fromisoformat(value))
+                return fmt_local(datetime.fromisoformat(value), self.zone)
             except ValueError:
                 pass
         return clip(str(value), 60)
@@ -199,7 +221,7 @@ class _Render:
         action = t.plain(ACTION_KEYS[row.action]) if row.action in ACTION_KEYS else row.action
         text = t(
             "audit-line",
-            at=fmt_utc(row.at),
+            at=fmt_local(row.at, self.zone),
             who=await person(self.repo, row.actor_id) if row.actor_id else t.plain("audit-system"),
             action=action,
             target=await self.target(row),
@@ -220,7 +242,7 @@ async def audit_view(
         viewer_id=viewer_id,
     )
     more = len(rows) > PAGE_SIZE
-    render = _Render(t, repo)
+    render = _Render(t, repo, await staff_zone(t, repo))
     blocks = [t("audit-header", page=page + 1)]
     blocks += [await render.line(row) for row in rows[:PAGE_SIZE]]
     if not rows:

@@ -122,7 +122,22 @@ def clip(text: str, limit: int) -> str:
 
 
 STAFF_PREFIXES = frozenset(
-    {"sm", "shm", "sdc", "sap", "scr", "ssc", "sst", "stm", "sau", "sxc", "soc", "sch", "sct"}
+    {
+        "sm",
+        "shm",
+        "sdc",
+        "sap",
+        "scr",
+        "ssc",
+        "sst",
+        "stm",
+        "sau",
+        "sxc",
+        "soc",
+        "sch",
+        "sct",
+        "srj",
+    }
 )
 STAFF_STATE_GROUPS = ("StaffForm:", "OutcomeForm:")
 

@@ -9,6 +9,7 @@ is kept in the kv table) is redrawn after every change, wherever it was made.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -20,7 +21,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
 from bot.filters import HasText
-from bot.formatting import fmt_datetime, status_label
+from bot.formatting import fmt_datetime, reason_text, status_label
 from bot.i18n import BoundTranslator, Translator, escape
 from bot.notify import (
     application_summary,
@@ -39,6 +40,7 @@ from bot.staff_callbacks import (
     DecisionCB,
     decision_buttons,
     decision_markup,
+    reject_markup,
     staff_message_key,
 )
 from bot.staff_chats import staff_chats_of
@@ -115,7 +117,7 @@ async def decided_line(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> 
     else:
         line = t("staff-app-decided-auto", status=status, at=at)
     if app.status == "rejected" and app.reason:
-        line += "\n" + t("staff-app-reason", reason=app.reason)
+        line += "\n" + t("staff-app-reason", reason=reason_text(t, app.reason))
     other = await other_group_line(t, repo, app)
     return f"{line}\n{other}" if other else line
 
@@ -498,13 +500,19 @@ async def ask_reason(
         course=t.pick(course.title) if course else "—",
     )
     try:
-        await bot.send_message(user.id, text, reply_markup=cancel_markup(t))
+        await bot.send_message(user.id, text, reply_markup=reject_markup(t, app.id))
     except TelegramAPIError:
         await private.clear()
         alert(callback_answer, t.plain("staff-reject-open-private"))
         return
     if where[0] != user.id:
-        callback_answer.text = t.plain("staff-reject-asked-private")
+        # Said in the group as a message (a toast is gone in three seconds): who is asked,
+        # and where to answer.
+        note = t("staff-reject-where", who=await person(repo, user.id), id=app.id)
+        try:
+            await bot.send_message(where[0], note, reply_to_message_id=where[1])
+        except TelegramAPIError:
+            callback_answer.text = t.plain("staff-reject-asked-private")
 
 
 # ---- the reason ---------------------------------------------------------------------------
@@ -524,6 +532,24 @@ async def got_reason(
 ) -> None:
     data = await state.get_data()
     await state.clear()
+    reason = (message.text or "").strip()[:TEXT_INPUT_MAX]
+    await finish_reject(message, data, reason, user, t, translator, repo, settings, bot, scope)
+
+
+async def finish_reject(
+    message: Message,
+    data: dict[str, Any],
+    reason: str,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    scope: StaffScope,
+) -> None:
+    """Reject with ``reason`` (typed, or a preset's code) the application the reason form
+    was for; the form's data is already taken. Answers in ``message``'s chat."""
     app_id = data.get("app_id")
     seen = CODE_STATUSES.get(str(data.get("seen")))
     if (
@@ -533,7 +559,6 @@ async def got_reason(
     ):
         await message.answer(t("error-stale-button"))
         return
-    reason = (message.text or "").strip()[:TEXT_INPUT_MAX]
     try:
         outcome = await repo.applications.decide(
             app_id, actor_id=user.id, action="reject", expected_status=seen, reason=reason

@@ -13,6 +13,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
+from bot.formatting import reason_text
 from bot.i18n import BoundTranslator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
@@ -99,7 +100,7 @@ async def build_table(
                 t.pick(district.name) if district else "",
                 app.source or "",
                 local(app.decided_at, centre),
-                app.reason or "",
+                reason_text(t, app.reason) if app.reason else "",
                 progress_label(t, progress) if app.status == "accepted" else "",
                 certificate or "",
                 *(

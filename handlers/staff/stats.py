@@ -40,7 +40,7 @@ from bot.services.stats import (
 )
 from bot.staff_callbacks import StatsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
-from bot.telegram_utils import show, split_text
+from bot.telegram_utils import answer_first, show, split_text
 from db.dto import StaffScope, StatsDTO
 from db.repo import Repos
 from handlers.staff.common import (
@@ -251,6 +251,8 @@ async def on_period(
     if days not in PERIODS or not isinstance(callback.message, Message):
         stale(t, callback_answer)
         return
+    # Stop the spinner now: counting and drawing the chart take a second or more.
+    await answer_first(callback, callback_answer)
     since, until = period_bounds(days, clock.now())
     await send_stats(
         callback.message, t, repo, bot, since, until, days, None, callback, scope=scope

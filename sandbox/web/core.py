@@ -420,6 +420,20 @@ class Sandbox:
                 await self.process.time_moved()
         return self.clock_json()
 
+    async def reset(self) -> None:
+        """Start again from nothing: a fresh database with the demo catalogue, empty chats,
+        the clock back to now. Open pages are told to reload."""
+        async with self._clock_lock:
+            await self.stop()
+            self.clock = OffsetClock()
+            self.api = FakeBotAPI(
+                token=SANDBOX_TOKEN, bot_username=BOT_USERNAME, bot_first_name=BOT_NAME
+            )
+            self._offsets.clear()
+            self.fresh = True
+            await self.start()
+        self._broadcast({"type": "reset"})
+
     # ------------------------------------------------------------------ events
 
     def listen(self) -> asyncio.Queue[dict[str, Any]]:

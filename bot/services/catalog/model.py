@@ -17,6 +17,23 @@ SECTIONS = ("regions", "centres", "courses", "groups", "questions")
 COUNTRIES = ("KZ", "KG")
 KINDS = ("region", "city")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Week days as coordinators write them in each language (short and full forms); the
+# Russian and Kazakh «ср» are both Wednesday, the Kazakh and Kyrgyz «жм» both Friday.
+WEEKDAY_NAMES: dict[str, int] = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("mon", "monday", "пн", "понедельник", "дс", "дүйсенбі", "дш", "дүйшөмбү"),
+            ("tue", "tuesday", "вт", "вторник", "сс", "сейсенбі", "шш", "шейшемби"),
+            ("wed", "wednesday", "ср", "среда", "сәрсенбі", "шр", "шаршемби"),
+            ("thu", "thursday", "чт", "четверг", "бс", "бейсенбі", "бш", "бейшемби"),
+            ("fri", "friday", "пт", "пятница", "жм", "жұма", "жума"),
+            ("sat", "saturday", "сб", "суббота", "сн", "сенбі", "иш", "ишемби"),
+            ("sun", "sunday", "вс", "воскресенье", "жс", "жексенбі", "жк", "жекшемби"),
+        )
+    )
+    for name in names
+}
 CODE_MAX = 64  # the width of every `code` column
 ROOM_MAX = 64  # the width of class_sessions.room
 MAX_RULE_DAYS = 800  # a weekly rule longer than about two years is surely a typo
@@ -148,6 +165,7 @@ class CatalogData:
     courses: tuple[CourseData, ...] = ()
     groups: tuple[GroupData, ...] = ()
     questions: tuple[QuestionData, ...] = ()
+    warnings: tuple[str, ...] = ()  # imported anyway: texts missing in a language
 
     @property
     def districts(self) -> tuple[DistrictData, ...]:
@@ -183,6 +201,7 @@ class ImportReport:
     groups: Counts = field(default_factory=Counts)
     sessions: Counts = field(default_factory=Counts)
     questions: Counts = field(default_factory=Counts)
+    warnings: tuple[str, ...] = ()  # the file's texts missing in a language (imported)
 
     KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions", "questions")
 

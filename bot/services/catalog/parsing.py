@@ -19,6 +19,7 @@ from bot.services.catalog.model import (
     MAX_CLASSES,
     MAX_RULE_DAYS,
     SECTIONS,
+    WEEKDAY_NAMES,
     WEEKDAYS,
     CatalogData,
     CatalogError,
@@ -30,7 +31,7 @@ from bot.services.catalog.model import (
     SessionData,
 )
 from bot.services.catalog.questions import QuestionData, parse_course_questions, parse_question
-from bot.services.catalog.reader import FieldReader, entry_label, line_of
+from bot.services.catalog.reader import FieldReader, entry_label, line_of, suggest
 from bot.services.catalog.validation import check_file
 from bot.services.contacts import (
     PHONES_MAX,
@@ -76,6 +77,9 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
         problem = exc.problem or exc.context or "cannot read the file"
         if exc.context and exc.problem and exc.context_mark is not None:
             problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        if "flow mapping" in (exc.context or ""):
+            problem += '; a text with a comma or a colon in {…} goes in quotes: {ru: "…, …"}'
+
         raise CatalogError([f"{filename}:{line}: YAML syntax error: {problem}"]) from exc
     except yaml.YAMLError as exc:
         raise CatalogError([f"{filename}: cannot read the file: {exc}"]) from exc
@@ -112,8 +116,15 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
                 if (g := _parse_group(p, n, i)) is not None:
                     groups.append(g)
 
+    warnings = tuple(text for _, _, text in sorted(p.warnings))
     data = CatalogData(
-        filename, tuple(regions), tuple(centres), tuple(courses), tuple(groups), tuple(questions)
+        filename,
+        tuple(regions),
+        tuple(centres),
+        tuple(courses),
+        tuple(groups),
+        tuple(questions),
+        warnings,
     )
     check_file(p, data)
     if p.problems:
@@ -534,14 +545,23 @@ def _parse_weekly(
         if not day_nodes:
             p.err(f["days"], where, "'days' must list week days like [mon, wed, fri]")
         for n in day_nodes:
-            name = p.choice(n, where, "days", WEEKDAYS)
+            name = p.text(n, where, "days")
+            index = WEEKDAY_NAMES.get(name.strip().rstrip(".").lower()) if name else None
             if name is None:
                 ok = False
-            elif WEEKDAYS.index(name) in days:
+            elif index is None:
+                p.err(
+                    n,
+                    where,
+                    f"'days': '{name}' is not a week day; write mon, tue, … or пн, вт, …"
+                    f" (дс, сс, … in Kazakh; дш, шш, … in Kyrgyz){suggest(name, WEEKDAYS)}",
+                )
+                ok = False
+            elif index in days:
                 p.err(n, where, f"'days': '{name}' is listed twice")
                 ok = False
             else:
-                days.append(WEEKDAYS.index(name))
+                days.append(index)
     start = p.clock(f["start"], where, "start") if "start" in f else None
     end = p.clock(f["end"], where, "end") if "end" in f else None
     first = p.day(f["from"], where, "from") if "from" in f else None

@@ -14,7 +14,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from babel.dates import format_date
 
-from bot.formatting import fmt_datetime, fmt_time
+from bot.formatting import fmt_datetime, fmt_time, zone_label
 from bot.i18n import BoundTranslator, Html
 from bot.staff_callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
 from db.dto import GroupContextDTO, SessionDTO, StaffScope
@@ -75,7 +75,7 @@ async def sessions_view(
             "schedule-header",
             course=t.pick(context.course.title),
             group=t.pick(context.group.name),
-            tz=tz,
+            tz=zone_label(t, context.centre),
             page=page + 1,
             pages=pages,
         )
