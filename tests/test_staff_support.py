@@ -72,12 +72,13 @@ async def applicant(
 
 
 async def staff_card_sent(h: BotHarness, application_id: int) -> None:
-    """Wait until the outbox has posted an application's card to the staff chat."""
+    """Wait until the outbox has posted an application's card to a staff chat (its
+    centre's, else the programme's STAFF_CHAT_ID)."""
     await h.server.wait_for(
         lambda r: (
             r.method == "sendMessage"
             and r.ok
-            and int(r.params["chat_id"]) == STAFF_CHAT_ID
+            and int(r.params["chat_id"]) < 0
             and f"№ {application_id}" in str(r.params.get("text", ""))
         )
     )
