@@ -6,7 +6,10 @@ whole sign-up (12 steps). Then, in the same run and on the same server, a bare a
 bot answers the same number of messages from the same number of users. Prints updates per
 second and p50/p99 latency (user action → the bot's answer) for both, and their ratios.
 
-    .venv/bin/python -m bench.dispatch [--users 100]
+    .venv/bin/python -m bench.dispatch [--users 100] [--latency 0.05]
+
+The fake server answers at once by default; ``--latency`` adds that many seconds to every
+Bot API answer (both bots), as a network round trip would.
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ async def signup_conversation(h: BotHarness, user: FakeUser, stats: Stats) -> No
         user,
         stats,
         lambda: user.press_button(tr.plain(loc, "signup-consent-agree")),
-        has("Surname"),
+        has("What is your"),
     )
     await step(s, user, stats, lambda: user.send_text("Serikova Aida"), has("phone number"))
     await step(
@@ -189,9 +192,10 @@ async def signup_conversation(h: BotHarness, user: FakeUser, stats: Stats) -> No
     )
 
 
-async def bench_bot(users: int, workdir: Path) -> Stats:
+async def bench_bot(users: int, workdir: Path, latency: float = 0.0) -> Stats:
     stats = Stats()
-    async with BotHarness(workdir, server_options={"max_recorded_requests": 1000}) as h:
+    options = {"max_recorded_requests": 1000, "latency": latency}
+    async with BotHarness(workdir, server_options=options) as h:
         people = [h.user(100_000 + i, language_code="en") for i in range(users)]
         started = time.perf_counter()
         await asyncio.gather(*(signup_conversation(h, u, stats) for u in people))
@@ -201,10 +205,10 @@ async def bench_bot(users: int, workdir: Path) -> Stats:
     return stats
 
 
-async def bench_echo(users: int, messages_each: int) -> Stats:
+async def bench_echo(users: int, messages_each: int, latency: float = 0.0) -> Stats:
     """A bare aiogram bot: one async handler that echoes the text back."""
     stats = Stats()
-    async with FakeBotAPI(token=TOKEN, max_recorded_requests=1000) as server:
+    async with FakeBotAPI(token=TOKEN, max_recorded_requests=1000, latency=latency) as server:
         router = Router()
 
         @router.message()
@@ -238,12 +242,15 @@ async def bench_echo(users: int, messages_each: int) -> Stats:
     return stats
 
 
-async def main(users: int) -> None:
+async def main(users: int, latency: float) -> None:
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
-        ours = await bench_bot(users, Path(tmp))
-    echo = await bench_echo(users, 12)
-    print(f"sign-up conversation, {users} users at once, 12 steps each, real polling over HTTP")
+        ours = await bench_bot(users, Path(tmp), latency)
+    echo = await bench_echo(users, 12, latency)
+    print(
+        f"sign-up conversation, {users} users at once, 12 steps each, real polling over HTTP, "
+        f"fake server answering after {latency * 1000:.0f} ms"
+    )
     print(echo.line("bare aiogram echo bot"))
     print(ours.line("this bot (sign-up)"))
     print(
@@ -256,5 +263,8 @@ async def main(users: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=100)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the fake server waits per answer"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.users))
+    asyncio.run(main(args.users, args.latency))

@@ -13,6 +13,7 @@ class LangCB(CallbackData, prefix="lang"):
 
 class CatAction(StrEnum):
     centres = "cs"
+    region = "r"  # the centres of one region (id: the region)
     centre = "c"
     course = "k"
     venue = "v"

@@ -59,6 +59,17 @@ class Settings:
     follow_up_months: tuple[int, ...] = (1, 3, 6)
     # Absences in a row that flag a trainee to staff.
     absence_streak: int = 2
+    # Logs as JSON lines (LOG_FORMAT=json) or plain text.
+    log_format: str = "text"
+    # /healthz, /readyz and /metrics on this port in polling mode (None: none); in
+    # webhook mode they are served by the webhook server too.
+    health_port: int | None = None
+    health_host: str = "127.0.0.1"
+    # Nightly backups (SQLite; pg_dump for PostgreSQL): BACKUP_KEEP copies kept in
+    # BACKUP_DIR, made at BACKUP_TIME (UTC, HH:MM) by the process running the scheduler.
+    backup_dir: Path = PROJECT_ROOT / "data" / "backups"
+    backup_keep: int = 7
+    backup_time: tuple[int, int] = (2, 30)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -240,6 +251,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
     absence_streak = _int(env, "ABSENCE_STREAK", 2)
     if absence_streak is None or not 1 <= absence_streak <= 20:
         raise ConfigError("ABSENCE_STREAK must be a whole number from 1 to 20")
+    log_format = (_get(env, "LOG_FORMAT") or "text").lower()
+    if log_format not in {"text", "json"}:
+        raise ConfigError("LOG_FORMAT must be text or json")
+
+    health_port = _int(env, "HEALTH_PORT", None)
+    if health_port is not None and not 0 <= health_port <= 65535:
+        raise ConfigError("HEALTH_PORT must be a port number (0-65535)")
+
+    backup_keep = _int(env, "BACKUP_KEEP", 7)
+    if backup_keep is None or backup_keep < 0:
+        raise ConfigError("BACKUP_KEEP must be 0 (no nightly backup) or a number of copies")
+    raw_backup_time = _get(env, "BACKUP_TIME") or "02:30"
+    backup_match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", raw_backup_time)
+    if not backup_match or int(backup_match.group(1)) > 23 or int(backup_match.group(2)) > 59:
+        raise ConfigError(f"BACKUP_TIME must be HH:MM (UTC), got {raw_backup_time!r}")
+    backup_dir = Path(_get(env, "BACKUP_DIR") or PROJECT_ROOT / "data" / "backups")
 
     return Settings(
         bot_token=token,
@@ -267,6 +294,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
         support_keep=timedelta(days=keep_days),
         follow_up_months=follow_up_months,
         absence_streak=absence_streak,
+        log_format=log_format,
+        health_port=health_port,
+        health_host=_get(env, "HEALTH_HOST") or "127.0.0.1",
+        backup_dir=backup_dir,
+        backup_keep=backup_keep,
+        backup_time=(int(backup_match.group(1)), int(backup_match.group(2))),
     )
 
 

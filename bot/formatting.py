@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 
+from bot.contacts import contacts_lines
 from bot.i18n import BoundTranslator, Html, escape
 from db.dto import ApplicationDTO, CentreDTO, CourseDTO, GroupDTO, SessionDTO
 
@@ -29,6 +30,32 @@ def fmt_short_date(value: date, locale: str) -> str:
     return format_date(value, "d MMMM", locale=locale)
 
 
+# Reasons staff pick with a button instead of typing; stored as "preset:<code>" and shown
+# to each reader (the citizen above all) in their own language.
+REJECT_PRESETS = ("unreachable", "region", "requirements", "other-course", "closed")
+PRESET_PREFIX = "preset:"
+
+
+def reason_text(t: BoundTranslator, reason: str | None) -> str:
+    """A rejection reason as this reader reads it: a preset in their language, else as typed."""
+    if not reason:
+        return "—"
+    code = reason.removeprefix(PRESET_PREFIX)
+    if reason.startswith(PRESET_PREFIX) and code in REJECT_PRESETS:
+        return t.plain(f"reject-reason-{code}")
+    return reason
+
+
+def zone_label(t: BoundTranslator, centre: CentreDTO | None) -> str:
+    """Where a local time is, as staff read it: the centre's city, not "Asia/Bishkek"."""
+    return t.pick(centre.city) if centre else "UTC"
+
+
+def local_date(value: datetime, tz: str | None) -> date:
+    """The calendar date of a UTC moment where the centre is (UTC without a centre)."""
+    return value.astimezone(ZoneInfo(tz or "UTC")).date()
+
+
 def fmt_time(value: datetime, tz: str, locale: str) -> str:
     return format_time(value.astimezone(ZoneInfo(tz)), "HH:mm", locale=locale)
 
@@ -38,17 +65,28 @@ def fmt_datetime(value: datetime, tz: str, locale: str) -> str:
     return f"{format_date(local, 'EEE, d MMMM', locale=locale)}, {format_time(local, 'HH:mm')}"
 
 
-def weekly_pattern(sessions: Iterable[SessionDTO], tz: str, locale: str) -> str:
-    """Summarise sessions as 'Mon, Wed, Fri 18:30–20:30' (most common weekly slots)."""
+def regular_slots(sessions: Iterable[SessionDTO], tz: str) -> list[tuple[int, str, str]]:
+    """The group's regular weekly slots (weekday, start, end) in local time: the slots
+    that come back at least twice. A one-off class (a make-up on a Sunday) is not part of
+    the pattern; with no slot repeating yet (a first week), every slot counts."""
     zone = ZoneInfo(tz)
-    slots: dict[tuple[str, str], set[int]] = {}
-    sample: dict[int, date] = {}
+    counts: dict[tuple[int, str, str], int] = {}
     for session in sessions:
         start = session.starts_at.astimezone(zone)
         end = session.ends_at.astimezone(zone)
-        key = (start.strftime("%H:%M"), end.strftime("%H:%M"))
-        slots.setdefault(key, set()).add(start.weekday())
-        sample.setdefault(start.weekday(), start.date())
+        key = (start.weekday(), start.strftime("%H:%M"), end.strftime("%H:%M"))
+        counts[key] = counts.get(key, 0) + 1
+    regular = [key for key, n in counts.items() if n >= 2] or list(counts)
+    return sorted(regular)
+
+
+def weekly_pattern(sessions: Iterable[SessionDTO], tz: str, locale: str) -> str:
+    """Summarise the regular slots as 'Mon, Wed, Fri 18:30–20:30'."""
+    slots: dict[tuple[str, str], set[int]] = {}
+    for weekday, start_s, end_s in regular_slots(sessions, tz):
+        slots.setdefault((start_s, end_s), set()).add(weekday)
+    # Any Monday names Monday: 2024-01-01 was one.
+    sample = {d: date(2024, 1, 1 + d) for d in range(7)}
     parts = []
     for (start_s, end_s), days in sorted(slots.items(), key=lambda kv: min(kv[1])):
         names = ", ".join(format_date(sample[d], "EEE", locale=locale) for d in sorted(days))
@@ -104,6 +142,7 @@ def course_card(
     if course.certificate:
         lines.append(t("course-certificate", certificate=t.pick(course.certificate)))
     lines.append(t("course-address", address=t.pick(centre.address)))
+    lines += contacts_lines(t, centre, full=False)
     if course.free_of_charge:
         lines.append(t("course-free"))
     lines.append("")

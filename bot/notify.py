@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from aiogram import Bot
+from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import SendMessage
 
 from bot.config import Settings
-from bot.formatting import status_label, weekly_pattern
+from bot.contacts import contacts_block
+from bot.formatting import reason_text, status_label, weekly_pattern
 from bot.i18n import BoundTranslator, Translator
+from bot.outbox import Rendered, Renderer
 from bot.staff_callbacks import decision_markup, staff_message_key
-from db.dto import ApplicationDTO, GroupContextDTO, NewDelivery, ScheduleChangeDTO
+from bot.staff_chats import staff_chats_of
+from db.dto import ApplicationDTO, GroupContextDTO, NewDelivery, ScheduleChangeDTO, UserDTO
 from db.repo import Repos
 
 log = logging.getLogger(__name__)
@@ -69,30 +74,98 @@ async def application_summary(
     )
 
 
+STAFF_CARD = "staff_card"  # payload type of a staff-chat card sent by the outbox
+
+
+def staff_card_key(application_id: int) -> str:
+    """Dedupe key of the delivery that posts an application's staff-chat card."""
+    return f"staff-card:{application_id}"
+
+
+async def staff_message_of(repo: Repos, application_id: int) -> tuple[int, int] | None:
+    """(chat id, message id) of an application's staff-chat card, if it has one."""
+    raw = await repo.kv.get(staff_message_key(application_id))
+    if raw is None:  # posted by the outbox: the delivery row knows where it went
+        return await repo.deliveries.sent_message(staff_card_key(application_id))
+    chat, _, message = raw.partition(":")
+    try:
+        return int(chat), int(message)
+    except ValueError:  # "" : cleared (data erased, or the card shows a newer application)
+        return None
+
+
 async def notify_staff_new_application(
     bot: Bot, settings: Settings, translator: Translator, repo: Repos, app: ApplicationDTO
 ) -> None:
-    """Post a new application to the staff chat with Accept / Waitlist / Reject buttons.
+    """Show a new application in its centre's staff chat (else the programme-wide one)
+    with Accept / Waitlist / Reject.
 
-    The database row is the source of truth, so a failure here loses nothing (staff also
-    see it under /admin)."""
-    if settings.staff_chat_id is None:
+    Someone who applies again for a course (after withdrawing) gets their earlier card
+    edited to show the new application, where it still exists; otherwise a new card goes
+    through the outbox, so a 429 or a restart delays it instead of losing it. The
+    database row is the source of truth (staff also see it under /admin)."""
+    course = await repo.catalogue.course(app.course_id)
+    chats = await staff_chats_of(repo, settings, course.centre_id if course else None)
+    if not chats:  # neither the centre nor the programme has a staff chat
         return
     locale = settings.default_locale
-    text = await application_summary(translator, locale, repo, app)
-    markup = decision_markup(translator.bind(locale), app.id, app.status)
-    try:
-        # Personal data: staff chat members cannot forward or save it.
-        sent = await bot.send_message(
-            settings.staff_chat_id, text, reply_markup=markup, protect_content=True
-        )
-    except TelegramAPIError as exc:
-        log.warning("staff chat notification for application %s failed: %s", app.id, exc)
+    for earlier in await repo.applications.for_user(app.user_id):
+        if earlier.id == app.id or earlier.course_id != app.course_id:
+            continue
+        where = await staff_message_of(repo, earlier.id)
+        if where is None:
+            continue
+        text = await application_summary(translator, locale, repo, app)
+        markup = decision_markup(translator.bind(locale), app.id, app.status)
+        try:
+            await bot.edit_message_text(
+                text=text, chat_id=where[0], message_id=where[1], reply_markup=markup
+            )
+        except TelegramAPIError as exc:
+            log.info("earlier card of application %s not reused: %s", earlier.id, exc)
+            break
+        await repo.kv.set(staff_message_key(earlier.id), "")
+        await repo.kv.set(staff_message_key(app.id), f"{where[0]}:{where[1]}")
         return
-    # Remembered so that a decision made anywhere redraws this message.
-    await repo.kv.set(staff_message_key(app.id), f"{sent.chat.id}:{sent.message_id}")
+    await repo.deliveries.enqueue(
+        [
+            NewDelivery(
+                kind="notice",
+                dedupe_key=staff_card_key(app.id),
+                # The centre's staff chat (else the programme's), as sending would pick.
+                user_id=chats[0],
+                payload={"type": STAFF_CARD, "to_chat": True, "application_id": app.id},
+            )
+        ]
+    )
 
 
+def staff_card_renderer(repo: Repos, settings: Settings, translator: Translator) -> Renderer:
+    """The outbox's renderer of staff-chat cards: the application as it is at send time
+    (already decided, or erased: nothing), personal data protected from forwarding."""
+
+    async def render(
+        payload: Mapping[str, Any], chat: UserDTO, t: BoundTranslator
+    ) -> Rendered | None:
+        app = await repo.applications.get(int(payload["application_id"]))
+        if app is None:
+            return None
+        locale = settings.default_locale
+        return Rendered(
+            method=SendMessage(
+                chat_id=chat.id,
+                text=await application_summary(translator, locale, repo, app),
+                parse_mode=ParseMode.HTML,
+                reply_markup=decision_markup(translator.bind(locale), app.id, app.status),
+                protect_content=True,
+            )
+        )
+
+    return render
+
+
+# Notices of a seat: they carry the centre's phone and hours (whom to call).
+CONTACT_EVENTS = frozenset({"accepted", "promoted", "moved"})
 NOTICE_KEYS = {
     "accepted": "notice-accepted",
     "waitlisted": "notice-waitlisted",
@@ -127,11 +200,16 @@ async def notify_applicant(
         NOTICE_KEYS[event],
         course=t.pick(course.title) if course else "—",
         group=t.pick(group.name) if group else "—",
-        reason=app.reason or "—",
+        reason=reason_text(t, app.reason),
         position=position or 0,
         id=app.id,
         schedule=await group_schedule(t, repo, app.group_id),
     )
+    if event in CONTACT_EVENTS and course is not None:
+        centre = await repo.catalogue.centre(course.centre_id)
+        block = contacts_block(t, centre, full=False) if centre else ""
+        if block:
+            text = f"{text}\n\n{block}"
     if chosen_group_id is not None and group is not None and chosen_group_id != group.id:
         chosen = await repo.catalogue.group(chosen_group_id)
         if chosen is not None:

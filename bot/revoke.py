@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 
 from bot.config import Settings
+from bot.staff_chats import staff_chats_for
 from db.repo import Repos
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,9 @@ class Revocation:
 
 
 async def staff_chats(repo: Repos, settings: Settings) -> list[int]:
-    """Every staff chat the bot knows. Today the programme-wide STAFF_CHAT_ID; when
-    centres get chats of their own, add them here (all of them: a removed member leaves
-    every staff chat, not only their centre's)."""
-    del repo  # the per-centre chats will come from the database
-    return [settings.staff_chat_id] if settings.staff_chat_id is not None else []
+    """Every staff chat the bot knows: the programme-wide STAFF_CHAT_ID and every centre's
+    (a removed member leaves every staff chat, not only their centres')."""
+    return await staff_chats_for(repo, settings, None)
 
 
 async def remove_from_chat(bot: Bot, chat_id: int, user_id: int) -> bool:

@@ -19,8 +19,13 @@ from bot.clock import Clock, SystemClock
 from bot.config import DEFAULT_CATALOG_FILE, Settings
 from bot.factory import App, build_bot, build_outbox_bot, create_app, pin_response_models
 from bot.i18n import Translator
+from bot.services.backup import RunLock
+from db.locks import LeaderLock, startup_lock
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.observability import Health, Metrics
     from bot.outbox import Outbox
     from bot.reminders.service import ReminderService
     from bot.retention import FormExpiry
@@ -63,6 +68,7 @@ async def seed_catalog_if_empty(app: App, path: Path | None) -> None:
 
 
 UPDATE_DRAIN_SECONDS = 10.0
+LEADER_RETRY_SECONDS = 15.0  # how often a follower tries to take the scheduler over
 
 
 async def drain_updates(dispatcher: Dispatcher, timeout: float) -> bool:  # noqa: ASYNC109
@@ -109,17 +115,40 @@ class BotProcess:
         # Called when the clock jumps (tests, the sandbox): each re-checks what is due.
         self.tickers: list[Callable[[], Awaitable[None]]] = []
         self._pinned_models: list[type] = []
+        self.metrics: Metrics | None = None
+        self.health: Health | None = None
+        self._side_server: web.AppRunner | None = None
+        self._leader: LeaderLock | None = None
+        self._leader_task: asyncio.Task[None] | None = None
+        self._run_lock = RunLock(settings.database_url)
+        self.leader_retry = LEADER_RETRY_SECONDS
+        self._outbox_redis: Any = None
 
-    async def start(self, *, polling: bool = True) -> App:
+    async def start(self, *, polling: bool = True, health_server: bool = True) -> App:
+        """``health_server``: serve /healthz, /readyz, /metrics on HEALTH_PORT if set
+        (the webhook server serves them too)."""
+        from bot.observability import Health, Metrics, UpdateMetricsMiddleware, start_side_server
+
         self._pinned_models = pin_response_models()
-        self.app = app = await create_app(self.settings, self.storage, clock=self.clock)
+        self._run_lock.acquire()  # `main.py restore` refuses while this is held
+        # Workers started together on a fresh database: one migrates and seeds at a time.
+        async with startup_lock(self.settings.database_url):
+            self.app = app = await create_app(self.settings, self.storage, clock=self.clock)
+            if self.seed_catalog:
+                await seed_catalog_if_empty(app, self.settings.catalog_file)
         self.bot = bot = build_bot(self.settings)
+        self.metrics = Metrics(self)
+        self.health = Health(self, self.metrics)
+        app.dispatcher.update.outer_middleware(UpdateMetricsMiddleware(self.metrics))
         if self.on_app is not None:
             self.on_app(app)
-        if self.seed_catalog:
-            await seed_catalog_if_empty(app, self.settings.catalog_file)
         await register_commands(bot, app.translator)
         await self._start_services(app, bot)
+        port = self.settings.health_port
+        if health_server and port is not None:
+            self._side_server = await start_side_server(
+                self.health, self.settings.health_host, port
+            )
         if polling:
             await bot.delete_webhook(drop_pending_updates=False)
             self._polling = asyncio.create_task(
@@ -135,17 +164,28 @@ class BotProcess:
         back rows a crashed process left claimed), then the scheduler. Handlers get them
         as ``outbox``, ``scheduler`` (None if this process runs none), ``broadcasts`` and
         ``reminders``."""
-        from bot.outbox import Outbox, default_concurrency
-        from bot.reminders.service import ReminderService
-        from bot.scheduler import Scheduler
+        from bot.outbox import WINDOW_CEILING, Outbox, SharedPacing
         from bot.support.delivery import KIND as REPLY_KIND
         from bot.support.delivery import ReplyOutcomes, render_reply
-        from handlers.broadcast.service import BroadcastService
 
         settings = self.settings
         options = {"rate": settings.broadcast_rate, **self.outbox_options}
-        concurrency = int(options.get("concurrency") or default_concurrency(options["rate"]))
-        self.outbox_bot = build_outbox_bot(settings, connections=concurrency + 2)
+        if settings.redis_url and "shared" not in options:
+            # One global send rate (and per-chat spacing, and 429 pauses) for every
+            # process of this bot: the pacing lives in Redis.
+            from redis.asyncio import Redis
+
+            self._outbox_redis = Redis.from_url(settings.redis_url)
+            bot_id = (settings.bot_token or "0").split(":", 1)[0]
+            options["shared"] = SharedPacing(
+                self._outbox_redis,
+                f"itbot:outbox:{bot_id}",
+                float(options["rate"]),
+                per_chat_interval=float(options.get("per_chat_interval", 1.0)),
+            )
+        # A fixed concurrency, or the adaptive window's ceiling.
+        connections = int(options.get("concurrency") or WINDOW_CEILING)
+        self.outbox_bot = build_outbox_bot(settings, connections=connections + 2)
         self.outbox = Outbox(app.repo, app.translator, self.outbox_bot, clock=self.clock, **options)
         # Staff answers to citizens' questions (issue 12): a delivery kind, and a report to
         # the staff member when one cannot be delivered.
@@ -153,12 +193,59 @@ class BotProcess:
         self.outbox.outcome_listeners.append(
             ReplyOutcomes(bot, app.repo, app.translator, app.settings)
         )
+        from bot.notify import STAFF_CARD, staff_card_renderer
+
+        self.outbox.register_renderer(
+            STAFF_CARD, staff_card_renderer(app.repo, settings, app.translator)
+        )
         await self.outbox.start()
         self.tickers.append(self.outbox.time_moved)
+        app.dispatcher["outbox"] = self.outbox
+        leader = False
         if settings.scheduler_enabled:
+            # Several workers may all have SCHEDULER_ENABLED=true: one of them leads.
+            self._leader = LeaderLock(settings.database_url)
+            leader = await self._leader.try_acquire()
+        await self._start_scheduled(app, bot, leader=leader)
+        if settings.scheduler_enabled and not leader:
+            log.info("another process runs the scheduler; this one takes over if it stops")
+            self._leader_task = asyncio.create_task(self._follow(), name="leader-election")
+
+    async def _follow(self) -> None:
+        """A follower tries to become the leader now and then (the leader's lock goes with
+        its process or its database connection); a leader that lost its lock steps down."""
+        while True:
+            await asyncio.sleep(self.leader_retry)
+            if self._leader is None or self.app is None or self.bot is None:
+                return
+            try:
+                if self.scheduler is None and await self._leader.try_acquire():
+                    log.info("this process now runs the scheduler")
+                    await self._stop_scheduled()
+                    await self._start_scheduled(self.app, self.bot, leader=True)
+                elif self.scheduler is not None and not self._leader.held:
+                    log.warning("lost the scheduler lock; another process takes over")
+                    await self._stop_scheduled()
+                    await self._start_scheduled(self.app, self.bot, leader=False)
+            except Exception:
+                log.exception("leader election failed; trying again later")
+
+    async def _start_scheduled(self, app: App, bot: Bot, *, leader: bool) -> None:
+        """The scheduler (leader only) and the services that plan jobs on it."""
+        from bot.reminders.service import ReminderService
+        from bot.scheduler import Scheduler
+        from handlers.broadcast.service import BroadcastService
+
+        settings = self.settings
+        assert self.outbox is not None
+        if leader:
             self.scheduler = Scheduler(self.clock)
             await self.scheduler.start()
             self.tickers.append(self.scheduler.time_moved)
+            if settings.backup_keep > 0:
+                from bot.maintenance import NightlyBackup
+
+                NightlyBackup(settings, self.clock).attach(self.scheduler)
         self.broadcasts = BroadcastService(
             app.repo,
             app.translator,
@@ -168,7 +255,6 @@ class BotProcess:
             clock=self.clock,
             scheduler=self.scheduler,
         )
-        app.dispatcher["outbox"] = self.outbox
         app.dispatcher["scheduler"] = self.scheduler
         app.dispatcher["broadcasts"] = self.broadcasts
         await self.broadcasts.start()
@@ -197,9 +283,7 @@ class BotProcess:
             )
             await self.form_expiry.start()
 
-    async def _stop_services(self) -> None:
-        """Background services stop here, before the database closes: in reverse order,
-        the outbox last, after the requests it has in flight."""
+    async def _stop_scheduled(self) -> None:
         if self.form_expiry is not None:
             self.form_expiry.stop()
             self.form_expiry = None
@@ -213,6 +297,19 @@ class BotProcess:
             self._forget_ticker(self.scheduler.time_moved)
             await self.scheduler.stop()
             self.scheduler = None
+
+    async def _stop_services(self) -> None:
+        """Background services stop here, before the database closes: in reverse order,
+        the outbox last, after the requests it has in flight."""
+        if self._leader_task is not None:
+            self._leader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leader_task
+            self._leader_task = None
+        await self._stop_scheduled()
+        if self._leader is not None:
+            await self._leader.release()
+            self._leader = None
         if self.outbox is not None:
             self._forget_ticker(self.outbox.time_moved)
             await self.outbox.stop()
@@ -220,12 +317,18 @@ class BotProcess:
         if self.outbox_bot is not None:
             await self.outbox_bot.session.close()
             self.outbox_bot = None
+        if self._outbox_redis is not None:
+            await self._outbox_redis.aclose()
+            self._outbox_redis = None
 
     def _forget_ticker(self, tick: Callable[[], Awaitable[None]]) -> None:
         if tick in self.tickers:
             self.tickers.remove(tick)
 
     async def stop(self) -> None:
+        if self._side_server is not None:
+            await self._side_server.cleanup()
+            self._side_server = None
         if self.app is not None and self._polling is not None:
             with contextlib.suppress(RuntimeError):  # polling already stopped
                 await self.app.dispatcher.stop_polling()
@@ -245,6 +348,7 @@ class BotProcess:
         if self.app is not None:
             await self.app.close()
             self.app = None
+        self._run_lock.release()
 
     async def time_moved(self) -> None:
         """The clock jumped forward: let every time-driven service catch up now."""
@@ -267,8 +371,7 @@ async def run_bot(settings: Settings) -> None:
     try:
         app = await process.start(polling=not settings.webhook_mode)
         if settings.webhook_mode:
-            assert process.bot is not None
-            await _run_webhook(settings, app, process.bot, stop)
+            await run_webhook(process, app, stop)
         else:
             log.info("polling %s", settings.bot_api_url)
             waiter = asyncio.create_task(stop.wait())
@@ -279,27 +382,56 @@ async def run_bot(settings: Settings) -> None:
         await process.stop()
 
 
-async def _run_webhook(settings: Settings, app: App, bot: Bot, stop: asyncio.Event) -> None:
-    from aiogram.webhook.aiohttp_server import setup_application
+async def run_webhook(process: BotProcess, app: App, stop: asyncio.Event) -> None:
+    """Serve Telegram's webhook (and /healthz, /readyz, /metrics) until ``stop``.
+
+    Shutting down (SIGTERM) in order: the listening socket closes first (Telegram, or the
+    reverse proxy, sends new updates to another worker or again later), then every update
+    already acknowledged with 200 is handled to the end, and only then do the bot's
+    session and storage close (``process.stop()``)."""
     from aiohttp import web
 
     from bot.webhook import WebhookHandler
 
-    assert settings.webhook_url is not None
+    settings = process.settings
+    bot = process.bot
+    assert settings.webhook_url is not None and bot is not None
     web_app = web.Application()
-    WebhookHandler(app.dispatcher, bot, settings.webhook_secret).register(web_app, path="/webhook")
-    setup_application(web_app, app.dispatcher, bot=bot)
+    handler = WebhookHandler(app.dispatcher, bot, settings.webhook_secret)
+    # Not handler.register(): its shutdown hook would close the bot's session while
+    # acknowledged updates are still being answered.
+    web_app.router.add_post("/webhook", handler.handle)
+    if process.health is not None:
+        process.health.add_routes(web_app)
     await bot.set_webhook(
         settings.webhook_url.rstrip("/") + "/webhook",
         secret_token=settings.webhook_secret,
         allowed_updates=app.dispatcher.resolve_used_update_types(),
     )
-    runner = web.AppRunner(web_app)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    # SO_REUSEPORT: several workers may listen on one port (the kernel spreads requests).
+    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port, reuse_port=True)
     await site.start()
     log.info("webhook listening on %s:%s", settings.webhook_host, settings.webhook_port)
     try:
         await stop.wait()
     finally:
+        log.info("stopping: no new updates; finishing the ones acknowledged")
+        await site.stop()  # the listening socket closes
+        await asyncio.sleep(0)
+        if runner.server is not None:
+            runner.server.pre_shutdown()  # no more requests on kept-alive connections
+        await drain_webhook(handler.tasks, UPDATE_DRAIN_SECONDS)
         await runner.cleanup()
+
+
+async def drain_webhook(tasks: set[asyncio.Task[None]], timeout: float) -> None:  # noqa: ASYNC109
+    """Wait for the updates acknowledged with 200 and handled in the background, new
+    ones included."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while tasks and loop.time() < deadline:
+        await asyncio.wait(set(tasks), timeout=max(0.0, deadline - loop.time()))
+    if tasks:
+        log.warning("%s acknowledged updates were still being handled", len(tasks))

@@ -9,6 +9,7 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.formatting import REJECT_PRESETS
 from bot.i18n import BoundTranslator
 
 # Application statuses as one letter, to keep callback data short.
@@ -93,6 +94,8 @@ class ScheduleAction(StrEnum):
     cancel = "c"  # ask to confirm
     cancel_yes = "cy"
     imports = "i"  # wait for a timetable file
+    import_yes = "iy"  # import the previewed timetable file
+    add_day = "ad"  # add a class on a day picked with a button (value: see day_value)
 
 
 class ScheduleCB(CallbackData, prefix="ssc"):
@@ -101,13 +104,21 @@ class ScheduleCB(CallbackData, prefix="ssc"):
     value: int = 0
 
 
+class RejectCB(CallbackData, prefix="srj"):
+    """A preset rejection reason pressed under the reason question (private chat)."""
+
+    app: int
+    preset: int  # index in bot.formatting.REJECT_PRESETS
+
+
 class StatsCB(CallbackData, prefix="sst"):
     days: int  # 0 for all time
 
 
 class TeamAction(StrEnum):
     list = "l"
-    add_staff = "as"
+    add_staff = "as"  # pick the centre of a new staff member
+    add_role = "ar"  # centre chosen (value: role letter): ask for the person
     add_admin = "aa"
     member = "m"
     remove = "r"  # ask to confirm
@@ -115,11 +126,18 @@ class TeamAction(StrEnum):
     make_admin = "ma"
     make_staff = "ms"
     add_confirm = "ac"  # the person found by @username is the right one
+    grant_pick = "gp"  # pick a centre to grant a member
+    grant = "g"  # grant (centre, value: role letter)
+    revoke = "rv"  # take a centre away (centre)
 
 
 class TeamCB(CallbackData, prefix="stm"):
+    """The team; ``centre`` and ``value`` (m: manager, s: centre staff) name a grant."""
+
     action: TeamAction
     id: int = 0
+    centre: int = 0
+    value: str = ""
 
 
 class AuditCB(CallbackData, prefix="sau"):
@@ -164,3 +182,18 @@ def decision_markup(
 ) -> InlineKeyboardMarkup | None:
     buttons = decision_buttons(t, application_id, status)
     return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+
+
+def reject_markup(t: BoundTranslator, app_id: int) -> InlineKeyboardMarkup:
+    """One button per preset reason, then Cancel."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=t.plain(f"reject-btn-{code}"),
+                callback_data=RejectCB(app=app_id, preset=i).pack(),
+            )
+        ]
+        for i, code in enumerate(REJECT_PRESETS)
+    ]
+    cancel = InlineKeyboardButton(text=t.plain("btn-cancel"), callback_data=CancelCB().pack())
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [cancel]])

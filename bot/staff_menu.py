@@ -11,15 +11,19 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from db.dto import StaffScope
+
 
 class StaffSection(StrEnum):
     applications = "apps"
     courses = "courses"
     broadcast = "bcast"
     attendance = "attend"
+    today = "today"  # today's classes in every centre: a shortcut to attendance
     export = "export"
     stats = "stats"
     team = "team"
+    contacts = "contacts"
     audit = "audit"
     inbox = "inbox"
     people = "people"
@@ -35,6 +39,12 @@ class Section:
     section: StaffSection
     label_key: str  # translation key of the button
     admin_only: bool = False
+    managers: bool = False  # with admin_only: centre managers may open it too
+
+    def open_to(self, scope: StaffScope) -> bool:
+        if not self.admin_only or scope.is_admin:
+            return True
+        return self.managers and scope.is_manager
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -44,9 +54,11 @@ SECTIONS: tuple[Section, ...] = (
     Section(StaffSection.courses, "staff-section-courses"),
     Section(StaffSection.broadcast, "broadcast-section"),
     Section(StaffSection.attendance, "attendance-section"),
+    Section(StaffSection.today, "attendance-today"),
     Section(StaffSection.export, "staff-section-export"),
     Section(StaffSection.stats, "staff-section-stats"),
     Section(StaffSection.outcomes, "outcomes-section-button"),
-    Section(StaffSection.team, "staff-section-team", admin_only=True),
+    Section(StaffSection.team, "staff-section-team", admin_only=True, managers=True),
+    Section(StaffSection.contacts, "centres-section-contacts", admin_only=True, managers=True),
     Section(StaffSection.audit, "staff-section-audit"),
 )

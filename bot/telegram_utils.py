@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
     Message,
 )
+from aiogram.utils.callback_answer import CallbackAnswer
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
@@ -33,6 +34,20 @@ async def show(
     return await callback.bot.send_message(  # type: ignore[union-attr]
         callback.message.chat.id, text, reply_markup=reply_markup
     )
+
+
+async def answer_first(
+    callback: CallbackQuery, callback_answer: CallbackAnswer, text: str | None = None
+) -> None:
+    """Answer the press now, so the spinner stops, before a slow part (a chart, a post to
+    the staff chat). CallbackAnswerMiddleware then leaves it alone: answered exactly once."""
+    if callback_answer.disabled:
+        return
+    callback_answer.disable()
+    try:
+        await callback.answer(text=text)
+    except TelegramAPIError:
+        log.warning("answerCallbackQuery failed for user %s", callback.from_user.id)
 
 
 async def drop_keyboard(callback: CallbackQuery) -> None:

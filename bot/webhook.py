@@ -30,7 +30,8 @@ class WebhookHandler(SimpleRequestHandler):
 
     def __init__(self, dispatcher: Dispatcher, bot: Bot, secret_token: str | None) -> None:
         super().__init__(dispatcher=dispatcher, bot=bot, secret_token=secret_token)
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Updates acknowledged and being handled (a graceful stop waits for them).
+        self.tasks: set[asyncio.Task[None]] = set()
 
     def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
         if not self.secret_token:
@@ -55,8 +56,8 @@ class WebhookHandler(SimpleRequestHandler):
             )
             return web.Response(text="Bad Request", status=400)
         task = asyncio.create_task(self._feed(bot, update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
         return web.json_response({}, dumps=bot.session.json_dumps)
 
     async def _feed(self, bot: Bot, update: Update) -> None:

@@ -271,7 +271,17 @@ class Database:
 
     async def migrate(self, revision: str = "head") -> None:
         """Apply Alembic migrations up to ``revision`` (head by default)."""
+        if self.is_sqlite and revision == "head" and await self._at_head():
+            # Nothing to do: no write lock taken (another process may hold it a while).
+            return
         await self._run_migrations(_upgrade, revision)
+
+    async def _at_head(self) -> bool:
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        async with self._read_engine.connect() as conn:
+            return bool(await conn.run_sync(_revision) == head)
 
     async def downgrade(self, revision: str) -> None:
         await self._run_migrations(_downgrade, revision)

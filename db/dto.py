@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +19,137 @@ class UserDTO:
     source: str | None
     consent_at: datetime | None
     created_at: datetime
+    # Loaded with the user on every update (one query): None for everyone but staff rows.
+    staff: StaffScope | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffScope:
+    """What a staff member may reach: every centre (a programme admin, ``role`` "admin")
+    or the centres granted to them (``role`` "staff"), some of them as manager."""
+
+    role: str
+    centres: frozenset[int] = frozenset()
+    managed: frozenset[int] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_manager(self) -> bool:
+        return not self.is_admin and bool(self.managed)
+
+    @property
+    def kind(self) -> str:
+        """admin | manager | staff: how the bot names the role."""
+        return "admin" if self.is_admin else "manager" if self.managed else "staff"
+
+    @property
+    def centre_ids(self) -> frozenset[int] | None:
+        """The centres to filter by; None means every centre (no filter)."""
+        return None if self.is_admin else self.centres
+
+    def allows(self, centre_id: int | None) -> bool:
+        if self.is_admin:
+            return True
+        return centre_id is not None and centre_id in self.centres
+
+    def manages(self, centre_id: int | None) -> bool:
+        if self.is_admin:
+            return True
+        return centre_id is not None and centre_id in self.managed
+
+
+@dataclass(frozen=True, slots=True)
+class CentreContacts:
+    """A centre's optional contacts; texts per language (picked with fallback).
+
+    ``demo``: the values are placeholders (the demo catalogue), shown with a note."""
+
+    phones: tuple[str, ...] = ()
+    hours: dict[str, str] = field(default_factory=dict)
+    person: dict[str, str] = field(default_factory=dict)
+    map_url: str | None = None
+    website: str | None = None
+    instagram: str | None = None
+    telegram: str | None = None
+    demo: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.phones
+            or self.hours
+            or self.person
+            or self.map_url
+            or self.website
+            or self.instagram
+            or self.telegram
+        )
+
+    @classmethod
+    def from_json(cls, raw: object) -> CentreContacts:
+        if not isinstance(raw, dict):
+            return cls()
+
+        def text(key: str) -> str | None:
+            value = raw.get(key)
+            return value if isinstance(value, str) and value else None
+
+        def texts(key: str) -> dict[str, str]:
+            value = raw.get(key)
+            if not isinstance(value, dict):
+                return {}
+            return {str(k): v for k, v in value.items() if isinstance(v, str) and v}
+
+        phones = raw.get("phones")
+        return cls(
+            phones=tuple(p for p in phones if isinstance(p, str) and p)
+            if isinstance(phones, list)
+            else (),
+            hours=texts("hours"),
+            person=texts("person"),
+            map_url=text("map_url"),
+            website=text("website"),
+            instagram=text("instagram"),
+            telegram=text("telegram"),
+            demo=raw.get("demo") is True,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.phones:
+            out["phones"] = list(self.phones)
+        for key in ("hours", "person"):
+            value = getattr(self, key)
+            if value:
+                out[key] = dict(value)
+        for key in ("map_url", "website", "instagram", "telegram"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        if self.demo:
+            out["demo"] = True
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CentreChatDTO:
+    centre_id: int
+    chat_id: int
+    title: str | None
+    bound_by: int | None
+    bound_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GrantDTO:
+    """One centre granted to one staff member."""
+
+    user_id: int
+    centre_id: int
+    role: str  # manager | staff
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +160,7 @@ class StaffDTO:
     added_at: datetime
     first_name: str | None = None
     username: str | None = None
+    grants: tuple[GrantDTO, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +191,7 @@ class CentreDTO:
     latitude: float
     longitude: float
     timezone: str
+    contacts: CentreContacts = field(default_factory=CentreContacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,9 +439,15 @@ class Audience:
     group_id: int | None = None
     district_id: int | None = None
     status: str | None = None
+    # Only people who applied to these centres (centre staff's announcements); None:
+    # no such limit (a programme admin's).
+    centres: tuple[int, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self._values().items() if v is not None}
+        out = {k: v for k, v in self._values().items() if v is not None}
+        if self.centres is not None:
+            out["centres"] = list(self.centres)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Audience:
@@ -322,12 +461,19 @@ class Audience:
             value = data.get(key)
             return value if isinstance(value, str) and value else None
 
+        raw_centres = data.get("centres")
+        centres = (
+            tuple(sorted({c for c in raw_centres if isinstance(c, int)}))
+            if isinstance(raw_centres, list)
+            else None
+        )
         return cls(
             locale=text("locale"),
             course_id=number("course_id"),
             group_id=number("group_id"),
             district_id=number("district_id"),
             status=text("status"),
+            centres=centres,
         )
 
     def _values(self) -> dict[str, Any]:
@@ -341,7 +487,8 @@ class Audience:
 
     @property
     def is_everyone(self) -> bool:
-        return not self.to_json()
+        """No filter chosen (the centres limit is not a choice: it always applies)."""
+        return not self._values() or all(v is None for v in self._values().values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,12 +86,51 @@ class Staff(Base):
     user_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
+    # admin: a programme admin, who sees and manages every centre; staff: sees only the
+    # centres granted in staff_centres (as a centre manager or centre staff).
     role: Mapped[str] = mapped_column(String(16))  # admin | staff
     added_by: Mapped[int | None] = mapped_column(BigInteger)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The row came from ADMIN_IDS (the bootstrap list): demoted at start-up once the id
     # is no longer listed there. A grant by another admin clears it.
     bootstrap: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+CENTRE_ROLES = ("manager", "staff")
+
+
+class StaffCentre(Base):
+    """A centre granted to a staff member: as its manager (adds and removes the centre's
+    staff, edits its contacts) or as centre staff."""
+
+    __tablename__ = "staff_centres"
+    __table_args__ = (Index("ix_staff_centres_centre", "centre_id"),)
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("staff.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("centres.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # manager | staff
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CentreChat(Base):
+    """The staff chat bound to a centre (new applications, digests, questions go there;
+    STAFF_CHAT_ID is the programme-wide fallback). One chat may serve several centres."""
+
+    __tablename__ = "centre_chats"
+    __table_args__ = (Index("ix_centre_chats_chat", "chat_id"),)
+
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("centres.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(String(128))
+    bound_by: Mapped[int | None] = mapped_column(BigInteger)
+    bound_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Region(Base):
@@ -117,6 +156,8 @@ class District(Base):
 
 class Centre(Base):
     __tablename__ = "centres"
+    # The contacts' server default is not fetched back after an INSERT (see contacts).
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -128,10 +169,16 @@ class Centre(Base):
     longitude: Mapped[float] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64))
     sort: Mapped[int] = mapped_column(Integer, default=0)
+    # Optional contacts (db/dto.py CentreContacts): phones, hours, contact person, map
+    # link, website, Instagram, Telegram channel; texts per language.
+    # No Python default: an INSERT that does not name it leaves it to the server default,
+    # so code written against an older schema (and tests of older migrations) still works.
+    contacts: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
 
 
 class Course(Base):
     __tablename__ = "courses"
+    __table_args__ = (Index("ix_courses_centre", "centre_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -187,6 +234,8 @@ class Application(Base):
             sqlite_where=text("status IN ('pending', 'accepted', 'waitlisted')"),
             postgresql_where=text("status IN ('pending', 'accepted', 'waitlisted')"),
         ),
+        # Also one centre's lists and exports: course_id IN (the centre's courses) is
+        # answered from this index (bench/centres.py).
         Index("ix_applications_course_status", "course_id", "status"),
         # A group's trainees: reminders, attendance rosters, schedule notices, seats.
         Index("ix_applications_group_status", "group_id", "status"),
@@ -396,7 +445,10 @@ class FsmState(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_centre", "centre_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_id: Mapped[int] = mapped_column(BigInteger)
@@ -406,6 +458,9 @@ class AuditLog(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The centre the action concerns (None: programme-wide); centre staff see their
+    # centres' rows and their own.
+    centre_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class KeyValue(Base):
@@ -485,6 +540,7 @@ class CentreFaq(Base):
 
 
 __all__ = [
+    "CENTRE_ROLES",
     "LIVE_STATUSES",
     "Answer",
     "Application",
@@ -493,6 +549,7 @@ __all__ = [
     "Base",
     "Broadcast",
     "Centre",
+    "CentreChat",
     "CentreFaq",
     "Certificate",
     "ClassSession",
@@ -510,6 +567,7 @@ __all__ = [
     "Question",
     "Region",
     "Staff",
+    "StaffCentre",
     "User",
     "utcnow",
 ]

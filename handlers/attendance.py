@@ -15,9 +15,10 @@ Two router recipes:
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
@@ -34,7 +35,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.formatting import fmt_datetime, fmt_time
+from bot.formatting import fmt_datetime, fmt_time, zone_label
 from bot.i18n import BoundTranslator, escape
 from bot.reminders.service import ReminderService
 from bot.reminders.texts import ANSWER_VALUES, ReminderCB, answer_markup
@@ -42,10 +43,11 @@ from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
-from db.dto import AttendanceCounts, AttendanceRowDTO, UserDTO
+from db.dto import AttendanceCounts, AttendanceRowDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.staff.common import StaffChats, alert, clip, home_button, stale
 from handlers.staff.outcomes.base import absence_flag
+from handlers.staff.scope import centres_in_scope, context_in_scope
 
 CLASSES_PAGE = 8
 ROSTER_PAGE = 10
@@ -112,6 +114,7 @@ class AttAction(StrEnum):
     session = "s"
     mark = "m"
     recent = "r"  # a group's classes that have ended
+    all_present = "ap"  # mark every trainee not marked yet as present
 
 
 class Mark(StrEnum):
@@ -136,6 +139,7 @@ class AttendanceCB(CallbackData, prefix="sat"):
 
 
 SECTION_DATA = StaffMenuCB(section=StaffSection.attendance).pack()
+TODAY_DATA = StaffMenuCB(section=StaffSection.today).pack()
 
 
 class AttendanceTraffic(Filter):
@@ -145,7 +149,7 @@ class AttendanceTraffic(Filter):
     async def __call__(self, event: TelegramObject, **_: Any) -> bool:
         if isinstance(event, CallbackQuery):
             data = event.data or ""
-            return data.startswith("sat:") or data == SECTION_DATA
+            return data.startswith("sat:") or data in (SECTION_DATA, TODAY_DATA)
         if isinstance(event, Message):
             return (event.text or "").startswith("/attendance")
         return False
@@ -162,19 +166,21 @@ def att_button(text: str, action: AttAction, id_: int = 0, **fields: Any) -> Inl
     )
 
 
-async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyboardMarkup]:
+async def centres_view(
+    t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
         [att_button(f"{t.pick(c.city)} · {t.pick(c.name)}", AttAction.centre, c.id)]
-        for c in await repo.catalogue.centres()
+        for c in await centres_in_scope(repo, scope)
     ]
     rows.append([home_button(t)])
     return t("attendance-choose-centre"), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def groups_view(
-    t: BoundTranslator, repo: Repos, centre_id: int
+    t: BoundTranslator, repo: Repos, centre_id: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    centre = await repo.catalogue.centre(centre_id)
+    centre = await repo.catalogue.centre(centre_id) if scope.allows(centre_id) else None
     if centre is None:
         return None
     rows = []
@@ -201,13 +207,14 @@ async def classes_view(
     group_id: int,
     page: int,
     now: datetime,
+    scope: StaffScope,
     *,
     recent: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     """A group's classes: upcoming ones from now on (a class under way first, marked ▶️),
     or, with ``recent``, the ones that have ended, the latest first. A class is in exactly
     one of the two lists."""
-    context = await repo.courses.group_context(group_id)
+    context = await context_in_scope(repo, scope, group_id)
     if context is None:
         return None
     tz = context.centre.timezone
@@ -228,7 +235,7 @@ async def classes_view(
         "attendance-choose-class",
         course=t.pick(context.course.title),
         group=t.pick(context.group.name),
-        tz=tz,
+        tz=zone_label(t, context.centre),
     )
     text += "\n" + t("attendance-recent-title" if recent else "attendance-upcoming-title")
     if not sessions:
@@ -266,10 +273,10 @@ def _person(row: AttendanceRowDTO) -> str:
 
 
 async def roster_view(
-    t: BoundTranslator, repo: Repos, session_id: int, page: int
+    t: BoundTranslator, repo: Repos, session_id: int, page: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     info = await repo.reminders.session_info(session_id)
-    if info is None:
+    if info is None or not scope.allows(info.context.centre.id):
         return None
     session, context = info.session, info.context
     tz = context.centre.timezone
@@ -306,7 +313,20 @@ async def roster_view(
         )
     if roster and not session.cancelled:
         lines += ["", t("attendance-roster-hint")]
-    rows = [
+    rows = []
+    if any(row.present is None for row in roster) and not session.cancelled:
+        # Most come: one tap marks everyone, then the exceptions are tapped.
+        rows.append(
+            [
+                att_button(
+                    t.plain("attendance-btn-all-present"),
+                    AttAction.all_present,
+                    session.id,
+                    page=page,
+                )
+            ]
+        )
+    rows += [
         [
             att_button(
                 f"{MARK_ICONS[row.present]} {clip(row.full_name, 48)}",
@@ -337,19 +357,25 @@ async def roster_view(
 
 
 @router.message(Command("attendance"))
-async def attendance_command(message: Message, t: BoundTranslator, repo: Repos) -> None:
-    text, markup = await centres_view(t, repo)
+async def attendance_command(
+    message: Message, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    text, markup = await centres_view(t, repo, scope)
     await message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.attendance))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    await show(callback, *await centres_view(t, repo))
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    await show(callback, *await centres_view(t, repo, scope))
 
 
 @router.callback_query(AttendanceCB.filter(F.action == AttAction.centres))
-async def on_centres(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    await show(callback, *await centres_view(t, repo))
+async def on_centres(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    await show(callback, *await centres_view(t, repo, scope))
 
 
 @router.callback_query(AttendanceCB.filter(F.action == AttAction.centre))
@@ -359,8 +385,9 @@ async def on_centre(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    view = await groups_view(t, repo, callback_data.id)
+    view = await groups_view(t, repo, callback_data.id, scope)
     if view is None:
         stale(t, callback_answer)
         return
@@ -375,6 +402,7 @@ async def on_group(
     repo: Repos,
     clock: Clock,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     view = await classes_view(
         t,
@@ -382,6 +410,7 @@ async def on_group(
         callback_data.id,
         callback_data.page,
         clock.now(),
+        scope,
         recent=callback_data.action == AttAction.recent,
     )
     if view is None:
@@ -397,12 +426,79 @@ async def on_session(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    view = await roster_view(t, repo, callback_data.id, callback_data.page)
+    view = await roster_view(t, repo, callback_data.id, callback_data.page, scope)
     if view is None:
         stale(t, callback_answer)
         return
     await show(callback, *view)
+
+
+async def today_view(
+    t: BoundTranslator, repo: Repos, now: datetime, scope: StaffScope
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Today's classes in every centre the staff member may see (each centre's own today),
+    earliest first."""
+    found: list[tuple[datetime, str, int]] = []
+    for centre in await centres_in_scope(repo, scope):
+        zone = ZoneInfo(centre.timezone)
+        start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+        names: dict[int, str] = {}
+        for course in await repo.catalogue.courses(centre.id):
+            for group in await repo.catalogue.groups(course.id):
+                names[group.id] = f"{t.pick(course.title)} · {t.pick(group.name)}"
+        if not names:
+            continue
+        sessions = await repo.catalogue.sessions(
+            list(names),
+            since=start.astimezone(UTC),
+            until=(start + timedelta(days=1)).astimezone(UTC),
+        )
+        for s in sessions:
+            when = fmt_time(s.starts_at, centre.timezone, t.locale)
+            label = f"{'▶️ ' if s.starts_at <= now < s.ends_at else ''}{when} · {names[s.group_id]}"
+            found.append((s.starts_at, f"{label} · {t.pick(centre.city)}", s.id))
+    found.sort()
+    rows = [[att_button(label, AttAction.session, sid)] for _, label, sid in found]
+    text = t("attendance-today-title") + ("" if found else "\n" + t("attendance-today-none"))
+    rows.append([home_button(t)])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+@router.callback_query(StaffMenuCB.filter(F.section == StaffSection.today))
+async def open_today(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, clock: Clock, scope: StaffScope
+) -> None:
+    await show(callback, *await today_view(t, repo, clock.now(), scope))
+
+
+@router.callback_query(AttendanceCB.filter(F.action == AttAction.all_present))
+async def on_all_present(
+    callback: CallbackQuery,
+    callback_data: AttendanceCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    clock: Clock,
+    callback_answer: CallbackAnswer,
+    scope: StaffScope,
+) -> None:
+    info = await repo.reminders.session_info(callback_data.id)
+    if info is None or not scope.allows(info.context.centre.id):
+        stale(t, callback_answer)
+        return
+    if info.session.cancelled or info.session.starts_at > clock.now():
+        key = "attendance-mark-cancelled" if info.session.cancelled else "attendance-mark-too-early"
+        alert(callback_answer, t.plain(key))
+        return
+    for row in await repo.attendance.roster(info.session.id):
+        if row.present is None:  # a mark already given (someone absent) stays
+            await repo.attendance.mark(info.session.id, row.user_id, True, actor_id=user.id)
+    callback_answer.text = t.plain("attendance-saved")
+    view = await roster_view(t, repo, info.session.id, callback_data.page, scope)
+    if view is not None:
+        await show(callback, *view)
 
 
 @router.callback_query(AttendanceCB.filter(F.action == AttAction.mark))
@@ -415,10 +511,13 @@ async def on_mark(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     info = await repo.reminders.session_info(callback_data.id)
-    if info is None or not await repo.reminders.is_trainee(
-        callback_data.value, info.session.group_id
+    if (
+        info is None
+        or not scope.allows(info.context.centre.id)
+        or not await repo.reminders.is_trainee(callback_data.value, info.session.group_id)
     ):
         stale(t, callback_answer)
         return
@@ -426,7 +525,7 @@ async def on_mark(
         key = "attendance-mark-cancelled" if info.session.cancelled else "attendance-mark-too-early"
         alert(callback_answer, t.plain(key))
         if info.session.cancelled:  # the roster again, without its buttons
-            view = await roster_view(t, repo, info.session.id, callback_data.page)
+            view = await roster_view(t, repo, info.session.id, callback_data.page, scope)
             if view is not None:
                 await show(callback, *view)
         return
@@ -434,7 +533,7 @@ async def on_mark(
         info.session.id, callback_data.value, MARK_VALUES[callback_data.mark], actor_id=user.id
     )
     callback_answer.text = t.plain("attendance-saved")
-    view = await roster_view(t, repo, info.session.id, callback_data.page)
+    view = await roster_view(t, repo, info.session.id, callback_data.page, scope)
     if view is not None:
         await show(callback, *view)
     if (

@@ -10,14 +10,15 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.callbacks import CatAction, CatCB, MyAction, MyCB
 from bot.config import Settings
+from bot.contacts import contacts_lines
 from bot.filters import PrivateChat, TextKey
 from bot.formatting import course_card
-from bot.i18n import BoundTranslator
+from bot.i18n import BoundTranslator, escape
 from bot.keyboards import inline_rows
 from bot.navigation import leave_form
 from bot.routing import FeatureRouter
 from bot.telegram_utils import show
-from db.dto import UserDTO
+from db.dto import CentreDTO, RegionDTO, UserDTO
 from db.repo import Repos
 
 router = FeatureRouter(__name__)
@@ -25,23 +26,88 @@ router.message.filter(PrivateChat())
 router.callback_query.filter(PrivateChat())
 
 
+FLAGS = {"KZ": "🇰🇿", "KG": "🇰🇬", "UZ": "🇺🇿", "TJ": "🇹🇯", "TM": "🇹🇲"}
+
+
+def centre_button(t: BoundTranslator, centre: CentreDTO) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=t.plain("catalogue-centre-button", name=t.pick(centre.name), city=t.pick(centre.city)),
+        callback_data=CatCB(action=CatAction.centre, id=centre.id).pack(),
+    )
+
+
+# Up to this many centres, the first screen lists them all (grouped by region in the
+# text, one tap to a centre); more than that, it asks for the region first.
+CENTRES_ON_FIRST_SCREEN = 8
+
+
 async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyboardMarkup]:
+    """The first screen: centres grouped by country and region (a flag each). A small
+    network shows its centres right away; a large one asks for the region first."""
     centres = await repo.catalogue.centres()
     if not centres:
         return t("catalogue-empty"), InlineKeyboardMarkup(inline_keyboard=[])
-    buttons = [
+    regions = {r.id: r for r in await repo.catalogue.regions()}
+    # Stable grouping: countries and regions in the order their first centre comes.
+    groups: dict[int, list[CentreDTO]] = {}
+    for c in centres:
+        groups.setdefault(c.region_id, []).append(c)
+    countries = list(dict.fromkeys(regions[r].country for r in groups if r in regions))
+    order = sorted(
+        groups,
+        key=lambda r: countries.index(regions[r].country) if r in regions else len(countries),
+    )
+    if len(centres) > CENTRES_ON_FIRST_SCREEN and len(order) > 1:
+        buttons = [
+            InlineKeyboardButton(
+                text=f"{region_mark(regions.get(r))} {region_name(t, regions.get(r))} · "
+                f"{len(groups[r])}",
+                callback_data=CatCB(action=CatAction.region, id=r).pack(),
+            )
+            for r in order
+        ]
+        return t("catalogue-choose-region"), inline_rows(buttons)
+    lines = [t("catalogue-choose-centre")]
+    if len(order) > 1:
+        for r in order:
+            cities = ", ".join(dict.fromkeys(t.pick(c.city) for c in groups[r]))
+            lines.append(
+                f"{region_mark(regions.get(r))} {escape(region_name(t, regions.get(r)))}: "
+                f"{escape(cities)}"
+            )
+    buttons = [centre_button(t, c) for r in order for c in groups[r]]
+    return "\n".join(lines), inline_rows(buttons)
+
+
+def region_mark(region: RegionDTO | None) -> str:
+    return FLAGS.get(region.country, "📍") if region else "📍"
+
+
+def region_name(t: BoundTranslator, region: RegionDTO | None) -> str:
+    return t.pick(region.name) if region else "—"
+
+
+async def region_view(
+    t: BoundTranslator, repo: Repos, region_id: int
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    region = await repo.catalogue.region(region_id)
+    centres = [c for c in await repo.catalogue.centres() if c.region_id == region_id]
+    if region is None or not centres:
+        return None
+    buttons = [centre_button(t, c) for c in centres]
+    buttons.append(
         InlineKeyboardButton(
-            text=t.plain("catalogue-centre-button", name=t.pick(c.name), city=t.pick(c.city)),
-            callback_data=CatCB(action=CatAction.centre, id=c.id).pack(),
+            text=t.plain("btn-back"), callback_data=CatCB(action=CatAction.centres).pack()
         )
-        for c in centres
-    ]
-    return t("catalogue-choose-centre"), inline_rows(buttons)
+    )
+    text = t("catalogue-choose-centre-in", region=t.pick(region.name))
+    return text, inline_rows(buttons)
 
 
 async def courses_view(
     t: BoundTranslator, repo: Repos, centre_id: int
 ) -> tuple[str, InlineKeyboardMarkup] | None:
+    """A centre's page: its courses, its address and contacts."""
     centre = await repo.catalogue.centre(centre_id)
     if centre is None:
         return None
@@ -59,13 +125,23 @@ async def courses_view(
                 callback_data=CatCB(action=CatAction.course, id=course.id).pack(),
             )
         )
-    buttons.append(
-        InlineKeyboardButton(
-            text=t.plain("btn-back"), callback_data=CatCB(action=CatAction.centres).pack()
-        )
+    everywhere = await repo.catalogue.centres()
+    by_region = len(everywhere) > CENTRES_ON_FIRST_SCREEN and (
+        len({c.region_id for c in everywhere}) > 1
     )
-    text = t("catalogue-choose-course", centre=t.pick(centre.name), city=t.pick(centre.city))
-    return text, inline_rows(buttons)
+    back = (
+        CatCB(action=CatAction.region, id=centre.region_id)
+        if by_region
+        else CatCB(action=CatAction.centres)
+    )
+    buttons.append(InlineKeyboardButton(text=t.plain("btn-back"), callback_data=back.pack()))
+    lines = [
+        t("catalogue-choose-course", centre=t.pick(centre.name), city=t.pick(centre.city)),
+        "",
+        t("course-address", address=t.pick(centre.address)),
+        *contacts_lines(t, centre),
+    ]
+    return "\n".join(lines), inline_rows(buttons)
 
 
 async def course_view(
@@ -122,6 +198,18 @@ async def course_view(
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+async def open_centre_by_code(message: Message, code: str, t: BoundTranslator, repo: Repos) -> None:
+    """A deep link to one centre (t.me/bot?start=ctr_<code>): its page, else the list."""
+    centre = await repo.catalogue.centre_by_code(code)
+    view = await courses_view(t, repo, centre.id) if centre else None
+    if view is None:
+        text, markup = await centres_view(t, repo)
+        await message.answer(t("catalogue-centre-not-found"))
+        await message.answer(text, reply_markup=markup)
+        return
+    await message.answer(view[0], reply_markup=view[1])
+
+
 async def open_course_by_code(
     message: Message, code: str, t: BoundTranslator, repo: Repos, user: UserDTO | None
 ) -> None:
@@ -159,7 +247,9 @@ async def on_catalogue(
         text, markup = await centres_view(t, repo)
         await show(callback, text, markup)
         return
-    if action is CatAction.centre:
+    if action is CatAction.region:
+        view = await region_view(t, repo, callback_data.id)
+    elif action is CatAction.centre:
         view = await courses_view(t, repo, callback_data.id)
     elif action is CatAction.course:
         view = await course_view(t, repo, callback_data.id, user)

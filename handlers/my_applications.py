@@ -19,7 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.callbacks import CatAction, CatCB, MyAction, MyCB
 from bot.config import Settings
 from bot.filters import PrivateChat, TextKey
-from bot.formatting import fmt_date, status_label
+from bot.formatting import fmt_date, reason_text, status_label
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator, Translator
 from bot.navigation import leave_form
 from bot.outcomes import MyCoursesCB
@@ -29,6 +29,7 @@ from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, CentreDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
+from handlers.my_courses import stored_outcomes
 from handlers.staff.decisions import (
     announce_promotions,
     seat_freed,
@@ -62,7 +63,7 @@ async def _app_block(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> st
         if position:
             lines.append(t("my-app-position", position=position))
     if app.status == "rejected" and app.reason:
-        lines.append(t("my-app-reason", reason=app.reason))
+        lines.append(t("my-app-reason", reason=reason_text(t, app.reason)))
     lines += await _history_lines(t, repo, app, centre)
     return "\n".join(lines)
 
@@ -304,6 +305,7 @@ async def data_view(t: BoundTranslator, repo: Repos, user: UserDTO) -> str:
                 status=status_label(t, app.status),
             )
         )
+        lines.extend(await stored_outcomes(t, repo, app.id))
     conversations = await repo.conversations.for_user(user.id)
     if conversations:
         lines.append(t("my-data-conversations", count=len(conversations)))

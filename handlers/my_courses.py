@@ -4,6 +4,8 @@ two taps; the employer's name optional)."""
 
 from __future__ import annotations
 
+from html import escape
+
 from aiogram import Bot, F
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -18,6 +20,7 @@ from bot.formatting import fmt_datetime
 from bot.i18n import BoundTranslator, Translator
 from bot.outcomes import FollowUpCB, MyCoursesCB, send_certificate
 from bot.routing import FeatureRouter
+from bot.services.outcomes.answers import shown
 from bot.telegram_utils import show, split_text
 from db.dto import ApplicationDTO, UserDTO
 from db.dto_outcomes import COMPLETED, EMPLOYED, FOLLOW_UP_OUTCOMES
@@ -259,3 +262,27 @@ async def got_employer(
         app.id, int(data.get("wave", 0)), clock.now(), employer=name
     )
     await message.answer(t("followup-thanks"))
+
+
+async def stored_outcomes(t: BoundTranslator, repo: Repos, application_id: int) -> list[str]:
+    """What "My data" lists about an application beyond the form: the answers to the
+    extra questions, the certificate and the follow-up answers (employer included)."""
+    lines = []
+    answers = (await repo.outcomes.answers([application_id]))[application_id]
+    for q in await repo.outcomes.questions(answers):
+        lines.append(f"   {escape(t.pick(q.text))}: {escape(shown(q, answers[q.id], t.locale))}")
+    cert = await repo.outcomes.certificate(application_id)
+    if cert:
+        lines.append("   " + t("mycourses-certificate", number=cert.number, issuer=cert.issuer))
+    waves = (await repo.outcomes.follow_ups([application_id])).get(application_id, {})
+    for wave, f in sorted(waves.items()):
+        lines.append(
+            "   "
+            + t(
+                "mydata-followup",
+                months=wave,
+                answer=t.plain("followup-outcome-" + f.outcome) if f.outcome else "—",
+                employer=f.employer or "—",
+            )
+        )
+    return lines

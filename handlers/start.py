@@ -11,6 +11,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.callbacks import LangCB
 from bot.config import LOCALES, Settings
+from bot.contacts import contacts_block
 from bot.filters import TextKey
 from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import language_picker
@@ -41,20 +42,24 @@ async def cmd_start(
         payload = None
     if user.id in settings.admin_ids:
         await repo.staff.ensure_admins(frozenset({user.id}))
-    course_code = None
+    course_code = centre_code = None
     if payload:
         if payload.startswith("c_"):
             course_code = payload[2:]
+        elif payload.startswith("ctr_"):
+            centre_code = payload[4:]
         else:
             await repo.users.set_source_if_empty(user.id, payload)
     if user.locale is None:
         # First visit: choose the language first (Telegram's language pre-selected).
-        await state.update_data(pending_course=course_code)
+        await state.update_data(pending_course=course_code, pending_centre=centre_code)
         await message.answer(t("start-choose-language"), reply_markup=language_picker(t.locale))
         return
     await send_main_menu(message, t, repo, settings, "start-welcome-back")
     if course_code:
         await catalogue.open_course_by_code(message, course_code, t, repo, user)
+    elif centre_code:
+        await catalogue.open_centre_by_code(message, centre_code, t, repo)
 
 
 @router.message(Command("language"))
@@ -104,8 +109,11 @@ async def set_language(
         key = "menu-main"
     await send_main_menu(message, t, repo, settings, key)
     course_code = data.get("pending_course")
+    centre_code = data.get("pending_centre")
     if isinstance(course_code, str):
         await catalogue.open_course_by_code(message, course_code, t, repo, user)
+    elif isinstance(centre_code, str):
+        await catalogue.open_centre_by_code(message, centre_code, t, repo)
 
 
 @router.message(Command("help"))
@@ -116,10 +124,25 @@ async def show_help(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
+    user: UserDTO | None = None,
 ) -> None:
     # Inside a form, say that it ended before the help (as every menu button does).
     await leave_form(message, state, t, repo, settings)
     await send_main_menu(message, t, repo, settings, "help-text")
+    # The contacts of the centres they applied to: whom to call.
+    blocks: list[str] = []
+    seen: set[int] = set()
+    for app in await repo.applications.live_for_user(user.id) if user else []:
+        course = await repo.catalogue.course(app.course_id)
+        if course is None or course.centre_id in seen:
+            continue
+        seen.add(course.centre_id)
+        centre = await repo.catalogue.centre(course.centre_id)
+        block = contacts_block(t, centre) if centre else ""
+        if block:
+            blocks.append(block)
+    if blocks:
+        await message.answer("\n\n".join([t("contacts-help-header"), *blocks]))
 
 
 @router.message(Command("cancel"))

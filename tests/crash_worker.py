@@ -1,4 +1,5 @@
-"""A bot process for the crash test: ``python -m tests.crash_worker CONCURRENCY``.
+"""A bot process for the crash and freeze tests:
+``python -m tests.crash_worker CONCURRENCY [STALE_AFTER BATCH_SIZE]``.
 
 Imports everything, then waits for the Bot API's URL on stdin (the test starts its fake
 server and prepares the database meanwhile); takes BOT_TOKEN, DATABASE_URL and
@@ -16,15 +17,18 @@ from bot.config import load_settings
 from bot.runner import BotProcess
 
 
-async def main(concurrency: int) -> None:
+async def main(concurrency: int, extra: list[str]) -> None:
     api_url = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     env = {**os.environ, "BOT_API_URL": api_url.strip()}
     settings = load_settings(env, require_token=True)
-    process = BotProcess(settings, seed_catalog=False, outbox_options={"concurrency": concurrency})
+    options: dict[str, object] = {"concurrency": concurrency}
+    if extra:
+        options.update(stale_after=float(extra[0]), batch_size=int(extra[1]))
+    process = BotProcess(settings, seed_catalog=False, outbox_options=options)
     await process.start(polling=False)
     print("started", flush=True)
     await asyncio.Event().wait()  # until SIGKILL
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2:]))

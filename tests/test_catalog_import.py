@@ -20,6 +20,7 @@ from bot.services.catalog import (
     import_catalog,
     parse_catalog,
 )
+from bot.services.catalog.model import MAX_CLASSES
 from db.database import Database
 from db.models import Centre, ClassSession, Course, District, Group, Question, Region
 
@@ -226,18 +227,19 @@ def test_many_errors_reported_at_once_with_exact_lines() -> None:
     errors = errors_of(text)
     assert errors == [
         "bad.yaml:4: region 'kz-zhambyl': 'kind' must be one of region, city, not 'oblast'",
-        "bad.yaml:5: region 'kz-zhambyl': 'name' has no text in ky",
         "bad.yaml:7: centre 'taraz-it': missing 'address'",
         "bad.yaml:11: centre 'taraz-it': unknown key 'adress' (did you mean 'address'?); "
-        "allowed here: code, region, name, city, address, latitude, longitude, timezone, faq",
+        "allowed here: code, region, name, city, address, latitude, longitude, timezone, faq, "
+        "contacts",
         "bad.yaml:12: centre 'taraz-it': 'latitude' must be between -90 and 90, not 142.9",
         "bad.yaml:14: centre 'taraz-it': 'timezone': unknown time zone 'Asia/Almati' "
         "(did you mean 'Asia/Almaty'?); use an IANA name like Asia/Almaty",
         "bad.yaml:22: course 'taraz-java': 'start_date': there is no such date as 2026-12-32",
         "bad.yaml:23: course 'taraz-java': 'enrolment_open' must be true or false, not 'maybe'",
         "bad.yaml:29: group 'taraz-java-1': 'capacity' must be a positive whole number",
-        "bad.yaml:31: group 'taraz-java-1', weekly: 'days' must be one of "
-        "mon, tue, wed, thu, fri, sat, sun, not 'wedn' (did you mean 'wed'?)",
+        "bad.yaml:31: group 'taraz-java-1', weekly: 'days': 'wedn' is not a week day; write "
+        "mon, tue, … or пн, вт, … (дс, сс, … in Kazakh; дш, шш, … in Kyrgyz)"
+        " (did you mean 'wed'?)",
         "bad.yaml:33: group 'taraz-java-1', weekly: 'end' 17:00 must be after 'start' 18:30",
     ]
 
@@ -344,10 +346,39 @@ def test_weekly_rule_gives_the_right_utc_instants() -> None:
 def test_merge_keys_fill_in_shared_fields() -> None:
     text = SMALL.replace(
         "    weekly:\n      days: [mon, wed]",
-        "    weekly:\n      <<: &evening {days: [mon, wed], start: '18:30', end: '20:30'}\n"
+        "    weekly:\n      <<: {days: [mon, wed], start: '18:30', end: '20:30'}\n"
         "      days: [mon, wed]",
     ).replace('      start: "18:30"\n      end: "20:30"\n', "")
     assert parse_catalog(text).sessions == parse_catalog(SMALL).sessions
+
+
+def test_anchors_and_aliases_are_refused() -> None:
+    """An alias repeats a whole subtree: a few kilobytes could stand for millions of
+    classes. Refused with the line, before anything is expanded."""
+    anchored = SMALL.replace("    weekly:\n", "    weekly: &evening\n", 1)
+    [error] = errors_of(anchored)
+    assert "anchors (&name) are not allowed" in error
+    assert error.startswith(f"bad.yaml:{line_of(anchored, 'weekly: &evening')}:")
+    # The classic "billion laughs", shrunk: nine levels of ten aliases each.
+    levels = ["a0: &a0 [x]"] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)
+    ]
+    [error] = errors_of("\n".join(levels) + "\n")
+    assert "are not allowed" in error
+
+
+def test_a_file_cannot_make_more_than_max_classes() -> None:
+    """Weekly rules multiply lines into classes: the total per file is capped."""
+    rules = "".join(
+        f"      - days: [mon, tue, wed, thu, fri, sat, sun]\n"
+        f'        start: "{8 + n // 2:02d}:{n % 2 * 30:02d}"\n'
+        f'        end: "{8 + n // 2:02d}:{n % 2 * 30 + 15:02d}"\n'
+        "        from: 2027-01-01\n        until: 2029-01-01\n"
+        for n in range(30)  # 30 rules x 731 days: 21,930 classes
+    )
+    text = f"groups:\n  - code: g1\n    weekly:\n{rules}"
+    errors = errors_of(text)
+    assert any(f"more than {MAX_CLASSES} classes" in e for e in errors), errors
 
 
 # ---------------------------------------------------------------------- importing

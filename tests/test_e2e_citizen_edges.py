@@ -118,6 +118,7 @@ async def test_no_on_withdraw_question_restores_the_list_in_place(harness: BotHa
     await fill_form_until_summary(chat, h, course)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
     title = pick_text(course.title, "en")
     chat.tap_key("menu-my-applications")
     listing = await chat.expect(title)

@@ -16,6 +16,7 @@ from tests.test_e2e_signup import (
     start_and_choose_language,
     taraz,
 )
+from tests.test_staff_support import staff_card_sent
 
 
 @pytest.fixture
@@ -71,11 +72,13 @@ async def test_region_not_listed_goes_on_without_district(h: BotHarness, locale:
     assert district_line in summary.content.splitlines()
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
 
     [app] = await h.repo.applications.for_user(user.id)
     assert app.district_id is None
     assert (app.full_name, app.phone) == ("Турдубаева Айпери", "+996555123456")
     # The staff chat gets the application with a dash for the district.
+    await staff_card_sent(h, app.id)  # through the outbox
     staff_msg = h.staff_group.last_bot_message()
     assert "Турдубаева Айпери" in staff_msg.content
     assert "🏡 —" in staff_msg.content
@@ -116,6 +119,7 @@ async def test_district_edited_from_summary_both_ways(h: BotHarness) -> None:
     assert chat.label("signup-district-unlisted") in summary.content
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
     [app] = await h.repo.applications.for_user(user.id)
     assert app.district_id is None
 

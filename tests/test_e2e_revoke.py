@@ -16,7 +16,7 @@ from sandbox.harness import ADMIN_ID, BotHarness
 from sandbox.telegram import FakeUser
 from tests.e2e import Chat
 from tests.test_broadcast_wizard import citizens, head
-from tests.test_staff_support import open_menu, staff_member
+from tests.test_staff_support import applicant, first_course, open_menu, staff_member
 
 T0 = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
 BOLD = {"type": "bold", "offset": 0, "length": 7}
@@ -80,7 +80,8 @@ async def test_what_goes_out_is_what_the_preview_showed(h: BotHarness) -> None:
 
 
 async def test_removing_a_member_revokes_their_reach(h: BotHarness) -> None:
-    [aida] = await citizens(h, [7811], "en")
+    # An applicant: centre staff announce to the people who applied to their centres.
+    aida, _ = await applicant(h, 7811, "en", (await first_course(h))[0].id, post=False)
     admin = Chat(h, h.admin("en"), "en")
     olga = Chat(h, await staff_member(h, 7812, "en"), "en")
     await schedule_tomorrow(h, olga, "Olga's announcement for everyone.")
@@ -118,7 +119,7 @@ async def test_removing_a_member_revokes_their_reach(h: BotHarness) -> None:
 
 
 async def test_a_broadcast_whose_author_lost_the_role_does_not_fire(h: BotHarness) -> None:
-    [aida] = await citizens(h, [7821], "en")
+    aida, _ = await applicant(h, 7821, "en", (await first_course(h))[0].id, post=False)
     olga: FakeUser = await staff_member(h, 7822, "en")
     await schedule_tomorrow(h, Chat(h, olga, "en"), "Scheduled by a member who leaves.")
     # The role goes without the team screen (as ADMIN_IDS demotion does at start-up).

@@ -10,7 +10,8 @@ from bot.i18n import LANGUAGE_NAMES, pick_text
 from db.dto import CentreDTO, CourseDTO
 from db.models import Application, FsmState, FunnelEvent, User
 from sandbox.harness import STAFF_CHAT_ID, BotHarness
-from tests.e2e import Chat
+from tests.e2e import Chat, plain
+from tests.test_staff_support import staff_card_sent
 
 LOCALES = ("kk", "ky", "ru", "en")
 
@@ -109,8 +110,26 @@ async def test_full_signup_in_each_language(h: BotHarness, locale: str) -> None:
     summary = user.last_bot_message()
     assert "Серикова Аида" in summary.content
     assert f"+7700{user.id:07d}" in summary.content
+    h.server.clear_requests()
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:25])
+    await chat.expect_key("signup-next-steps")
+    # The confirmation comes before «Main menu 👇» (which points at the keyboard below it).
+    texts = [m.content for m in user.bot_messages()]
+    assert texts[-2].startswith(plain(chat.text("signup-done", id=1))[:25]), texts[-2:]
+    assert texts[-1] == chat.label("signup-next-steps")
+    # The press is answered before the slow part, the post to the staff chat.
+    await h.server.wait_for(
+        lambda r: r.method == "sendMessage" and r.params.get("chat_id") == STAFF_CHAT_ID
+    )
+    calls = [
+        (r.method, r.params.get("chat_id"))
+        for r in h.server.requests
+        if r.method in ("answerCallbackQuery", "sendMessage")
+    ]
+    assert calls.index(("answerCallbackQuery", None)) < calls.index(
+        ("sendMessage", STAFF_CHAT_ID)
+    ), calls
 
     apps = await h.repo.applications.for_user(user.id)
     assert len(apps) == 1
@@ -131,6 +150,7 @@ async def test_full_signup_in_each_language(h: BotHarness, locale: str) -> None:
     assert kinds == ["started", "submitted"]
     assert chat.label("menu-catalogue") in user.reply_keyboard_buttons()
     # The staff chat got the application (in the default locale).
+    await staff_card_sent(h, app.id)  # through the outbox
     staff_msg = h.staff_group.last_bot_message()
     assert "Серикова Аида" in staff_msg.content
     assert staff_msg.raw.get("has_protected_content") is True  # cannot be forwarded on
@@ -183,13 +203,24 @@ async def test_bad_inputs_get_clear_replies_and_change_nothing(h: BotHarness) ->
     await chat.expect_key("signup-expect-phone")
     chat.say("8 701 123-45-67")
     await chat.expect_key("signup-phone-saved", phone="+77011234567")
-    await chat.expect(chat.text("signup-ask-district", region="")[:15])
+    first = await chat.expect(chat.text("signup-ask-district", region="")[:15])
+    assert first.buttons()
 
-    # Text where a button is expected: told to use the buttons, asked again.
+    # Text where a button is expected: told to use the buttons, asked again; the earlier
+    # copy of the question loses its buttons (only the latest one answers).
     chat.say("Байзак")
     await chat.expect_key("signup-use-buttons")
+    district_msg = await chat.expect(chat.label("signup-other-region"), button=True)
+    assert district_msg.message_id != first.message_id
+    [earlier] = [m for m in user.bot_messages() if m.message_id == first.message_id]
+    assert earlier.buttons() == []
+    chat.say("Байзак")  # and again: the second copy loses them too
+    third = await chat.expect(chat.label("signup-other-region"), button=True)
+    assert third.message_id != district_msg.message_id
+    [second] = [m for m in user.bot_messages() if m.message_id == district_msg.message_id]
+    assert second.buttons() == []
+    district_msg = third
     # A forged district id (not in the region) is refused.
-    district_msg = user.last_bot_message()
     query = user.press("su:d:99999", district_msg.message_id)
     answer = await user.wait_callback_answer(query["id"])
     assert answer.text == chat.label("error-stale-button")
@@ -259,6 +290,7 @@ async def test_restart_in_the_middle_of_the_form_continues(h: BotHarness) -> Non
     await chat.expect(chat.label("signup-confirm"), button=True)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
     [app] = await h.repo.applications.for_user(user.id)
     assert (app.full_name, app.phone) == ("Серікова Аида", "+77015554433")
 
@@ -329,6 +361,7 @@ async def test_back_and_edit_in_summary(h: BotHarness) -> None:
     await chat.expect(chat.label("signup-confirm"), button=True)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
     [app] = await h.repo.applications.for_user(user.id)
     assert (app.full_name, app.phone, app.group_id) == (
         "Asanova Aida",
@@ -346,6 +379,7 @@ async def test_one_live_application_per_course_and_withdraw(h: BotHarness) -> No
     await fill_form_until_summary(chat, h, course)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
 
     # The course card now shows the application instead of "Sign up".
     user.send_command("start", args=f"c_{course.code}")
@@ -399,6 +433,7 @@ async def test_my_data_shows_and_erases(h: BotHarness) -> None:
     await fill_form_until_summary(chat, h, course)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
 
     await h.repo.users.set_source_if_empty(user.id, "radio_ad")
     chat.tap_key("menu-my-data")
@@ -461,6 +496,8 @@ async def test_every_callback_answered_exactly_once(h: BotHarness) -> None:
     await fill_form_until_summary(chat, h, course)
     await chat.press_key("signup-confirm")
     await chat.expect(chat.text("signup-done", id=1)[:20])
+    await chat.expect_key("signup-next-steps")
+    await staff_card_sent(h, 1)
     answers = h.server.requests_for("answerCallbackQuery")
     assert answers and all(r.ok for r in answers)
     ids = [r.params["callback_query_id"] for r in answers]
@@ -470,4 +507,6 @@ async def test_every_callback_answered_exactly_once(h: BotHarness) -> None:
     # Nothing the bot sent was refused by the (strict) fake server.
     refused = [r for r in h.server.requests if not r.ok and r.method != "getUpdates"]
     assert refused == []
-    assert STAFF_CHAT_ID in {r.chat_id for r in h.server.requests_for("sendMessage")}
+    await h.server.wait_for(
+        lambda r: r.method == "sendMessage" and r.params.get("chat_id") == STAFF_CHAT_ID
+    )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import text
 
 from bot.fsm_storage import storage_key
+from bot.i18n import pick_text
+from bot.notify import staff_message_of
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat, plain
 from tests.test_e2e_signup import (
@@ -212,6 +216,7 @@ async def test_submissions_per_day_are_limited(tmp_path: Path, template_db: Path
         await fill_form_until_summary(chat, h, course)
         await chat.press_key("signup-confirm")
         await chat.expect(chat.text("signup-done", id=1)[:20])
+        await chat.expect_key("signup-next-steps")  # after the confirmation (issue 16)
         # Withdrawn, then applied again: a second card today (consent is not asked twice
         # at the same centre).
         [app] = await h.repo.applications.for_user(user.id)
@@ -240,3 +245,62 @@ async def test_submissions_per_day_are_limited(tmp_path: Path, template_db: Path
         assert answer.text == chat.label("signup-daily-limit", limit=2)
         assert answer.show_alert
         assert await h.app.storage.get_state(_key(h, user.id)) is None
+
+
+async def test_staff_cards_go_through_the_outbox_and_a_new_application_reuses_the_card(
+    h: BotHarness,
+) -> None:
+    from sandbox.harness import STAFF_CHAT_ID
+
+    def to_staff(r: Any) -> bool:
+        return r.method == "sendMessage" and int(r.params["chat_id"]) == STAFF_CHAT_ID
+
+    centre, course = await taraz(h)
+    user = h.user(5601, language_code="en")
+    chat = Chat(h, user, "en")
+    await start_and_choose_language(chat, "en")
+    await open_course(chat, centre, course)
+    await fill_form_until_summary(chat, h, course)
+    # Telegram says "too many requests" to the first card: it is delayed, not lost.
+    h.server.inject("sendMessage", chat_id=STAFF_CHAT_ID, status=429, retry_after=1)
+    await chat.press_key("signup-confirm")
+    await chat.expect(chat.text("signup-done", id=1)[:20])
+    await h.server.wait_for(lambda r: to_staff(r) and r.ok, timeout=10)
+    assert [r.response_status for r in h.server.requests_for("sendMessage") if to_staff(r)] == [
+        429,
+        200,
+    ]
+    [card] = h.staff_group.bot_messages()
+    assert "№ 1" in card.content and card.raw.get("has_protected_content") is True
+
+    # Withdrawn and sent again: the same card shows the new application, no second card.
+    [app] = await h.repo.applications.for_user(user.id)
+    await h.repo.applications.cancel_by_user(user.id, app.id)
+    await open_course(chat, centre, course)
+    await chat.press_key("course-signup")  # consent was given to this centre already
+    await chat.expect(chat.text("signup-ask-name")[:20])
+    chat.say("Serikova Aida")
+    await chat.expect(chat.text("signup-ask-phone")[:20])
+    chat.tap_key("signup-share-phone")
+    await chat.expect(chat.text("signup-ask-district", region="")[:15])
+    districts = await h.repo.catalogue.districts(centre.region_id)
+    await chat.press(pick_text(districts[0].name, "en"))
+    await chat.press_key("signup-any-group")
+    await chat.expect(chat.label("signup-confirm"), button=True)
+    await chat.press_key("signup-confirm")
+    await chat.expect(chat.text("signup-done", id=2)[:20])
+    await chat.expect_key("signup-next-steps")  # after the confirmation (issue 16)
+    await h.server.wait_for(  # the card edited to the new application, through the outbox
+        lambda r: r.method == "editMessageText" and r.ok and "№ 2" in str(r.params.get("text"))
+    )
+    [card] = h.staff_group.bot_messages()
+    assert "№ 2" in card.content and "№ 1" not in card.content
+    # Deciding from it acts on the new application (the outbox records the card's new
+    # owner once the edit is through).
+    for _ in range(100):
+        if await staff_message_of(h.repo, 2) is not None:
+            break
+        await asyncio.sleep(0.05)
+    where = await staff_message_of(h.repo, 2)
+    assert where == (STAFF_CHAT_ID, card.message_id)
+    assert await staff_message_of(h.repo, 1) is None

@@ -22,7 +22,7 @@ TOOLS = ("sandbox", "tests", "bench")
 
 # Top to bottom. Each entry names a module or a package (and everything in it).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("assembly", ("bot.factory", "bot.runner", "bot.webhook")),
+    ("assembly", ("bot.factory", "bot.runner", "bot.webhook", "bot.observability")),
     ("handlers", ("handlers",)),
     (
         "services",
@@ -39,6 +39,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.support",
             "bot.revoke",
             "bot.outcomes",
+            "bot.maintenance",
+            "bot.staff_chats",
         ),
     ),
     (
@@ -56,8 +58,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.filters",
             "bot.roles",
             "bot.formatting",
+            "bot.contacts",
             "bot.telegram_utils",
             "bot.broadcast_content",
+            "bot.logs",
         ),
     ),
     ("db", ("db",)),

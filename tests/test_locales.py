@@ -33,6 +33,7 @@ SAME_AS_ENGLISH_OK = {
     "support-person-head",
     "support-person-phones",
     "support-said",
+    "schedule-btn-regular",
 }
 
 

@@ -469,7 +469,7 @@ def test_follow_up_and_absence_settings() -> None:
 
 async def test_migration_keeps_applications(any_db: Database) -> None:
     db = any_db
-    await db.downgrade("-1")
+    await db.downgrade("0003_conversations")  # before the outcomes migration
     cat = await make_catalogue(db)
     await make_users(db, [1])
     async with db.transaction() as s:
@@ -502,3 +502,35 @@ async def test_migration_keeps_applications(any_db: Database) -> None:
     await db.migrate()
     async with db.read() as s:
         assert (await s.scalar(select(Application.full_name))) == "Aida"
+
+
+async def test_erasure_removes_answers_certificates_and_follow_ups(any_db: Database) -> None:
+    repo = Repos.create(any_db)
+    _, (app_id,) = await _trainees(any_db, 1)
+    async with any_db.transaction() as s:
+        s.add(
+            Question(
+                id=1, code="q", kind="text", text={"en": "Q"}, options=[], required=True, sort=0
+            )
+        )
+        await s.flush()
+        s.add(Answer(application_id=app_id, question_id=1, value="Free text about me"))
+        s.add(
+            Certificate(
+                application_id=app_id, number="N-1", issued_on=date(2027, 1, 1), issuer="ISDEL"
+            )
+        )
+        s.add(FollowUp(application_id=app_id, wave=1, outcome="it", employer="Bilim LLP"))
+    await repo.outcomes.set_progress(
+        [app_id], "dropped", actor_id=9, now=NOW, reason="job", note="Private note"
+    )
+    async with any_db.transaction() as s:
+        app = await s.get(Application, app_id)
+        assert app is not None
+        app.status = "cancelled"
+    await repo.users.erase(1)
+    async with any_db.read() as s:
+        for model in (Answer, Certificate, FollowUp, Application):
+            assert (await s.scalar(select(model).limit(1))) is None, model
+        audit = [str(a) for a in await s.scalars(select(AuditLog.after))]
+    assert not any("Private note" in a for a in audit)  # the note never reaches the log

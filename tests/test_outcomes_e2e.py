@@ -22,6 +22,8 @@ from bot.i18n import pick_text
 from db.models import Answer, AuditLog, Delivery, FollowUp, Question
 from handlers.attendance import AttAction, AttendanceCB, Mark
 from handlers.staff.common import clip
+from handlers.staff.decisions import card_text
+from handlers.staff.export import build_table
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat
 from tests.test_e2e_signup import agree_to_consent, open_course, start_and_choose_language
@@ -250,6 +252,24 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     # Sent again by its file id: the same file, not generated twice.
     assert len(again) == 2 and again[0].file.file_id == again[1].file.file_id
 
+    # The staff card and the export show the answers, the progress and the certificate.
+    t_en = h.app.translator.bind("en")
+    card_a = await card_text(t_en, h.repo, app_a)
+    assert (
+        "• What do you do now?: Student" in card_a and "• Year of birth (e.g. 1998): 1999" in card_a
+    )
+    current = [await h.repo.applications.get(a.id) for a in apps.values()]
+    table = await build_table(t_en, h.repo, [a for a in current if a], trainees=True)
+    column = {name: i for i, name in enumerate(table.headers)}
+    row_a = next(r for r in table.rows if r[0] == app_a.id)
+    assert row_a[column["Progress"]] == "completed"
+    assert row_a[column["Certificate No."]] == "TARAZIT-0001"
+    assert row_a[column["Any programming experience?"]] == "At school, Online courses"
+    row_kk = next(r for r in table.rows if r[0] == apps["kk"].id)
+    assert (
+        row_kk[column["Progress"]] == "dropped out" and row_kk[column["What do you do now?"]] == ""
+    )
+
     # ---- 7. follow-ups: answered by one, reminded once to the other, never more ------
     await moved(h, end + 31 * DAY)
     ask = await chat.expect("Месяцев после окончания курса")
@@ -285,6 +305,12 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     )
     assert again == "skipped"
 
+    # "My data" lists what is kept beyond the form: answers, certificate, follow-ups.
+    chat.tap_key("menu-my-data")
+    mydata = await chat.expect("Bilim Soft LLP")
+    assert "Ваше образование: Колледж" in mydata.content
+    assert "Сертификат № TARAZIT-0001" in mydata.content
+
     # ---- 8. the programme report, checked against what happened above ----------------
     admin.send_command("admin")
     await staff.expect(staff.label("outcomes-section-button"), button=True)
@@ -295,6 +321,7 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     text = await staff.expect("Applied 4 → accepted 4 → started 4 → completed 2")
     assert "dropped out 2; certified 2" in text.content
     assert "Found a job 1; Other 1" in text.content
+    assert "▓▓▓▓▓░░░░░ 2 Completed" in text.content  # bars a phone shows as they are
     report = await staff.expect("📑 Programme report · all time")
     assert report.file is not None
     book = load_workbook(io.BytesIO(report.file.data))
@@ -305,4 +332,23 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     employment = {r[0]: r[1] for r in book["What do you do now"].iter_rows(values_only=True)}
     # Only Aida was asked (the others applied without the form): one row, hers.
     assert employment["Student"] == 1 and len(employment) == 2
+    # Statistics break the applications down by the choice questions' answers.
+    admin.send_command("admin")
+    await staff.expect(staff.label("staff-section-stats"), button=True)
+    await staff.press_key("staff-section-stats")
+    await staff.expect(staff.text("stats-choose-period"))
+    await staff.press_key("stats-period-all")
+    stats = await staff.expect("❓ What do you do now? — answers: Student 1")
+    assert "❓ Any programming experience? — answers: At school 1; Online courses 1" in (
+        stats.content
+    )
+    # A free date range: the period of the sign-ups above, typed as two dates.
+    await staff.press_key("outcomes-btn-range")
+    await staff.expect(staff.text("outcomes-range-ask"))
+    admin.send_text("31.12.2026 - 01.12.2026")
+    await staff.expect(staff.text("outcomes-range-invalid"))
+    # (applications are stamped by the database's wall clock, not the test's clock)
+    admin.send_text("01.01.2026 - 31.12.2030")
+    ranged = await staff.expect("January 1, 2026 – December 31, 2030")
+    assert "❓ What do you do now? — answers: Student 1" in ranged.content
     assert refused_requests(h) == []

@@ -250,3 +250,50 @@ async def test_upcoming_classes_start_from_now_and_ended_ones_are_recent(h: BotH
         f"{when(running.starts_at)} · 👍0 👎0 ❔0",
         f"{when(ended.starts_at)} · 👍0 👎0 ❔0",
     ]
+
+
+async def test_todays_classes_and_all_present_then_the_exceptions(h: BotHarness) -> None:
+    """From the staff menu, today's classes; «All present» marks everyone not marked yet,
+    then a tap marks the one who did not come."""
+    course = (await h.repo.catalogue.courses())[0]
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    group = (await h.repo.catalogue.groups(course.id))[0]
+    names = {TRAINEE: "Серікова Аида", TRAINEE + 1: "Асанов Бекзат", TRAINEE + 2: "Ким Анна"}
+    async with h.app.db.transaction() as s:
+        for uid, name in names.items():
+            await h.repo.users.upsert_seen(uid, first_name="x", username=None, language_code="kk")
+            s.add(
+                Application(
+                    user_id=uid,
+                    course_id=course.id,
+                    group_id=group.id,
+                    full_name=name,
+                    phone=f"+7701000000{uid % 10}",
+                    status="accepted",
+                    consent_at=T0,
+                )
+            )
+    starts = T0 + H  # today, 12:00 in Taraz
+    session = await h.repo.schedule.add(group.id, starts, starts + H, "101", actor_id=ADMIN_ID)
+    await h.repo.schedule.add(group.id, T0 + 30 * H, T0 + 31 * H, "101", actor_id=ADMIN_ID)
+    await moved(h, starts + H / 2)
+
+    admin = h.admin("ru")
+    staff = Chat(h, admin, "ru")
+    admin.send_command("admin")
+    await staff.expect(staff.label("attendance-today"), button=True)
+    await staff.press_key("attendance-today")
+    today = await staff.expect(staff.text("attendance-today-title")[:12])
+    label = f"▶️ 12:00 · {pick_text(course.title, 'ru')} · {pick_text(group.name, 'ru')}"
+    [button] = [b for b in today.buttons() if b.startswith(label)]  # tomorrow's is not listed
+    assert pick_text(centre.city, "ru") in button
+    await staff.press(button)
+    roster = await staff.expect(staff.label("attendance-btn-all-present"), button=True)
+    assert "⚪ Ким Анна" in roster.buttons()
+    await staff.press_key("attendance-btn-all-present")
+    roster = await staff.expect("🟢 Ким Анна", button=True)
+    assert staff.label("attendance-btn-all-present") not in roster.buttons()
+    assert [await h.repo.attendance.get(session.id, uid) for uid in names] == [(None, True)] * 3
+    await staff.press("🟢 Асанов Бекзат")  # the exception
+    await staff.expect("🔴 Асанов Бекзат", button=True)
+    assert await h.repo.attendance.get(session.id, TRAINEE + 1) == (None, False)

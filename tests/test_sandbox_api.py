@@ -130,7 +130,7 @@ async def test_state_lists_personas_and_the_staff_chat(client: Client) -> None:
     state = await client.get("/api/state")
     assert state["bot"]["username"] == "itcourses_sandbox_bot"
     keys = [chat["key"] for chat in state["chats"]]
-    assert keys == ["aida", "bakyt", "olga", "john", "coordinator", "staff"]
+    assert keys == ["aida", "bakyt", "olga", "john", "asel", "coordinator", "naryn-staff", "staff"]
     languages = {c["key"]: c["persona"]["language_code"] for c in state["chats"]}
     assert [languages[k] for k in ("aida", "bakyt", "olga", "john")] == ["kk", "ky", "ru", "en"]
     staff = state["chats"][-1]
@@ -508,3 +508,44 @@ async def test_one_sandbox_per_data_directory(tmp_path: Path) -> None:
             await Sandbox(settings, data_dir=tmp_path).start()
     async with Sandbox(settings, data_dir=tmp_path):  # free again once stopped
         pass
+
+
+async def test_the_centre_manager_persona_sees_her_centre_only(client: Client) -> None:
+    """Asel manages one lyceum: her staff menu names it, her lists hold its applications
+    only, and its staff chat is the one bound to it."""
+    from sandbox.web.personas import ASEL, CENTRE_CHAT_ID, CENTRE_MANAGER_CENTRE
+
+    assert client.sandbox.process is not None and client.sandbox.process.app is not None
+    repo = client.sandbox.process.app.repo
+    centre = await repo.catalogue.centre_by_code(CENTRE_MANAGER_CENTRE)
+    assert centre is not None
+    bound = await repo.centres.chat_of(centre.id)
+    assert bound is not None and bound.chat_id == CENTRE_CHAT_ID
+    asel = await repo.users.with_scope(ASEL.user_id)
+    assert asel is not None
+    scope = asel.staff
+    assert scope is not None and scope.managed == frozenset({centre.id})
+    await client.post("/api/chats/asel/commands", {"command": "admin"})
+    menu = await client.bot_says(
+        ASEL.user_id, t(client, "ky", "centres-menu-yours", centres="")[:8]
+    )
+    assert "Нарын" in menu["message"]["html"]
+    labels = [b["text"] for row in menu["message"]["inline_keyboard"] for b in row]
+    assert t(client, "ky", "centres-section-contacts") in labels
+
+
+async def test_reset_starts_the_sandbox_again_from_nothing(client: Client) -> None:
+    """The page's «Reset sandbox» button: empty chats and database, the clock back to now,
+    the bot answering again; open pages are told to reload."""
+    await client.post("/api/clock", {"amount": 2, "unit": "days"})
+    await client.post("/api/chats/john/messages", {"text": "hello"})
+    await client.replies(JOHN.user_id)
+    first = client.sandbox.process
+    assert (await client.get("/api/chats/john"))["messages"]
+    assert await client.post("/api/reset") == {"ok": True}
+    await client.event(lambda e: e["type"] == "reset")
+    assert client.sandbox.process is not None and client.sandbox.process is not first
+    assert client.sandbox.clock.offset == timedelta(0)
+    assert (await client.get("/api/chats/john"))["messages"] == []
+    await client.post("/api/chats/john/messages", {"text": "hello"})
+    await client.replies(JOHN.user_id)

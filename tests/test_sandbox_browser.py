@@ -7,6 +7,7 @@ Screenshots of the steps go to docs/screenshots/ for the README.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import os
@@ -91,13 +92,15 @@ class World:
         shown = parse_html(self.translator.get(locale, key, **names)).text
         return shown.split(sentinel)[0].strip()[:40]
 
-    async def page(self, viewport: dict[str, int] = DESKTOP, *, phone: bool = False) -> Any:
+    async def page(
+        self, viewport: dict[str, int] = DESKTOP, *, phone: bool = False, locale: str = "en-GB"
+    ) -> Any:
         context = await self.browser.new_context(
             viewport=viewport,
             device_scale_factor=1,
             is_mobile=phone,
             has_touch=phone,
-            locale="en-GB",
+            locale=locale,
             timezone_id="Asia/Almaty",
             accept_downloads=True,
         )
@@ -555,3 +558,22 @@ async def _bot_call(http: Any, api: str, method: str, **params: Any) -> Any:
         body = await response.json()
         assert body["ok"], body
         return body["result"]
+
+
+async def test_controls_follow_the_browsers_language_and_reset(world: World) -> None:
+    """The sandbox's own controls in Kazakh for a Kazakh browser; «Reset sandbox» starts
+    again from nothing."""
+    from playwright.async_api import expect
+
+    page = await world.page(locale="kk-KZ")
+    assert await page.evaluate("document.documentElement.lang") == "kk"
+    await expect(page.locator(".clock-label")).to_have_text("Бот уақыты")
+    await expect(page.locator(".list-title")).to_have_text("Кім ретінде")
+    reset = page.locator("#reset")
+    await expect(reset).to_have_text("Құмсалғышты тазарту")
+    await world.sandbox.move_clock(timedelta(days=1))
+    first = world.sandbox.process
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await reset.click()
+    await expect(page.locator("#clock-offset")).to_have_text("нақты уақыт")
+    assert world.sandbox.process is not None and world.sandbox.process is not first

@@ -75,6 +75,7 @@ async def test_signup_survives_restart_on_postgres_and_redis(
         await chat.expect(chat.label("signup-confirm"), button=True)
         await chat.press_key("signup-confirm")
         await chat.expect(chat.text("signup-done", id=1)[:15])
+        await chat.expect_key("signup-next-steps")
         [app] = await h.repo.applications.for_user(user.id)
         assert (app.full_name, app.phone, app.status) == (
             "Асанов Бакыт",

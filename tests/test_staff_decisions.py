@@ -7,8 +7,10 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from bot.contacts import contacts_block
 from bot.i18n import pick_text
 from bot.notify import group_schedule
+from db.dto import CentreDTO
 from db.models import AuditLog, Group
 from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.e2e import Chat, plain
@@ -27,8 +29,15 @@ from tests.test_staff_support import (
 __all__ = ["h"]
 
 
-def notice(h: BotHarness, locale: str, key: str, **params: object) -> str:
-    return plain(h.app.translator.get(locale, key, **params))
+def notice(
+    h: BotHarness, locale: str, key: str, centre: CentreDTO | None = None, **params: object
+) -> str:
+    """A notice as the applicant reads it; a seat's notice ends with the centre's phone and
+    hours (``centre``)."""
+    text = h.app.translator.get(locale, key, **params)
+    if centre is not None:
+        text += "\n\n" + contacts_block(h.app.translator.bind(locale), centre, full=False)
+    return plain(text)
 
 
 async def audit_actions(h: BotHarness) -> list[str]:
@@ -63,6 +72,7 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
         h,
         "kk",
         "notice-accepted",
+        await h.repo.catalogue.centre(course.centre_id),
         id=kk_app.id,
         course=title(course, "kk"),
         group=pick_text(group.name, "kk"),
@@ -84,8 +94,13 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
     # Reject: the reason is asked in the staff member's private chat.
     post = staff_message(h, ru_app.id)
     answer = await press_in_group(h, admin, post.message_id, ru.label("staff-btn-reject"))
-    assert answer.text == ru.label("staff-reject-asked-private")
-    await ru.expect(ru.text("staff-reject-ask", id=ru_app.id, name="x", course="y")[:20])
+    # Not a three-second toast: a message in the group says who is asked and where.
+    assert not answer.text
+    where = h.staff_group.last_bot_message()
+    assert where.content.startswith(plain(ru.text("staff-reject-where", who="x", id=ru_app.id))[:3])
+    assert f"№ {ru_app.id}" in where.content and "Admin" in where.content
+    asked = await ru.expect(ru.text("staff-reject-ask", id=ru_app.id, name="x", course="y")[:20])
+    assert ru.label("reject-btn-unreachable") in asked.buttons()
     assert (await h.repo.applications.get(ru_app.id)).status == "pending"
     ru.say("Курс только для жителей Тараза <и> области")
     await ru.expect(ru.text("staff-done-rejected", id=ru_app.id))
@@ -102,9 +117,31 @@ async def test_staff_chat_accept_waitlist_reject(h: BotHarness) -> None:
     assert "Курс только для жителей Тараза <и> области" in post.content
     assert post.buttons() == []
 
+    # A preset reason: one tap, and the citizen reads it in their own language.
+    ky2_user, ky2_app = await applicant(h, 3004, "ky", course.id)
+    post = staff_message(h, ky2_app.id)
+    await press_in_group(h, admin, post.message_id, ru.label("staff-btn-reject"))
+    await ru.expect(ru.text("staff-reject-ask", id=ky2_app.id, name="x", course="y")[:20])
+    await ru.press_key("reject-btn-unreachable")
+    await ru.expect(ru.text("staff-done-rejected", id=ky2_app.id))
+    told = await ky2_user.wait_reply()
+    assert told.content == notice(
+        h,
+        "ky",
+        "notice-rejected",
+        id=ky2_app.id,
+        course=title(course, "ky"),
+        reason=h.app.translator.plain("ky", "reject-reason-unreachable"),
+    )
+    rejected = await h.repo.applications.get(ky2_app.id)
+    assert (rejected.status, rejected.reason) == ("rejected", "preset:unreachable")
+    # Staff read it in theirs.
+    assert ru.label("reject-reason-unreachable") in staff_message(h, ky2_app.id).content
+
     assert await audit_actions(h) == [
         "application.accept",
         "application.waitlist",
+        "application.reject",
         "application.reject",
     ]
     assert refused_requests(h) == []
@@ -189,6 +226,7 @@ async def test_card_under_admin_accept_and_move(h: BotHarness) -> None:
         h,
         "en",
         "notice-moved",
+        await h.repo.catalogue.centre(course.centre_id),
         course=title(course, "en"),
         group=pick_text(target.name, "en"),
         id=app.id,
@@ -231,6 +269,7 @@ async def test_capacity_raise_promotes_the_first_waitlisted(h: BotHarness) -> No
         h,
         "ky",
         "notice-promoted",
+        await h.repo.catalogue.centre(course.centre_id),
         id=waiting.id,
         course=title(course, "ky"),
         group=pick_text(group.name, "ky"),

@@ -234,6 +234,11 @@ async def test_stats_text_and_chart(live: BotHarness) -> None:
     assert chat.text("stats-seats", taken=2, capacity=capacity, pct=round(200 / capacity)) in text
 
     sent = await h.server.wait_for(lambda r: r.method == "sendPhoto" and r.ok)
+    # The press was answered before the slow part: counting, the summary, the chart.
+    methods = [r.method for r in h.server.requests]
+    last_answer = len(methods) - 1 - methods[::-1].index("answerCallbackQuery")
+    last_edit = len(methods) - 1 - methods[::-1].index("editMessageText")
+    assert last_answer < last_edit < methods.index("sendPhoto"), methods[-6:]
     photo = sent.result["photo"][-1]
     stored = h.server.file(photo["file_id"])
     assert stored is not None and stored.data.startswith(PNG)

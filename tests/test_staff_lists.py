@@ -121,3 +121,33 @@ async def test_filters_and_pages_of_a_long_list(h: BotHarness) -> None:
     card = await chat.expect(apps[1].full_name)
     assert len(card.content) <= 4096
     assert refused_requests(h) == []
+
+
+async def test_list_dates_are_the_centres_local_date(h: BotHarness) -> None:
+    """An application sent at 01:30 local time (the evening before in UTC) is listed
+    under the local date, as its card shows it."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import update
+
+    from bot.formatting import fmt_short_date
+    from db.models import Application
+
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    course, _groups = await first_course(h)
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    assert centre.timezone not in ("UTC", "Etc/UTC")  # the test needs a zone ahead of UTC
+    _, app = await applicant(h, 5900, "ru", course.id, post=False)
+    sent = datetime(2026, 12, 5, 20, 30, tzinfo=UTC)  # 6 December after midnight locally
+    async with h.app.db.transaction() as s:
+        await s.execute(update(Application).where(Application.id == app.id).values(created_at=sent))
+
+    await open_menu(chat)
+    await chat.press_key("staff-section-applications")
+    await chat.expect(chat.text("staff-apps-header"))
+    await chat.press_key("staff-btn-show", count=1)
+    listing = await chat.expect(chat.text("staff-apps-page", page=1, pages=1, total=1))
+    local = fmt_short_date(date(2026, 12, 6), "ru")
+    assert local in listing.content, listing.content
+    assert fmt_short_date(date(2026, 12, 5), "ru") not in listing.content

@@ -3,7 +3,7 @@ a term's timetable imported from a YAML document."""
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.formatting import fmt_datetime, fmt_time
 from bot.i18n import pick_text
+from bot.services.catalog import CatalogData
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from db.dto import GroupDTO, SessionDTO
 from db.models import AuditLog, Delivery
@@ -56,7 +57,9 @@ def test_parse_slot() -> None:
     jan5 = date(2027, 1, 5)
     assert parse_slot("20.12 18:30", jan5).day == date(2026, 12, 20)  # just past
     assert parse_slot("20.08 18:30", jan5).day == date(2027, 8, 20)  # ahead this year
-    for bad in ("", "tomorrow 18:30", "10.12", "32.12 10:00", "10.12 25:00", "10.12 18.30"):
+    # A dot in the time is how many people type it (issue 16).
+    assert parse_slot("10.12 18.30", TODAY).start == time(18, 30)
+    for bad in ("", "tomorrow 18:30", "10.12", "32.12 10:00", "10.12 25:00", "10.12 18.3"):
         with pytest.raises(SlotError):
             parse_slot(bad, TODAY)
 
@@ -110,10 +113,17 @@ async def test_add_move_cancel_a_class(h: BotHarness) -> None:
         chat.label("staff-group-seats", group=pick_text(group.name, "en"), taken=2, capacity=5)
     )
     await chat.press_key("schedule-btn-sessions")
-    await chat.expect(tz)
+    # Times are shown as the centre's local time, named by its city, not "Asia/Almaty".
+    listing = await chat.expect(pick_text(centre.city, "en"))
+    assert tz not in listing.content
     await chat.press_key("schedule-btn-add")
     await chat.expect(
-        chat.text("schedule-ask-add", group=pick_text(group.name, "en"), tz=tz, length="2:30")
+        chat.text(
+            "schedule-ask-add",
+            group=pick_text(group.name, "en"),
+            tz=pick_text(centre.city, "en"),  # the city, not the zone's code (issue 16)
+            length="2:30",
+        )
     )  # a class without an end lasts as long as the group's (10:00-12:30)
 
     chat.say("2026-11-01 10:00")
@@ -197,7 +207,20 @@ async def test_add_move_cancel_a_class(h: BotHarness) -> None:
     assert refused_requests(h) == []
 
 
-async def test_import_a_timetable_document(h: BotHarness) -> None:
+async def test_import_a_timetable_document(h: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from handlers.staff.schedule import timetable
+
+    parsed_in: list[bool] = []
+    from bot.services.catalog import parse_catalog as parse
+
+    def parse_and_note_the_thread(text: str, name: str) -> CatalogData:
+        parsed_in.append(threading.current_thread() is threading.main_thread())
+        return parse(text, name)
+
+    # The file is parsed in a worker thread, never on the event loop.
+    monkeypatch.setattr(timetable, "parse_catalog", parse_and_note_the_thread)
     admin = h.admin("ru")
     chat = Chat(h, admin, "ru")
     course, groups = await first_course(h)
@@ -225,6 +248,7 @@ async def test_import_a_timetable_document(h: BotHarness) -> None:
     errors = await chat.expect(chat.text("schedule-import-errors", count=1)[:20])
     assert "bad.yaml:" in errors.content
 
+    extra_day = second.starts_at.astimezone(local).date() + timedelta(days=1)
     yaml = f"""groups:
   - code: {group.code}
     capacity: 2
@@ -239,18 +263,36 @@ async def test_import_a_timetable_document(h: BotHarness) -> None:
         start: "{second.starts_at.astimezone(local):%H:%M}"
         end: "{second.ends_at.astimezone(local):%H:%M}"
         cancelled: true
+      - date: {extra_day:%Y-%m-%d}
+        start: "07:00"
+        end: "08:00"
 """
     admin.send_document(yaml.encode(), "term.yaml")
+    # First a preview: what moves, what is cancelled; nothing is saved yet, nobody told.
+    preview = await chat.expect(chat.text("schedule-import-preview", file="term.yaml")[:12])
+    assert plain(chat.text("schedule-preview-moved", count=1)) in preview.content
+    assert plain(chat.text("schedule-preview-cancelled", count=1)) in preview.content
+    assert plain(chat.text("schedule-preview-added", count=1)) in preview.content
+    assert "→" in preview.content  # the old time and the new one
+    unchanged = await h.repo.catalogue.session(first.id)
+    assert unchanged is not None and unchanged.starts_at == first.starts_at
+    assert kk.bot_messages() == []
+    await chat.press_key("schedule-btn-import-yes")
     done = await chat.expect(chat.text("schedule-import-done", file="term.yaml"))
-    assert plain(h.app.translator.plural("ru", "schedule-import-changes", 2)) in done.content
+    # bad.yaml, then term.yaml for the preview and again for the import: off the main thread
+    assert parsed_in == [False, False, False]
+    assert plain(h.app.translator.plural("ru", "schedule-import-changes", 3)) in done.content
     moved = await h.repo.catalogue.session(first.id)
     assert moved is not None
     assert moved.starts_at.astimezone(local).time() == time(14, 0) and moved.room == "305"
     cancelled = await h.repo.catalogue.session(second.id)
     assert cancelled is not None and cancelled.cancelled
 
-    # One message to the trainee with both changes, in Kazakh.
+    # One message to the trainee with the three changes, in Kazakh: the imported class
+    # is announced as one added by hand is.
     told = await kk.wait_reply()
+    extra = datetime.combine(extra_day, time(7, 0), tzinfo=local)
+    assert fmt_datetime(extra, tz, "kk") in told.content
     assert plain(h.app.translator.get("kk", "schedule-notice-header")) in told.content
     assert fmt_datetime(first.starts_at, tz, "kk") in told.content
     assert fmt_datetime(moved.starts_at, tz, "kk") in told.content
@@ -267,7 +309,7 @@ async def test_import_a_timetable_document(h: BotHarness) -> None:
     assert audit is not None and audit.target_id == "term.yaml"
     assert audit.after == {
         "groups": {"created": 0, "updated": 1},
-        "sessions": {"created": 0, "updated": 2},
+        "sessions": {"created": 1, "updated": 2},
     }
     assert refused_requests(h) == []
 
@@ -393,17 +435,25 @@ async def test_import_offers_a_template_of_the_group_that_imports_once_edited(
     for s in upcoming:
         assert f"      - code: {s.code}\n" in template
     example = last.starts_at.astimezone(local) + timedelta(weeks=1)
-    assert f'      - date: {example:%Y-%m-%d}\n        start: "{example:%H:%M}"' in template
+    # The examples are comments: the template sent back unchanged adds nothing.
+    assert f'    #   - date: {example:%Y-%m-%d}\n    #     start: "{example:%H:%M}"' in template
+    admin.send_document(template.encode(), document["file_name"])
+    await chat.expect(chat.text("schedule-import-preview", file=document["file_name"])[:12])
+    await chat.expect_key("schedule-preview-nothing")
 
     # The classes listed stay as they are, the two examples are added.
-    # Edited: the first example starts at 08:00 and the weekly block is switched on.
-    edited = template.replace(
+    # Edited: the examples and the weekly block are switched on (the # signs removed),
+    # the first example starts at 08:00.
+    edited = template.replace("    # weekly:", "    weekly:").replace("    #   ", "      ")
+    edited = edited.replace(
         f'      - date: {example:%Y-%m-%d}\n        start: "{example:%H:%M}"',
         f'      - date: {example:%Y-%m-%d}\n        start: "08:00"',
     )
-    edited = edited.replace("    # weekly:", "    weekly:").replace("    #   ", "      ")
     assert edited != template
     admin.send_document(edited.encode(), document["file_name"])
+    preview = await chat.expect(plain(chat.text("schedule-preview-added", count=15)))
+    assert document["file_name"] in preview.content
+    await chat.press_key("schedule-btn-import-yes")
     await chat.expect(chat.text("schedule-import-done", file=document["file_name"]))
     after = await h.repo.catalogue.sessions([group.id], include_cancelled=True)
     added = [s for s in after if s.id not in {b.id for b in before}]

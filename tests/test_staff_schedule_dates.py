@@ -105,7 +105,8 @@ async def test_add_refuses_a_day_just_past_and_lasts_as_the_groups_classes(
     chat = Chat(h, admin, "en")
     course, groups = await first_course(h)
     group = groups[0]
-    tz = (await h.repo.catalogue.centre(course.centre_id)).timezone
+    centre = await h.repo.catalogue.centre(course.centre_id)
+    tz = centre.timezone
     await open_menu(chat)
     await chat.press_key("staff-section-courses")
     await chat.press(f"🟢 {title(course, 'en')}")
@@ -115,7 +116,12 @@ async def test_add_refuses_a_day_just_past_and_lasts_as_the_groups_classes(
     await chat.press_key("schedule-btn-sessions")
     await chat.press_key("schedule-btn-add")
     await chat.expect(
-        chat.text("schedule-ask-add", group=pick_text(group.name, "en"), tz=tz, length="2:30")
+        chat.text(
+            "schedule-ask-add",
+            group=pick_text(group.name, "en"),
+            tz=pick_text(centre.city, "en"),  # the city, not the zone's code (issue 16)
+            length="2:30",
+        )
     )
     chat.say("01.12 18:30")
     await chat.expect_key("schedule-error-past")
@@ -136,3 +142,72 @@ async def test_a_group_without_classes_gets_two_hours(h: BotHarness) -> None:
     assert await h.repo.schedule.usual_length(groups[0].id) == timedelta(hours=2, minutes=30)
     group, _ = await h.repo.courses.add_group(course.id, "Empty", 5, actor_id=1)
     assert await h.repo.schedule.usual_length(group.id) is None
+
+
+async def test_add_a_class_with_day_buttons_and_month_names(h: BotHarness) -> None:
+    """Today / tomorrow buttons ask only for the time; a regular-day button adds the class
+    at the group's usual time; a date with the month's name is understood."""
+    assert isinstance(h.clock, ManualClock)
+    now = DEC_2 + timedelta(days=6)  # the term has begun: its regular days are known
+    h.clock.set(now)
+    admin = h.admin("ru")
+    chat = Chat(h, admin, "ru")
+    course, groups = await first_course(h)
+    group = groups[0]
+    tz = (await h.repo.catalogue.centre(course.centre_id)).timezone
+    zone = ZoneInfo(tz)
+    await open_menu(chat)
+    await chat.press_key("staff-section-courses")
+    await chat.press(f"🟢 {title(course, 'ru')}")
+    await chat.press(
+        chat.label("staff-group-seats", group=pick_text(group.name, "ru"), taken=0, capacity=5)
+    )
+    # A regular class is cancelled: its day is free again and offered as a button.
+    sessions = await h.repo.catalogue.sessions([group.id], since=now)
+    freed = sessions[1]
+    await h.repo.schedule.cancel(freed.id, actor_id=admin.id, not_before=now)
+    freed_local = freed.starts_at.astimezone(ZoneInfo(tz))
+    await chat.press_key("schedule-btn-sessions")
+
+    async def open_add() -> list[str]:
+        await chat.press_key("schedule-btn-add")
+        asked = await chat.expect(
+            chat.text("schedule-ask-add", group="x", tz=tz, length="2:30")[:14]
+        )
+        return asked.buttons()
+
+    def local_days() -> list[tuple[date, str]]:
+        return [
+            (s.starts_at.astimezone(zone).date(), s.starts_at.astimezone(zone).strftime("%H:%M"))
+            for s in sessions
+        ]
+
+    buttons = await open_add()
+    assert chat.label("schedule-btn-today") in buttons
+    assert chat.label("schedule-btn-tomorrow") in buttons
+    regular = [b for b in buttons if b.startswith("➕ ")]
+    assert len(regular) == 3, buttons  # the demo group meets on fixed weekdays
+    assert regular[0].endswith(freed_local.strftime("%H:%M")), regular
+    assert f" {freed_local.day} " in regular[0], regular
+    await chat.press_key("schedule-btn-tomorrow")
+    await chat.expect(chat.text("schedule-ask-time", day="x", group="x", tz=tz, length="2:30")[:14])
+    chat.say("07:15 305")
+    await chat.expect(chat.text("schedule-added", line="x")[:12])
+    sessions = await h.repo.catalogue.sessions([group.id])
+    assert (date(2026, 12, 9), "07:15") in local_days()
+
+    await open_add()
+    chat.say("20 декабря 07:00")  # a Sunday morning
+    await chat.expect(chat.text("schedule-added", line="x")[:12])
+    sessions = await h.repo.catalogue.sessions([group.id])
+    assert (date(2026, 12, 20), "07:00") in local_days()
+
+    await open_add()
+    before = len(sessions)
+    await chat.press(regular[0])
+    await chat.expect(chat.text("schedule-added", line="x")[:12])
+    sessions = await h.repo.catalogue.sessions([group.id])
+    assert len(sessions) == before + 1
+    [again] = [x for x in sessions if x.starts_at == freed.starts_at]
+    assert again.ends_at == freed.ends_at  # the group's usual length
+    assert refused_requests(h) == []

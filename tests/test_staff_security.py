@@ -1,4 +1,5 @@
-"""Every staff route, found by walking the staff routers, gives a non-staff user nothing:
+"""Every staff route, found by walking the staff routers (the staff workspace, the
+announcements wizard and the attendance section), gives a non-staff user nothing:
 commands, menu buttons, forged callback data, and staff form states reached directly."""
 
 from __future__ import annotations
@@ -15,8 +16,19 @@ from sqlalchemy import select
 
 from bot.filters import TextKey
 from bot.roles import RoleFilter
+from bot.routing import FeatureRouter
 from bot.staff_callbacks import CourseAction, CoursesCB
-from db.models import Application, AuditLog, ClassSession, Course, FsmState, Group, Staff
+from db.models import (
+    Application,
+    AuditLog,
+    Broadcast,
+    ClassSession,
+    Course,
+    Delivery,
+    FsmState,
+    Group,
+    Staff,
+)
 from handlers.staff import staff_routers
 from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.test_staff_support import (
@@ -32,13 +44,20 @@ from tests.test_staff_support import (
 __all__ = ["h"]
 
 
+def walked_routers() -> list[FeatureRouter]:
+    """Every router that serves staff only: the workspace, announcements, attendance."""
+    from handlers import attendance, broadcast
+
+    return [*staff_routers(), broadcast.router, attendance.router]
+
+
 def staff_routes() -> tuple[set[str], set[str], set[type[CallbackData]], set[str]]:
     """(commands, reply-button keys, callback data classes, FSM states) of every handler."""
     commands: set[str] = set()
     keys: set[str] = set()
     callbacks: set[type[CallbackData]] = set()
     states: set[str] = set()
-    for recipe in staff_routers():
+    for recipe in walked_routers():
         router = recipe.build()
         for observer in (router.message, router.callback_query):
             for handler in observer.handlers:
@@ -62,7 +81,7 @@ def staff_routes() -> tuple[set[str], set[str], set[type[CallbackData]], set[str
 
 
 def test_every_staff_router_checks_the_role() -> None:
-    for recipe in staff_routers():
+    for recipe in walked_routers():
         router = recipe.build()
         for observer in (router.message, router.callback_query):
             role_filters = [
@@ -90,6 +109,8 @@ def test_routes_found() -> None:
         "stm",
         "sau",
         "sxc",
+        "bc",  # announcements
+        "sat",  # attendance
     }
     assert {s.split(":")[1] for s in states} >= {
         "reject_reason",
@@ -100,6 +121,9 @@ def test_routes_found() -> None:
         "session_move",
         "timetable",
         "team_add",
+        "compose",  # announcements: the message, the audience, the time
+        "audience",
+        "when",
     }
 
 
@@ -170,6 +194,8 @@ async def snapshot(h: BotHarness) -> dict[str, Any]:
                 await s.execute(select(Staff.user_id, Staff.role).order_by(Staff.user_id))
             ).all(),
             "audit": (await s.execute(select(AuditLog.id).order_by(AuditLog.id))).all(),
+            "broadcasts": (await s.execute(select(Broadcast.id).order_by(Broadcast.id))).all(),
+            "deliveries": (await s.execute(select(Delivery.id).order_by(Delivery.id))).all(),
         }
 
 
@@ -232,6 +258,11 @@ async def test_non_staff_gets_nothing_from_any_staff_route(h: BotHarness) -> Non
             "session_id": sessions[0].id,
             "role": "admin",
             "name": "Hijack",
+            # An announcement's draft, audience and time, as the wizard keeps them.
+            "draft": [intruder.id, first.message_id],
+            "content": {"kind": "text", "text": "Hijack", "entities": []},
+            "aud": {},
+            "at": "2026-12-20T10:00:00+00:00",
         }
         await h.app.storage.set_state(storage_key, state)
         await h.app.storage.set_data(storage_key, form)

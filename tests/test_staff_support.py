@@ -67,7 +67,21 @@ async def applicant(
         await notify_staff_new_application(
             h.process.bot, h.settings, h.app.translator, h.repo, outcome.application
         )
+        await staff_card_sent(h, outcome.application.id)
     return fake, outcome.application
+
+
+async def staff_card_sent(h: BotHarness, application_id: int) -> None:
+    """Wait until the outbox has posted an application's card to a staff chat (its
+    centre's, else the programme's STAFF_CHAT_ID)."""
+    await h.server.wait_for(
+        lambda r: (
+            r.method == "sendMessage"
+            and r.ok
+            and int(r.params["chat_id"]) < 0
+            and f"№ {application_id}" in str(r.params.get("text", ""))
+        )
+    )
 
 
 async def staff_member(h: BotHarness, user_id: int, locale: str = "en") -> FakeUser:
@@ -78,14 +92,17 @@ async def staff_member(h: BotHarness, user_id: int, locale: str = "en") -> FakeU
     )
     await h.repo.users.set_locale(user_id, locale)
     await h.repo.staff.set_role(ADMIN_ID, user_id, "staff")
+    # Centre staff of every centre (as the migration made of the staff before centres).
+    for centre in await h.repo.catalogue.centres():
+        await h.repo.staff.grant(ADMIN_ID, user_id, centre.id, "staff")
     h.staff_group.add_member(fake)
     return fake
 
 
 def staff_message(h: BotHarness, application_id: int) -> ChatMessage:
-    """The staff-chat post of an application."""
+    """The staff-chat post of an application (not a reply about it)."""
     for message in reversed(h.staff_group.bot_messages()):
-        if f"№ {application_id}" in message.content:
+        if f"№ {application_id}" in message.content and message.reply_to_message_id is None:
             return message
     raise AssertionError(f"no staff-chat post of application {application_id}")
 

@@ -8,6 +8,7 @@ from bot.roles import role_of
 from bot.staff_callbacks import TeamAction, TeamCB
 from bot.staff_menu import SECTIONS
 from db.repo.staff import StaffRepo
+from handlers.staff.scope import centre_label
 from sandbox.harness import ADMIN_ID, BotHarness
 from tests.e2e import Chat
 from tests.test_staff_support import (
@@ -52,17 +53,30 @@ async def test_menu_shows_what_the_role_may_open(h: BotHarness) -> None:
     assert refused_requests(h) == []
 
 
+async def add_staff_to_first_centre(h: BotHarness, chat: Chat) -> str:
+    """Team → Add a staff member → the first centre → centre staff; returns its name."""
+    centre = (await h.repo.catalogue.centres())[0]
+    await chat.press_key("team-btn-add-staff")
+    await chat.expect_key("centres-pick-centre")
+    await chat.press(centre_label(h.app.translator.bind(chat.locale), centre))
+    await chat.press_key("centres-btn-as-staff")
+    name = pick_text(centre.name, chat.locale)
+    role = chat.label("staff-role-staff")
+    await chat.expect(chat.text("centres-team-ask", role=role, centre=name)[:10])
+    return name
+
+
 async def test_add_and_remove_staff(h: BotHarness) -> None:
     admin = Chat(h, h.admin("ru"), "ru")
     by_id = await started(h, 7101, "kk")
     by_name = await started(h, 7102, "ky", username="Aida_K")
     by_forward = await started(h, 7103, "en")
     hidden = h.user(7104, first_name="Hidden", language_code="en")
+    staff_role = admin.label("staff-role-staff")
 
     await open_menu(admin)
     await admin.press_key("staff-section-team")
-    await admin.press_key("team-btn-add-staff")
-    await admin.expect(admin.text("team-ask", role=admin.label("staff-role-staff"))[:10])
+    centre = await add_staff_to_first_centre(h, admin)
     admin.say("olga")  # a name, neither an id nor an @username: say what to send
     await admin.expect_key("team-ask-again")
     admin.say("aida_k")  # a username needs its @
@@ -73,24 +87,32 @@ async def test_add_and_remove_staff(h: BotHarness) -> None:
     await admin.expect_key("team-not-started")
     admin.say(str(by_id.user.id))
     await admin.expect(
-        admin.text("team-added", who=f"Cand{by_id.user.id}", role=admin.label("staff-role-staff"))
+        admin.text("centres-granted", who=f"Cand{by_id.user.id}", role=staff_role, centre=centre)
     )
-    notice = await by_id.expect_key("team-notice-staff")
+    first = (await h.repo.catalogue.centres())[0]
+    notice = await by_id.expect(
+        by_id.text(
+            "centres-notice-granted",
+            role=by_id.label("staff-role-staff"),
+            centre=pick_text(first.name, "kk"),
+        )
+    )
     assert by_id.label("menu-staff") in by_id.user.reply_keyboard_buttons()
-    assert notice.content == by_id.text("team-notice-staff")
+    assert notice.content
 
-    await admin.press_key("team-btn-add-staff")
+    await add_staff_to_first_centre(h, admin)
     admin.say("@aida_k")
     # A username can change hands: the bot shows who it is now and asks first.
     await admin.expect_key(
-        "team-confirm-person", who="Cand7102 @aida_k", id=7102, role=admin.label("staff-role-staff")
+        "team-confirm-person", who="Cand7102 @aida_k", id=7102, role=f"{staff_role} · {centre}"
     )
     assert await h.repo.staff.role_of(7102) is None
     await admin.press_key("team-btn-confirm-add")
     await admin.expect(
-        admin.text("team-added", who="Cand7102 @aida_k", role=admin.label("staff-role-staff"))
+        admin.text("centres-granted", who="Cand7102 @aida_k", role=staff_role, centre=centre)
     )
-    await by_name.expect_key("team-notice-staff")
+    await by_name.expect(by_name.text("centres-notice-granted", role="x", centre="x")[:2])
+    assert [g.centre_id for g in await h.repo.staff.grants_of(7102)] == [first.id]
 
     await admin.press_key("team-btn-add-admin")
     admin.user.forward_from(hidden, hidden=True)
@@ -175,15 +197,19 @@ async def test_an_admin_cannot_change_their_own_role_through_the_add_form(h: Bot
     await h.repo.staff.set_role(ADMIN_ID, 7301, "admin")
     await open_menu(own)
     await own.press_key("staff-section-team")
-    await own.press_key("team-btn-add-staff")
+    centre = await add_staff_to_first_centre(h, own)
     own.say("7301")
     await own.expect_key("team-not-yourself")
     assert await h.repo.staff.role_of(7301) == "admin"
     other = await started(h, 7302, "kk")
     own.say("7302")  # the form is still open
-    await own.expect(own.text("team-added", who="Cand7302", role=own.label("staff-role-staff")))
+    await own.expect(
+        own.text(
+            "centres-granted", who="Cand7302", role=own.label("staff-role-staff"), centre=centre
+        )
+    )
     assert await h.repo.staff.role_of(7302) == "staff"
-    await other.expect_key("team-notice-staff")
+    await other.expect(other.text("centres-notice-granted", role="x", centre="x")[:2])
     assert refused_requests(h) == []
 
 
@@ -233,11 +259,20 @@ async def test_audit_log_reads_every_kind_of_entry_in_the_readers_language(
     await admin.press_key("staff-section-audit")
     content = (await admin.expect(admin.text("audit-header", page=1))).content
     label = admin.label
+    # Times in the reader's local time, the zone named by a centre's city (not UTC).
+    from datetime import UTC, datetime
+
+    from handlers.staff.audit import fmt_local, staff_zone
+
+    zone = await staff_zone(h.app.translator.bind("ru"), h.repo)
+    assert zone[0] != "UTC" and "/" not in zone[1]
+    scheduled = fmt_local(datetime(2026, 11, 25, 4, 0, tzinfo=UTC), zone)
+    assert " UTC" not in content and f"({zone[1]})" in content
     expected = [
         f"{label('audit-action-broadcast-create')}: {label('audit-number', id=3)}",
         f"{label('audit-field-audience')}: "
         + label("broadcast-filter-course", value=pick_text(course.title, "ru")),
-        f"{label('audit-field-scheduled')}: 2026-11-25 04:00 UTC",
+        f"{label('audit-field-scheduled')}: {scheduled}",
         f"{label('audit-action-broadcast-stop')}: {label('audit-number', id=4)}",
         f"{label('audit-field-status')}: {label('audit-broadcast-sending')} → —",
         f"{label('audit-field-skipped')}: 9",

@@ -35,6 +35,7 @@ from bot.reminders.planning import (
 )
 from bot.reminders.texts import answer_markup, digest_text, reminder_text, starts_in_text
 from bot.scheduler import ScheduledJob, Scheduler
+from bot.staff_chats import staff_chats_of
 from bot.support.digest import unanswered_block
 from bot.telegram_utils import split_text
 from db.dto import NewDelivery, ReminderSessionDTO, UserDTO
@@ -400,7 +401,7 @@ class ReminderService:
     # ---- the daily digest ------------------------------------------------------------------
 
     async def _digests_due(self, now: datetime) -> None:
-        if self.bot is None or self.settings.staff_chat_id is None:
+        if self.bot is None:
             return
         for centre_id, tz in await self.repo.reminders.centres():
             local = now.astimezone(ZoneInfo(tz))
@@ -409,10 +410,14 @@ class ReminderService:
 
     async def send_digest(self, centre_id: int, day: date | None = None) -> bool:
         """Post tomorrow's classes of a centre (as of ``day``, the centre's local date) to
-        the staff chat, once per centre and day. True if this call sent it."""
-        chat_id = self.settings.staff_chat_id
-        if not self.enabled or self.bot is None or chat_id is None:
+        the centre's staff chat (else the programme-wide one), once per centre and day.
+        True if this call sent it."""
+        if not self.enabled or self.bot is None:
             return False
+        chats = await staff_chats_of(self.repo, self.settings, centre_id)
+        if not chats:
+            return False
+        chat_id = chats[0]
         centre = await self.repo.catalogue.centre(centre_id)
         if centre is None:
             return False

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.contacts import phones_text
 from bot.formatting import fmt_date, fmt_datetime, fmt_time
 from bot.i18n import BoundTranslator
 from db.dto import AttendanceCounts, ReminderSessionDTO
@@ -67,7 +68,7 @@ def reminder_text(t: BoundTranslator, info: ReminderSessionDTO, now: datetime) -
     """The reminder's text in ``t``'s language (the buttons are ``answer_markup``)."""
     session, context = info.session, info.context
     tz = context.centre.timezone
-    return t(
+    text = t(
         "reminder-text",
         starts_in=starts_in_text(t, session.starts_at, now),
         course=t.pick(context.course.title),
@@ -78,6 +79,9 @@ def reminder_text(t: BoundTranslator, info: ReminderSessionDTO, now: datetime) -
         centre=t.pick(context.centre.name),
         address=t.pick(context.centre.address),
     )
+    if context.centre.contacts.phones:  # whom to call when they cannot come
+        text += "\n" + t("contacts-cant-come", phones=phones_text(context.centre))
+    return text
 
 
 def digest_text(

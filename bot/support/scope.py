@@ -1,35 +1,36 @@
 """The centre boundary of conversations, in one place.
 
 "Which staff chat serves centre X" and "may this staff member see centre X" are asked only
-here. Today every staff member reaches every centre and STAFF_CHAT_ID is the one staff
-chat; per-centre staff chats and centre-scoped roles (the centres issue) plug in here.
+here, and answered by the centres model: the chat bound to the centre, else STAFF_CHAT_ID
+(``bot/staff_chats.py``), and the staff member's scope (``bot/roles.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from bot import staff_chats
 from bot.config import Settings
-from bot.roles import role_of
+from bot.roles import scope_of
 from db.repo import Repos
 
 
 async def staff_chats_of(repo: Repos, settings: Settings, centre_id: int | None) -> list[int]:
     """The staff chat(s) where centre ``centre_id``'s conversations are posted."""
-    return [settings.staff_chat_id] if settings.staff_chat_id is not None else []
+    return await staff_chats.staff_chats_of(repo, settings, centre_id)
 
 
 async def is_staff_chat(repo: Repos, settings: Settings, chat_id: int) -> bool:
-    return chat_id == settings.staff_chat_id
+    return chat_id == settings.staff_chat_id or bool(await repo.centres.centres_of_chat(chat_id))
 
 
 async def staff_centres(repo: Repos, settings: Settings, user_id: int) -> Collection[int] | None:
     """The centres whose conversations a staff member may read and answer: None for every
-    centre, an empty set for someone who is not staff."""
-    role = await role_of(repo, settings, user_id)
-    if role is None:
+    centre (a programme admin), an empty set for someone who is not staff."""
+    scope = scope_of(await repo.users.with_scope(user_id), settings)
+    if scope is None:
         return frozenset()
-    return None
+    return scope.centre_ids
 
 
 async def staff_may_see(

@@ -12,6 +12,7 @@ from db.repo.applications import ApplicationRepo
 from db.repo.attendance import AttendanceRepo
 from db.repo.audit import AuditRepo
 from db.repo.catalogue import CatalogueRepo
+from db.repo.centres import CentreRepo
 from db.repo.conversations import ConversationRepo
 from db.repo.courses import CourseAdminRepo
 from db.repo.deliveries import BroadcastRepo, DeliveryRepo
@@ -33,6 +34,7 @@ class Repos:
     users: UserRepo
     staff: StaffRepo
     catalogue: CatalogueRepo
+    centres: CentreRepo
     applications: ApplicationRepo
     audit: AuditRepo
     kv: KeyValueRepo
@@ -55,6 +57,7 @@ class Repos:
             users=UserRepo(db),
             staff=StaffRepo(db),
             catalogue=CatalogueRepo(db),
+            centres=CentreRepo(db),
             applications=ApplicationRepo(db),
             audit=AuditRepo(db),
             kv=KeyValueRepo(db),

@@ -14,12 +14,12 @@ application apply the change once and the second is told what happened.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,6 +80,16 @@ class ApplicationFilter:
     centre_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # The staff member's centres (None: every centre, a programme admin).
+    centre_ids: frozenset[int] | None = None
+
+
+def in_centres(centre_ids: Collection[int]) -> ColumnElement[bool]:
+    """Applications to the courses of these centres (ix_courses_centre, then
+    ix_applications_course_status for the rows)."""
+    return Application.course_id.in_(
+        select(Course.id).where(Course.centre_id.in_(sorted(centre_ids)))
+    )
 
 
 def _snapshot(a: Application) -> dict[str, Any]:
@@ -461,6 +471,8 @@ class ApplicationRepo:
                     select(Course.id).where(Course.centre_id == flt.centre_id)
                 )
             )
+        if flt.centre_ids is not None:
+            conditions.append(in_centres(flt.centre_ids))
         if flt.since is not None:
             conditions.append(Application.created_at >= flt.since)
         if flt.until is not None:

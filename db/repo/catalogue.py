@@ -7,7 +7,15 @@ from typing import Any
 from sqlalchemy import Row, Subquery, Table, func, select
 
 from db.database import Database
-from db.dto import CentreDTO, CourseDTO, DistrictDTO, GroupDTO, RegionDTO, SessionDTO
+from db.dto import (
+    CentreContacts,
+    CentreDTO,
+    CourseDTO,
+    DistrictDTO,
+    GroupDTO,
+    RegionDTO,
+    SessionDTO,
+)
 from db.models import Centre, ClassSession, Course, District, Group, Region
 
 # The reads below run on every step of the catalogue and the sign-up form, so they are
@@ -40,6 +48,7 @@ def centre_dto(c: Centre | Row[Any]) -> CentreDTO:
         c.latitude,
         c.longitude,
         c.timezone,
+        CentreContacts.from_json(c.contacts),
     )
 
 
@@ -141,6 +150,11 @@ class CatalogueRepo:
         async with self.db.read_core() as conn:
             rows = await conn.execute(select(_CENTRES).order_by(_CENTRES.c.sort, _CENTRES.c.id))
             return [centre_dto(c) for c in rows]
+
+    async def centre_by_code(self, code: str) -> CentreDTO | None:
+        async with self.db.read_core() as conn:
+            row = (await conn.execute(select(_CENTRES).where(_CENTRES.c.code == code))).first()
+            return centre_dto(row) if row else None
 
     async def centre(self, centre_id: int) -> CentreDTO | None:
         async with self.db.read_core() as conn:

@@ -5,7 +5,7 @@ Every change writes its ``audit_log`` row in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select
 
@@ -18,7 +18,7 @@ from db.dto import (
     GroupDTO,
 )
 from db.models import Application, Centre, Course, Group
-from db.repo.applications import EnrolmentError, _promote_into
+from db.repo.applications import EnrolmentError, _promote_into, in_centres
 from db.repo.audit import add_audit
 from db.repo.catalogue import _seats_subquery, centre_dto, course_dto, group_dto
 
@@ -30,23 +30,27 @@ class CourseAdminRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def overview(self) -> list[CourseOverviewDTO]:
-        """Every course with its centre's name and its pending and waitlisted counts."""
+    async def overview(self, centre_ids: Collection[int] | None = None) -> list[CourseOverviewDTO]:
+        """Every course (of these centres; None: all) with its centre's name and its
+        pending and waitlisted counts."""
         seats = _seats_subquery()
+        courses = (
+            select(Course, Centre.name, seats.c.capacity, seats.c.taken)
+            .join(Centre, Centre.id == Course.centre_id)
+            .outerjoin(seats, seats.c.course_id == Course.id)
+            .order_by(Centre.sort, Centre.id, Course.sort, Course.id)
+        )
+        queue_query = (
+            select(Application.course_id, Application.status, func.count())
+            .where(Application.status.in_(("pending", "waitlisted")))
+            .group_by(Application.course_id, Application.status)
+        )
+        if centre_ids is not None:
+            courses = courses.where(Course.centre_id.in_(sorted(centre_ids)))
+            queue_query = queue_query.where(in_centres(centre_ids))
         async with self.db.transaction() as s:
-            rows = (
-                await s.execute(
-                    select(Course, Centre.name, seats.c.capacity, seats.c.taken)
-                    .join(Centre, Centre.id == Course.centre_id)
-                    .outerjoin(seats, seats.c.course_id == Course.id)
-                    .order_by(Centre.sort, Centre.id, Course.sort, Course.id)
-                )
-            ).all()
-            queue = await s.execute(
-                select(Application.course_id, Application.status, func.count())
-                .where(Application.status.in_(("pending", "waitlisted")))
-                .group_by(Application.course_id, Application.status)
-            )
+            rows = (await s.execute(courses)).all()
+            queue = await s.execute(queue_query)
             counts: dict[tuple[int, str], int] = {
                 (course_id, status): int(n) for course_id, status, n in queue
             }
@@ -172,7 +176,11 @@ class CourseAdminRepo:
         return promoted
 
     async def districts_in_applications(
-        self, *, course_id: int | None = None, group_id: int | None = None
+        self,
+        *,
+        course_id: int | None = None,
+        group_id: int | None = None,
+        centre_ids: Collection[int] | None = None,
     ) -> list[CountDTO]:
         """Districts that applications name, most applications first (for filters)."""
         query = (
@@ -185,5 +193,7 @@ class CourseAdminRepo:
             query = query.where(Application.course_id == course_id)
         if group_id is not None:
             query = query.where(Application.group_id == group_id)
+        if centre_ids is not None:
+            query = query.where(in_centres(centre_ids))
         async with self.db.transaction() as s:
             return [CountDTO(d, int(n)) for d, n in await s.execute(query) if d is not None]

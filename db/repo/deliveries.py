@@ -45,7 +45,7 @@ from db.dto import (
     DeliveryResult,
     NewDelivery,
 )
-from db.models import Application, Broadcast, Delivery, User, utcnow
+from db.models import Application, Broadcast, Course, Delivery, User, utcnow
 from db.repo.audit import add_audit
 from db.repo.users import user_dto
 
@@ -137,6 +137,22 @@ class DeliveryRepo:
     def remove_listener(self, listener: EnqueueListener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
+
+    async def sent_message(self, dedupe_key: str) -> tuple[int, int] | None:
+        """(chat id, message id) of the message a delivery became, once sent."""
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(Delivery.user_id, Delivery.message_id).where(
+                        Delivery.dedupe_key == dedupe_key,
+                        Delivery.status == "sent",
+                        Delivery.message_id.is_not(None),
+                    )
+                )
+            ).first()
+        if row is None or row[1] is None:
+            return None
+        return int(row[0]), int(row[1])
 
     async def enqueue(self, rows: Sequence[NewDelivery]) -> int:
         """Insert the rows whose dedupe key is new (ON CONFLICT DO NOTHING); returns how
@@ -330,6 +346,19 @@ class DeliveryRepo:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    async def heartbeat_ids(self, worker_id: str, now: datetime) -> set[int]:
+        """``heartbeat``, returning the ids still held: a row missing from the answer was
+        taken back by another worker (this one was frozen past the staleness timeout)."""
+        d = DELIVERIES.c
+        async with self.db.transaction() as s:
+            result = await s.execute(
+                update(DELIVERIES)
+                .where(d.claimed_by == worker_id, d.status == "claimed")
+                .values(claimed_at=now)
+                .returning(d.id)
+            )
+            return {int(row_id) for row_id in result.scalars()}
+
     async def reclaim_stale(self, older_than: datetime) -> int:
         """Rows claimed before ``older_than`` (their worker crashed or hangs) go back to
         pending; returns how many. The message may have gone out already: that is the
@@ -353,6 +382,21 @@ class DeliveryRepo:
                 .values(status="skipped", last_error="expired")
             )
             return int(getattr(result, "rowcount", 0) or 0)
+
+    async def oldest_due(self, now: datetime, kind: str | None = None) -> datetime | None:
+        """When the longest-waiting due row (pending, not expired) fell due; None: none
+        (``/readyz`` and the reminder lag metric)."""
+        d = DELIVERIES.c
+        query = select(func.min(d.not_before)).where(
+            d.status == "pending",
+            d.not_before <= now,
+            or_(d.expires_at.is_(None), d.expires_at >= now),
+        )
+        if kind is not None:
+            query = query.where(d.kind == kind)
+        async with self.db.read() as s:
+            value = await s.scalar(query)
+        return cast(datetime | None, value)
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending row becomes due (None: nothing pending)."""
@@ -449,6 +493,12 @@ def audience_conditions(
         app.append(Application.district_id == audience.district_id)
     if audience.status is not None:
         app.append(Application.status == audience.status)
+    if audience.centres is not None:
+        app.append(
+            Application.course_id.in_(
+                select(Course.id).where(Course.centre_id.in_(list(audience.centres)))
+            )
+        )
     if app:
         conditions.append(exists().where(Application.user_id == User.id, *app))
     return conditions

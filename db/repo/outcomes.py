@@ -133,6 +133,24 @@ class OutcomeRepo:
             )
             return {int(a) for a, v in rows.all() if option in str(v).split(",")}
 
+    async def answer_counts(
+        self, since: datetime | None, until: datetime
+    ) -> dict[int, dict[str, int]]:
+        """Per question: stored value → applications made in [since, until) (statistics)."""
+        query = (
+            select(Answer.question_id, Answer.value, func.count())
+            .join(Application, Application.id == Answer.application_id)
+            .where(Application.created_at < until)
+            .group_by(Answer.question_id, Answer.value)
+        )
+        if since is not None:
+            query = query.where(Application.created_at >= since)
+        out: dict[int, dict[str, int]] = {}
+        async with self.db.read() as s:
+            for question_id, value, n in (await s.execute(query)).all():
+                out.setdefault(int(question_id), {})[str(value)] = int(n)
+        return out
+
     # ---- trainees ----------------------------------------------------------------------
 
     async def trainees(self, group_id: int, now: datetime) -> list[TraineeDTO]:
@@ -301,6 +319,23 @@ class OutcomeRepo:
                 for sid, uid, present in rows.all():
                     marks.setdefault(int(uid), {})[int(sid)] = present
         return sessions, [(str(n), int(u), marks.get(int(u), {})) for n, u in people]
+
+    async def progress_and_certificates(
+        self, application_ids: Iterable[int]
+    ) -> dict[int, tuple[str | None, str | None]]:
+        """application id → (progress, certificate number), for exports."""
+        ids = sorted(set(application_ids))
+        out: dict[int, tuple[str | None, str | None]] = {}
+        async with self.db.read() as s:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                rows = await s.execute(
+                    select(Application.id, Application.progress, Certificate.number)
+                    .outerjoin(Certificate, Certificate.application_id == Application.id)
+                    .where(Application.id.in_(chunk))
+                )
+                out.update({int(i): (p, n) for i, p, n in rows.all()})
+        return out
 
     # ---- certificates ------------------------------------------------------------------
 

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, distinct, func, select
 
 from db.database import Database
 from db.dto import CountDTO, GroupSeatsDTO, StatsDTO
-from db.models import Application, FunnelEvent, Group, utcnow
+from db.models import Application, Course, FunnelEvent, Group, utcnow
 
 
 class StatsRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def collect(self, since: datetime | None, until: datetime | None = None) -> StatsDTO:
-        """Applications created in [since, until) and the funnel of that period."""
+    async def collect(
+        self,
+        since: datetime | None,
+        until: datetime | None = None,
+        *,
+        centre_ids: Collection[int] | None = None,
+    ) -> StatsDTO:
+        """Applications created in [since, until) and the funnel of that period; with
+        ``centre_ids``, only those centres' courses (None: every centre)."""
         until = until or utcnow()
         period: list[ColumnElement[bool]] = [Application.created_at < until]
         funnel_period: list[ColumnElement[bool]] = [FunnelEvent.at < until]
+        groups: list[ColumnElement[bool]] = []
         if since is not None:
             period.append(Application.created_at >= since)
             funnel_period.append(FunnelEvent.at >= since)
+        if centre_ids is not None:
+            courses = select(Course.id).where(Course.centre_id.in_(sorted(centre_ids)))
+            period.append(Application.course_id.in_(courses))
+            funnel_period.append(FunnelEvent.course_id.in_(courses))
+            groups.append(Group.course_id.in_(courses))
         async with self.db.transaction() as s:
             rows = await s.execute(
                 select(Application.course_id, Application.status, func.count())
@@ -47,9 +61,9 @@ class StatsRepo:
                 .order_by(func.count().desc(), Application.source)
             )
             seats = await s.execute(
-                select(
-                    Group.course_id, Group.id, Group.name, Group.capacity, Group.seats_taken
-                ).order_by(Group.course_id, Group.id)
+                select(Group.course_id, Group.id, Group.name, Group.capacity, Group.seats_taken)
+                .where(*groups)
+                .order_by(Group.course_id, Group.id)
             )
             funnel = dict(
                 (

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Table, delete, func, or_, select, update
 
 from db.database import Database
-from db.dto import UserDTO
+from db.dto import StaffScope, UserDTO
 from db.models import (
     Application,
     Attendance,
@@ -16,11 +17,28 @@ from db.models import (
     FsmState,
     FunnelEvent,
     Staff,
+    StaffCentre,
     User,
 )
 from db.repo.audit import scrub_person
 
 _USERS: Table = User.__table__  # type: ignore[assignment]
+_STAFF: Table = Staff.__table__  # type: ignore[assignment]
+_GRANTS: Table = StaffCentre.__table__  # type: ignore[assignment]
+
+# The user, their staff role and their centres in one query: one row per granted centre
+# (one row for everyone else), so scoping costs no extra query per update.
+_USER_WITH_SCOPE = (
+    select(
+        _USERS,
+        _STAFF.c.role.label("staff_role"),
+        _GRANTS.c.centre_id.label("grant_centre"),
+        _GRANTS.c.role.label("grant_role"),
+    )
+    .select_from(_USERS)
+    .outerjoin(_STAFF, _STAFF.c.user_id == _USERS.c.id)
+    .outerjoin(_GRANTS, _GRANTS.c.user_id == _USERS.c.id)
+)
 
 
 def form_state_user(key: str) -> int | None:
@@ -32,7 +50,17 @@ def form_state_user(key: str) -> int | None:
         return None
 
 
-def user_dto(u: User | Row[Any]) -> UserDTO:
+def scope_of(rows: Sequence[Row[Any]]) -> StaffScope | None:
+    """The staff scope in the rows of ``_USER_WITH_SCOPE`` (None: not staff)."""
+    role = rows[0].staff_role if rows else None
+    if role is None:
+        return None
+    centres = frozenset(r.grant_centre for r in rows if r.grant_centre is not None)
+    managed = frozenset(r.grant_centre for r in rows if r.grant_role == "manager")
+    return StaffScope(role, centres, managed)
+
+
+def user_dto(u: User | Row[Any], staff: StaffScope | None = None) -> UserDTO:
     return UserDTO(
         id=u.id,
         locale=u.locale,
@@ -44,6 +72,7 @@ def user_dto(u: User | Row[Any]) -> UserDTO:
         source=u.source,
         consent_at=u.consent_at,
         created_at=u.created_at,
+        staff=staff,
     )
 
 
@@ -55,6 +84,12 @@ class UserRepo:
         async with self.db.read() as s:
             row = await s.get(User, user_id)
             return user_dto(row) if row else None
+
+    async def with_scope(self, user_id: int) -> UserDTO | None:
+        """The user with their staff scope (as the per-update context loads it)."""
+        async with self.db.read_core() as conn:
+            rows = (await conn.execute(_USER_WITH_SCOPE.where(_USERS.c.id == user_id))).all()
+            return user_dto(rows[0], scope_of(rows)) if rows else None
 
     async def upsert_seen(
         self,
@@ -70,16 +105,19 @@ class UserRepo:
         changed, so the common case is one primary-key read.
         """
         username = username.lower() if username else None
-        # Runs on every update: a Core primary-key read, no ORM session.
+        # Runs on every update: a Core primary-key read (with the staff scope joined), no
+        # ORM session.
         async with self.db.read_core() as conn:
-            seen = (await conn.execute(select(_USERS).where(_USERS.c.id == user_id))).first()
+            rows = (await conn.execute(_USER_WITH_SCOPE.where(_USERS.c.id == user_id))).all()
+            seen = rows[0] if rows else None
             if seen is not None and (
                 seen.first_name,
                 seen.username,
                 seen.language_code,
                 seen.is_active,
             ) == (first_name, username, language_code, True):
-                return user_dto(seen), False
+                return user_dto(seen, scope_of(rows)), False
+        staff = scope_of(rows)
         async with self.db.transaction() as s:
             if username is not None and (seen is None or seen.username != username):
                 # A username belongs to one account: the newest sighting takes it from an
@@ -114,7 +152,7 @@ class UserRepo:
                 row.language_code = language_code
                 # A user who writes to the bot has evidently not blocked it.
                 row.is_active = True
-            return user_dto(row), created
+            return user_dto(row, None if created else staff), created
 
     async def set_locale(self, user_id: int, locale: str) -> None:
         async with self.db.transaction() as s:
@@ -187,5 +225,6 @@ class UserRepo:
             mine = [key for key in keys if form_state_user(key) == user_id]
             if mine:
                 await s.execute(delete(FsmState).where(FsmState.key.in_(mine)))
+            await s.execute(delete(StaffCentre).where(StaffCentre.user_id == user_id))
             await s.execute(delete(Staff).where(Staff.user_id == user_id))
             await s.execute(delete(User).where(User.id == user_id))

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.telegram_utils import show
-from db.dto import Audience, UserDTO
+from db.dto import Audience, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.base import (
     BcAction,
@@ -27,6 +27,8 @@ from handlers.broadcast.base import (
     bc_button,
     draft_content,
     load_draft,
+    scoped,
+    scoped_audience,
 )
 from handlers.broadcast.views import audience_view, describe, picker_view, with_filter
 
@@ -44,8 +46,9 @@ async def on_pick(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     view = await picker_view(t, repo, found[1], callback_data.dim) if found else None
     if view is None:
         answer_stale(t, callback_answer)
@@ -66,16 +69,19 @@ async def on_filter(
     repo: Repos,
     settings: Settings,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     if found is None:
         answer_stale(t, callback_answer)
         return
     audience: Audience | None = found[1]
     if callback_data.action is BcAction.reset:
-        audience = Audience()
+        audience = scoped(Audience(), scope)
     elif callback_data.action is BcAction.set:
         audience = with_filter(found[1], callback_data.dim, callback_data.value)
+        if audience is not None:
+            audience = await scoped_audience(repo, scope, audience)
     if audience is None:
         answer_stale(t, callback_answer)
         return
@@ -98,14 +104,15 @@ async def on_audience_chosen(
     settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     if found is None or callback.message is None:
         answer_stale(t, callback_answer)
         return
     (chat_id, message_id), audience = found
     if callback_data.action is BcAction.everyone:
-        audience = Audience()
+        audience = scoped(Audience(), scope)
         await state.update_data(aud={})
     count = await repo.broadcasts.audience_count(
         audience, settings.default_locale, author_id=user.id

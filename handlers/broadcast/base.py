@@ -4,6 +4,7 @@ states, and the draft kept in the FSM.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +22,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.i18n import BoundTranslator
 from bot.staff_menu import StaffMenuCB, StaffSection
-from db.dto import Audience
+from db.dto import Audience, BroadcastDTO, StaffScope
+from db.repo import Repos
 
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
 PICK_MAX = 60  # buttons in a picker (Telegram allows 100)
@@ -89,12 +91,49 @@ def bc_button(text: str, action: BcAction, **fields: Any) -> InlineKeyboardButto
 # ---- the draft in the FSM ----------------------------------------------------------------
 
 
-async def load_draft(state: FSMContext) -> tuple[tuple[int, int], Audience] | None:
+async def load_draft(
+    state: FSMContext, scope: StaffScope, repo: Repos
+) -> tuple[tuple[int, int], Audience] | None:
+    """The draft message and its audience, limited to the author's centres (whatever the
+    stored form says: a centre's staff reach only people who applied to their centres)."""
     data = await state.get_data()
     draft = data.get("draft")
     if not (isinstance(draft, list) and len(draft) == 2 and all(isinstance(x, int) for x in draft)):
         return None
-    return (draft[0], draft[1]), Audience.from_json(data.get("aud"))
+    audience = await scoped_audience(repo, scope, Audience.from_json(data.get("aud")))
+    return (draft[0], draft[1]), audience
+
+
+def scoped(audience: Audience, scope: StaffScope) -> Audience:
+    """The audience limited to the author's centres (a programme admin: no limit)."""
+    if scope.is_admin:
+        return replace(audience, centres=None)
+    return replace(audience, centres=tuple(sorted(scope.centres)))
+
+
+async def scoped_audience(repo: Repos, scope: StaffScope, audience: Audience) -> Audience:
+    """``scoped``, and a course or group of another centre dropped from the filters."""
+    audience = scoped(audience, scope)
+    if scope.is_admin:
+        return audience
+    if audience.course_id is not None:
+        course = await repo.catalogue.course(audience.course_id)
+        if course is None or not scope.allows(course.centre_id):
+            audience = replace(audience, course_id=None, group_id=None)
+    if audience.group_id is not None:
+        group = await repo.catalogue.group(audience.group_id)
+        if group is None or group.course_id != audience.course_id:
+            audience = replace(audience, group_id=None)
+    return audience
+
+
+def broadcast_in_scope(broadcast: BroadcastDTO, scope: StaffScope) -> bool:
+    """A programme admin reaches every broadcast; centre staff those limited to centres
+    of theirs (a programme-wide one is not theirs to see, stop or cancel)."""
+    if scope.is_admin:
+        return True
+    centres = broadcast.audience.centres
+    return centres is not None and set(centres) <= scope.centres
 
 
 async def draft_content(state: FSMContext) -> dict[str, Any] | None:

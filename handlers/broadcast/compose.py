@@ -17,7 +17,7 @@ from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
-from db.dto import Audience, UserDTO
+from db.dto import Audience, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.base import (
     DRAFT_KINDS,
@@ -26,6 +26,7 @@ from handlers.broadcast.base import (
     BroadcastForm,
     bc_button,
     load_draft,
+    scoped,
 )
 from handlers.broadcast.views import audience_view
 from handlers.staff.common import home_button
@@ -73,6 +74,7 @@ async def got_message(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
+    scope: StaffScope,
 ) -> None:
     """The message to send; sent again while choosing the audience, it replaces the draft
     (the filters chosen stay). An album is refused once (copyMessage copies one item)."""
@@ -87,9 +89,11 @@ async def got_message(
         await message.answer(t("broadcast-unsupported"))
         return
     found = (
-        await load_draft(state) if await state.get_state() == BroadcastForm.audience.state else None
+        await load_draft(state, scope, repo)
+        if await state.get_state() == BroadcastForm.audience.state
+        else None
     )
-    audience = found[1] if found is not None else Audience()
+    audience = found[1] if found is not None else scoped(Audience(), scope)
     await state.set_state(BroadcastForm.audience)
     # The content is frozen now: editing the message later changes nothing that is sent.
     await state.set_data(

@@ -12,9 +12,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.services.export import Table, to_csv
-from db.dto import UserDTO
+from db.dto import StaffScope, UserDTO
 from db.repo import Repos
-from handlers.broadcast.base import BcAction, BcCB, answer_stale
+from handlers.broadcast.base import BcAction, BcCB, answer_stale, broadcast_in_scope
 from handlers.broadcast.service import BroadcastService
 
 router = FeatureRouter(__name__)
@@ -28,10 +28,16 @@ async def on_stop(
     callback_data: BcCB,
     user: UserDTO,
     t: BoundTranslator,
+    repo: Repos,
     broadcasts: BroadcastService,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    stopped = await broadcasts.stop(callback_data.id, actor_id=user.id)
+    broadcast = await repo.broadcasts.get(callback_data.id)
+    if broadcast is None or not broadcast_in_scope(broadcast, scope):
+        answer_stale(t, callback_answer)
+        return
+    stopped = await broadcasts.stop(broadcast.id, actor_id=user.id)
     callback_answer.text = t.plain("broadcast-stopping" if stopped else "broadcast-not-sending")
 
 
@@ -44,9 +50,10 @@ async def on_failures(
     repo: Repos,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     broadcast = await repo.broadcasts.get(callback_data.id)
-    if broadcast is None or callback.message is None:
+    if broadcast is None or not broadcast_in_scope(broadcast, scope) or callback.message is None:
         answer_stale(t, callback_answer)
         return
     failures = await repo.deliveries.failures(broadcast.id)

@@ -19,10 +19,11 @@ from babel.dates import format_time
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.formatting import zone_label
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.telegram_utils import show
-from db.dto import Audience, DeliveryCounts, UserDTO
+from db.dto import Audience, DeliveryCounts, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.base import (
     BcAction,
@@ -30,6 +31,7 @@ from handlers.broadcast.base import (
     BroadcastForm,
     answer_stale,
     bc_button,
+    broadcast_in_scope,
     draft_content,
     load_draft,
 )
@@ -55,8 +57,9 @@ async def on_send_now(
     clock: Clock,
     broadcasts: BroadcastService,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     message = callback.message
     if found is None or not isinstance(message, Message):
         answer_stale(t, callback_answer)
@@ -111,7 +114,7 @@ async def ask_time(
     text = t(
         "broadcast-ask-time",
         centre=t.pick(centre.name) if centre else "UTC",
-        tz=tz,
+        tz=zone_label(t, centre),
         example=example,
     )
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
@@ -127,8 +130,9 @@ async def on_when(
     repo: Repos,
     clock: Clock,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     if found is None:
         answer_stale(t, callback_answer)
         return
@@ -153,7 +157,7 @@ async def confirm_time(
         "broadcast-confirm-schedule",
         count=count,
         when=fmt_when(at, tz, t.locale),
-        tz=tz,
+        tz=zone_label(t, centre),
         filters=await describe(t, repo, audience),
     )
     rows = [
@@ -172,8 +176,9 @@ async def got_time(
     repo: Repos,
     settings: Settings,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     if found is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
@@ -208,8 +213,9 @@ async def on_time_picked(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     try:
         at = datetime.fromtimestamp(int(callback_data.value), UTC)
     except (ValueError, OverflowError, OSError):  # forged: not a time at all
@@ -235,8 +241,9 @@ async def on_plan(
     clock: Clock,
     broadcasts: BroadcastService,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    found = await load_draft(state)
+    found = await load_draft(state, scope, repo)
     raw = (await state.get_data()).get("at")
     if found is None or not isinstance(raw, str) or callback.message is None:
         answer_stale(t, callback_answer)
@@ -262,7 +269,12 @@ async def on_plan(
     broadcasts.schedule(broadcast)
     centre = await audience_centre(repo, audience)
     tz = centre.timezone if centre else "UTC"
-    text = t("broadcast-scheduled-done", id=broadcast.id, when=fmt_when(at, tz, t.locale), tz=tz)
+    text = t(
+        "broadcast-scheduled-done",
+        id=broadcast.id,
+        when=fmt_when(at, tz, t.locale),
+        tz=zone_label(t, centre),
+    )
     rows = [
         [bc_button(t.plain("broadcast-btn-scheduled", count=1), BcAction.list)],
         [home_button(t)],
@@ -274,9 +286,9 @@ async def on_plan(
 
 
 async def scheduled_view(
-    t: BoundTranslator, repo: Repos, settings: Settings
+    t: BoundTranslator, repo: Repos, settings: Settings, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
-    items = await repo.broadcasts.scheduled()
+    items = [b for b in await repo.broadcasts.scheduled() if broadcast_in_scope(b, scope)]
     lines = [t("broadcast-scheduled-list")]
     rows: list[list[InlineKeyboardButton]] = []
     for b in items[:20]:
@@ -307,9 +319,10 @@ async def on_list(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
+    scope: StaffScope,
 ) -> None:
     await state.clear()
-    await show(callback, *await scheduled_view(t, repo, settings))
+    await show(callback, *await scheduled_view(t, repo, settings, scope))
 
 
 @router.callback_query(BcCB.filter(F.action == BcAction.cancel_ask))
@@ -319,9 +332,15 @@ async def on_cancel_ask(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     broadcast = await repo.broadcasts.get(callback_data.id)
-    if broadcast is None or broadcast.status != "scheduled" or broadcast.scheduled_at is None:
+    if (
+        broadcast is None
+        or not broadcast_in_scope(broadcast, scope)
+        or broadcast.status != "scheduled"
+        or broadcast.scheduled_at is None
+    ):
         answer_stale(t, callback_answer)
         return
     centre = await audience_centre(repo, broadcast.audience)
@@ -344,9 +363,15 @@ async def on_cancel_yes(
     settings: Settings,
     broadcasts: BroadcastService,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    if not await broadcasts.cancel(callback_data.id, actor_id=user.id):
+    broadcast = await repo.broadcasts.get(callback_data.id)
+    if (
+        broadcast is None
+        or not broadcast_in_scope(broadcast, scope)
+        or not await broadcasts.cancel(broadcast.id, actor_id=user.id)
+    ):
         answer_stale(t, callback_answer)
         return
     callback_answer.text = t.plain("broadcast-cancelled-item", id=callback_data.id)
-    await show(callback, *await scheduled_view(t, repo, settings))
+    await show(callback, *await scheduled_view(t, repo, settings, scope))

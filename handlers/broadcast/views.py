@@ -77,7 +77,12 @@ async def describe(t: BoundTranslator, repo: Repos, audience: Audience) -> str:
     """ "everyone who uses the bot" or "language: … · course: …" (plain text)."""
     values = await filter_values(t, repo, audience)
     parts = [t.plain(FILTER_KEYS[dim], value=value) for dim, value in values.items() if value]
-    return " · ".join(parts) if parts else t.plain("broadcast-filter-everyone")
+    text = " · ".join(parts) if parts else t.plain("broadcast-filter-everyone")
+    if audience.centres is None:
+        return text
+    centres = {c.id: c for c in await repo.catalogue.centres()}
+    names = ", ".join(t.pick(centres[c].city) for c in audience.centres if c in centres)
+    return f"{text} · {t.plain('centres-audience-limit', centres=names or '—')}"
 
 
 async def audience_view(
@@ -111,7 +116,10 @@ async def picker_view(
         options = [(code, name) for code, name in LANGUAGE_NAMES.items()]
     elif dim == "c":
         centres = {c.id: c for c in await repo.catalogue.centres()}
-        for course in (await repo.catalogue.courses())[:PICK_MAX]:
+        courses = await repo.catalogue.courses()
+        if audience.centres is not None:
+            courses = [c for c in courses if c.centre_id in audience.centres]
+        for course in courses[:PICK_MAX]:
             centre = centres.get(course.centre_id)
             suffix = f" · {t.pick(centre.city)}" if centre else ""
             options.append((str(course.id), t.pick(course.title) + suffix))
@@ -122,7 +130,9 @@ async def picker_view(
         options = [(str(g.id), t.pick(g.name)) for g in groups[:PICK_MAX]]
     elif dim == "d":
         named = await repo.courses.districts_in_applications(
-            course_id=audience.course_id, group_id=audience.group_id
+            course_id=audience.course_id,
+            group_id=audience.group_id,
+            centre_ids=audience.centres,
         )
         for item in named[:PICK_MAX]:
             district = await repo.catalogue.district(int(item.key or 0))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -34,7 +37,13 @@ async def wrong_kind_of_answer(
 async def expected_button(
     message: Message, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:
-    """Text or media where one of the buttons was expected: say so and ask again."""
+    """Text or media where one of the buttons was expected: say so and ask again. The
+    earlier copy of the question loses its buttons, so only the latest one answers: it is
+    the bot's message just before this one (the question, or the copy asked last time)."""
+    with contextlib.suppress(TelegramAPIError):  # not ours, or no buttons left: fine
+        await message.bot.edit_message_reply_markup(  # type: ignore[union-attr]
+            chat_id=message.chat.id, message_id=message.message_id - 1, reply_markup=None
+        )
     await message.answer(t("signup-use-buttons"))
     current = await state.get_state()
     step = next((s for s in SignUp.__states__ if s.state == current), SignUp.confirm)

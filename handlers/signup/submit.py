@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
 from bot.notify import notify_staff_new_application
 from bot.routing import FeatureRouter
-from bot.telegram_utils import drop_keyboard, show
+from bot.telegram_utils import answer_first, drop_keyboard, show
 from db.dto import UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
@@ -90,6 +90,8 @@ async def confirm(
         }.get(exc.code, "error-stale-button")
         await leave_form(message, state, t, repo, settings, key)
         return
+    # Saved: stop the spinner now; posting to the staff chat is the slow part.
+    await answer_first(callback, callback_answer)
     if user.consent_at is None:
         await repo.users.set_consent(user.id, consent_at)
     app = outcome.application
@@ -98,6 +100,7 @@ async def confirm(
         done = t("signup-done-waitlist", id=app.id, position=outcome.waitlist_position or 1)
     else:
         done = t("signup-done", id=app.id)
-    await leave_form(message, state, t, repo, settings, "signup-next-steps")
+    # The confirmation first, then «Main menu 👇», which points at the keyboard below it.
     await message.answer(done)
+    await leave_form(message, state, t, repo, settings, "signup-next-steps")
     await notify_staff_new_application(bot, settings, translator, repo, app)

@@ -14,11 +14,14 @@ def staff_routers() -> list[FeatureRouter]:
     from handlers.staff import (
         applications,
         audit,
+        chats,
+        contacts,
         courses,
         decisions,
         export,
         menu,
         outcomes,
+        reject_presets,
         schedule,
         stats,
         team,
@@ -27,6 +30,7 @@ def staff_routers() -> list[FeatureRouter]:
     return [
         menu.router,
         decisions.router,
+        reject_presets.router,
         applications.router,
         export.router,
         courses.router,
@@ -34,5 +38,7 @@ def staff_routers() -> list[FeatureRouter]:
         stats.router,
         outcomes.router,
         team.router,
+        chats.router,
+        contacts.router,
         audit.router,
     ]

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
-from bot.formatting import fmt_short_date, status_label
+from bot.formatting import fmt_short_date, local_date, status_label
 from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import inline_rows
 from bot.notify import district_label, notify_applicant
@@ -23,7 +23,7 @@ from bot.routing import FeatureRouter
 from bot.staff_callbacks import CODE_STATUSES, STATUS_CODES, AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import TEXT_LIMIT, show, split_text
-from db.dto import CourseDTO, DistrictDTO, GroupDTO, UserDTO
+from db.dto import CourseDTO, DistrictDTO, GroupDTO, StaffScope, UserDTO
 from db.repo import Repos
 from db.repo.applications import ApplicationFilter, EnrolmentError
 from handlers.staff.common import (
@@ -41,6 +41,7 @@ from handlers.staff.decisions import (
     card_text,
     refresh_staff_message,
 )
+from handlers.staff.scope import application_in_scope, course_in_scope, courses_in_scope
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
@@ -60,12 +61,14 @@ class Filter:
     status: str | None = None
     district: DistrictDTO | None = None
 
-    def to_repo(self) -> ApplicationFilter:
+    def to_repo(self, scope: StaffScope) -> ApplicationFilter:
+        """The repository's filter, limited to the staff member's centres."""
         return ApplicationFilter(
             course_id=self.course.id if self.course else None,
             group_id=self.group.id if self.group else None,
             status=self.status,
             district_id=self.district.id if self.district else None,
+            centre_ids=scope.centre_ids,
         )
 
     def cb(self, action: AppsAction, *, export: int = 0, page: int = 0, **extra: int) -> AppsCB:
@@ -81,11 +84,12 @@ class Filter:
         )
 
 
-async def load_filter(repo: Repos, data: AppsCB) -> Filter | None:
-    """The filter a button names, or None if any part of it is stale or forged."""
+async def load_filter(repo: Repos, data: AppsCB, scope: StaffScope) -> Filter | None:
+    """The filter a button names, or None if any part of it is stale, forged or names a
+    course outside the staff member's centres."""
     course = group = district = None
     if data.course:
-        course = await repo.catalogue.course(data.course)
+        course = await course_in_scope(repo, scope, data.course)
         if course is None:
             return None
     if data.group:
@@ -121,9 +125,9 @@ def button(text: str, data: AppsCB) -> InlineKeyboardButton:
 
 
 async def filters_view(
-    t: BoundTranslator, repo: Repos, flt: Filter, export: int
+    t: BoundTranslator, repo: Repos, flt: Filter, export: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
-    _, total = await repo.applications.search(flt.to_repo(), limit=0)
+    _, total = await repo.applications.search(flt.to_repo(scope), limit=0)
     header = t("export-header") if export else t("staff-apps-header")
     text = f"{header}\n\n{describe(t, flt)}\n{t.n('staff-apps-found', total)}"
     any_ = t.plain("staff-any")
@@ -175,16 +179,18 @@ async def filters_view(
 
 
 async def list_view(
-    t: BoundTranslator, repo: Repos, flt: Filter, page: int
+    t: BoundTranslator, repo: Repos, flt: Filter, page: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
-    _, total = await repo.applications.search(flt.to_repo(), limit=0)
+    _, total = await repo.applications.search(flt.to_repo(scope), limit=0)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(page, pages - 1)
     apps, total = await repo.applications.search(
-        flt.to_repo(), limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        flt.to_repo(scope), limit=PAGE_SIZE, offset=page * PAGE_SIZE
     )
     courses = {c.id: c for c in await repo.catalogue.courses()}
-    cities = {c.id: t.pick(c.city) for c in await repo.catalogue.centres()}
+    centres = await repo.catalogue.centres()
+    cities = {c.id: t.pick(c.city) for c in centres}
+    zones = {c.id: c.timezone for c in centres}
     groups: dict[int, GroupDTO | None] = {}
     districts: dict[int, str] = {}
     blocks = [
@@ -212,7 +218,11 @@ async def list_view(
                 course=f"{clip(t.pick(course.title), 40)} ({clip(city, 20)})" if course else "—",
                 group=clip(t.pick(group.name), 30) if group else "—",
                 district=clip(districts.get(app.district_id or 0, "—"), 60),
-                date=fmt_short_date(app.created_at.date(), t.locale),
+                # The centre's local date, as on the card (not the UTC date).
+                date=fmt_short_date(
+                    local_date(app.created_at, zones.get(course.centre_id) if course else None),
+                    t.locale,
+                ),
             )
         )
         open_buttons.append(
@@ -243,8 +253,10 @@ async def list_view(
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.applications))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    text, markup = await filters_view(t, repo, Filter(status="pending"), export=0)
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    text, markup = await filters_view(t, repo, Filter(status="pending"), 0, scope)
     await show(callback, text, markup)
 
 
@@ -255,12 +267,13 @@ async def on_filters(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data)
+    flt = await load_filter(repo, callback_data, scope)
     if flt is None:
         stale(t, callback_answer)
         return
-    text, markup = await filters_view(t, repo, flt, callback_data.export)
+    text, markup = await filters_view(t, repo, flt, callback_data.export, scope)
     await show(callback, text, markup)
 
 
@@ -277,9 +290,10 @@ async def on_pick(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     """A list of values for one part of the filter; each button is the new filter."""
-    flt = await load_filter(repo, callback_data)
+    flt = await load_filter(repo, callback_data, scope)
     if flt is None:
         stale(t, callback_answer)
         return
@@ -294,8 +308,8 @@ async def on_pick(
                 Filter(None, None, flt.status, flt.district).cb(AppsAction.filters, export=export),
             )
         )
-        names = await course_names(t, repo)
-        for course in (await repo.catalogue.courses())[:PICKER_MAX]:
+        names = await course_names(t, repo, scope)
+        for course in (await courses_in_scope(repo, scope))[:PICKER_MAX]:
             choice = Filter(course, None, flt.status, flt.district)
             buttons.append(button(names[course.id], choice.cb(AppsAction.filters, export=export)))
     elif action is AppsAction.groups:
@@ -348,6 +362,7 @@ async def on_pick(
         counts = await repo.courses.districts_in_applications(
             course_id=flt.course.id if flt.course else None,
             group_id=flt.group.id if flt.group else None,
+            centre_ids=scope.centre_ids,
         )
         for item in counts[:PICKER_MAX]:
             district = await repo.catalogue.district(int(item.key or 0))
@@ -370,12 +385,13 @@ async def on_list(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data)
+    flt = await load_filter(repo, callback_data, scope)
     if flt is None:
         stale(t, callback_answer)
         return
-    text, markup = await list_view(t, repo, flt, callback_data.page)
+    text, markup = await list_view(t, repo, flt, callback_data.page, scope)
     await show(callback, text, markup)
 
 
@@ -386,9 +402,10 @@ async def on_open(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data)
-    app = await repo.applications.get(callback_data.id)
+    flt = await load_filter(repo, callback_data, scope)
+    app = await application_in_scope(repo, scope, callback_data.id)
     if flt is None or app is None:
         stale(t, callback_answer)
         return
@@ -403,10 +420,11 @@ async def on_move(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
     """The other groups of the trainee's course, with their free seats."""
-    flt = await load_filter(repo, callback_data)
-    app = await repo.applications.get(callback_data.id)
+    flt = await load_filter(repo, callback_data, scope)
+    app = await application_in_scope(repo, scope, callback_data.id)
     if flt is None or app is None:
         stale(t, callback_answer)
         return
@@ -446,9 +464,10 @@ async def on_move_to(
     settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data)
-    app = await repo.applications.get(callback_data.id)
+    flt = await load_filter(repo, callback_data, scope)
+    app = await application_in_scope(repo, scope, callback_data.id)
     group = await repo.catalogue.group(callback_data.value)
     if flt is None or app is None or group is None or group.course_id != app.course_id:
         stale(t, callback_answer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import F
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
@@ -14,7 +15,7 @@ from bot.routing import FeatureRouter
 from bot.staff_callbacks import AuditCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
-from db.dto import Audience, AuditDTO
+from db.dto import Audience, AuditDTO, CentreDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.views import describe as describe_audience
 from handlers.staff.common import StaffChats, StaffTraffic, clip, home_button, person, stale
@@ -46,6 +47,10 @@ ACTION_KEYS = {
     "broadcast.stop": "audit-action-broadcast-stop",
     "broadcast.export": "audit-action-broadcast-export",
     "attendance.mark": "audit-action-attendance",
+    "staff.grant": "centres-audit-grant",
+    "staff.revoke": "centres-audit-revoke",
+    "centre.chat": "centres-audit-chat",
+    "centre.contacts": "centres-audit-contacts",
 }
 FIELD_KEYS = {
     "status": "audit-field-status",
@@ -66,24 +71,51 @@ FIELD_KEYS = {
     "audience": "audit-field-audience",
     "scheduled_at": "audit-field-scheduled",
     "skipped": "audit-field-skipped",
+    "centre_id": "centres-field-centre",
+    "chat_id": "centres-field-chat",
 }
 BROADCAST_STATUSES = ("scheduled", "sending", "stopped", "cancelled")
 # Shown even when unchanged: they say whom an entry is about (attendance names the session).
 CONTEXT_FIELDS = frozenset({"user_id"})
-ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
+ROLE_KEYS = {
+    "admin": "staff-role-admin",
+    "staff": "staff-role-staff",
+    "manager": "centres-role-manager",
+}
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
 
 
-def fmt_utc(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+# The zone a staff member most likely lives in, by the language they read: Kazakhstan's
+# single zone for Kazakh, Kyrgyzstan's for Kyrgyz; otherwise the zone most centres use.
+LOCALE_ZONES = {"kk": ("Asia/Almaty", "Asia/Qostanay", "Asia/Aqtobe"), "ky": ("Asia/Bishkek",)}
+
+
+async def staff_zone(t: BoundTranslator, repo: Repos) -> tuple[str, str]:
+    """(IANA zone, its name for staff: a centre's city in it) for the reader's local time."""
+    centres = await repo.catalogue.centres()
+    if not centres:
+        return "UTC", "UTC"
+    by_zone: dict[str, list[CentreDTO]] = {}
+    for centre in centres:
+        by_zone.setdefault(centre.timezone, []).append(centre)
+    preferred = [z for z in LOCALE_ZONES.get(t.locale, ()) if z in by_zone]
+    zone = preferred[0] if preferred else max(by_zone, key=lambda z: len(by_zone[z]))
+    return zone, t.pick(by_zone[zone][0].city)
+
+
+def fmt_local(value: datetime, zone: tuple[str, str]) -> str:
+    """A moment in the staff member's local time, the zone named by its city."""
+    local = value.astimezone(ZoneInfo(zone[0]))
+    return f"{local.strftime('%Y-%m-%d %H:%M')} ({zone[1]})"
 
 
 class _Render:
     """Turns audit rows into lines, looking names up once per page."""
 
-    def __init__(self, t: BoundTranslator, repo: Repos) -> None:
+    def __init__(self, t: BoundTranslator, repo: Repos, zone: tuple[str, str]) -> None:
         self.t = t
         self.repo = repo
+        self.zone = zone
         self.groups: dict[int, str] = {}
 
     async def group(self, group_id: int) -> str:
@@ -112,6 +144,9 @@ class _Render:
             return await self.group(value)
         if field == "course_id" and isinstance(value, int):
             return await self.course(value)
+        if field == "centre_id" and isinstance(value, int):
+            centre = await self.repo.catalogue.centre(value)
+            return t.pick(centre.name) if centre else f"#{value}"
         if field == "district_id" and isinstance(value, int):
             district = await self.repo.catalogue.district(value)
             return t.pick(district.name) if district else f"#{value}"
@@ -132,7 +167,7 @@ class _Render:
             return t.plain("audit-yes" if value else "audit-no")
         if field in ("starts_at", "ends_at", "scheduled_at") and isinstance(value, str):
             try:
-                return fmt_utc(datetime.fromisoformat(value))
+                return fmt_local(datetime.fromisoformat(value), self.zone)
             except ValueError:
                 pass
         return clip(str(value), 60)
@@ -146,6 +181,9 @@ class _Render:
             return await self.group(int(tid))
         if row.target_type == "course" and tid.isdigit():
             return await self.course(int(tid))
+        if row.target_type == "centre" and tid.isdigit():
+            centre = await self.repo.catalogue.centre(int(tid))
+            return t.pick(centre.name) if centre else f"#{tid}"
         if row.target_type in ("application", "session", "broadcast") and tid:
             return t.plain("audit-number", id=tid)
         return clip(tid, 60)
@@ -183,7 +221,7 @@ class _Render:
         action = t.plain(ACTION_KEYS[row.action]) if row.action in ACTION_KEYS else row.action
         text = t(
             "audit-line",
-            at=fmt_utc(row.at),
+            at=fmt_local(row.at, self.zone),
             who=await person(self.repo, row.actor_id) if row.actor_id else t.plain("audit-system"),
             action=action,
             target=await self.target(row),
@@ -193,11 +231,18 @@ class _Render:
 
 
 async def audit_view(
-    t: BoundTranslator, repo: Repos, page: int
+    t: BoundTranslator, repo: Repos, page: int, scope: StaffScope, viewer_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    rows = await repo.audit.latest(limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE)
+    """A page of the log: everything for a programme admin; for centre staff, their
+    centres' rows and their own actions."""
+    rows = await repo.audit.latest(
+        limit=PAGE_SIZE + 1,
+        offset=page * PAGE_SIZE,
+        centre_ids=scope.centre_ids,
+        viewer_id=viewer_id,
+    )
     more = len(rows) > PAGE_SIZE
-    render = _Render(t, repo)
+    render = _Render(t, repo, await staff_zone(t, repo))
     blocks = [t("audit-header", page=page + 1)]
     blocks += [await render.line(row) for row in rows[:PAGE_SIZE]]
     if not rows:
@@ -221,8 +266,10 @@ async def audit_view(
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.audit))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    await show(callback, *await audit_view(t, repo, 0))
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope, user: UserDTO
+) -> None:
+    await show(callback, *await audit_view(t, repo, 0, scope, user.id))
 
 
 @router.callback_query(AuditCB.filter())
@@ -232,8 +279,10 @@ async def on_page(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
+    user: UserDTO,
 ) -> None:
     if not 0 <= callback_data.page <= 10_000:
         stale(t, callback_answer)
         return
-    await show(callback, *await audit_view(t, repo, callback_data.page))
+    await show(callback, *await audit_view(t, repo, callback_data.page, scope, user.id))

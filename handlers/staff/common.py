@@ -18,7 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.config import Settings
 from bot.i18n import BoundTranslator, strip_bidi
 from bot.staff_callbacks import CancelCB, StaffHomeCB
-from db.dto import UserDTO
+from db.dto import StaffScope, UserDTO
 from db.repo import Repos
 
 TEXT_INPUT_MAX = 500
@@ -35,6 +35,7 @@ class StaffForm(StatesGroup):
     session_move = State()
     timetable = State()
     team_add = State()
+    contact = State()  # a centre's contact field (handlers/staff/contacts.py)
 
 
 def _chat_of(event: TelegramObject) -> Any:
@@ -46,18 +47,25 @@ def _chat_of(event: TelegramObject) -> Any:
 
 
 class StaffChats(Filter):
-    """Private chats, and with ``staff_chat`` also the staff group (STAFF_CHAT_ID)."""
+    """Private chats, and with ``staff_chat`` also the staff groups: STAFF_CHAT_ID and
+    the chats bound to centres (one query, for group updates of staff only)."""
 
     def __init__(self, *, staff_chat: bool = False) -> None:
         self.staff_chat = staff_chat
 
-    async def __call__(self, event: TelegramObject, settings: Settings, **_: Any) -> bool:
+    async def __call__(
+        self, event: TelegramObject, settings: Settings, repo: Repos, **_: Any
+    ) -> bool:
         chat = _chat_of(event)
         if chat is None:
             return False
         if chat.type == "private":
             return True
-        return self.staff_chat and chat.id == settings.staff_chat_id
+        if not self.staff_chat:
+            return False
+        return chat.id == settings.staff_chat_id or bool(
+            await repo.centres.centres_of_chat(chat.id)
+        )
 
 
 class HasDocument(Filter):
@@ -114,7 +122,22 @@ def clip(text: str, limit: int) -> str:
 
 
 STAFF_PREFIXES = frozenset(
-    {"sm", "shm", "sdc", "sap", "scr", "ssc", "sst", "stm", "sau", "sxc", "soc"}
+    {
+        "sm",
+        "shm",
+        "sdc",
+        "sap",
+        "scr",
+        "ssc",
+        "sst",
+        "stm",
+        "sau",
+        "sxc",
+        "soc",
+        "sch",
+        "sct",
+        "srj",
+    }
 )
 STAFF_STATE_GROUPS = ("StaffForm:", "OutcomeForm:")
 
@@ -144,10 +167,15 @@ class StaffTraffic(Filter):
         return t is not None and text in t.translator.variants("menu-staff")
 
 
-async def course_names(t: BoundTranslator, repo: Repos) -> dict[int, str]:
+async def course_names(
+    t: BoundTranslator, repo: Repos, scope: StaffScope | None = None
+) -> dict[int, str]:
     """Course titles in the reader's language; a title that several centres share gets the
-    centre's city, so buttons and charts tell them apart."""
+    centre's city, so buttons and charts tell them apart. With ``scope``, only the
+    courses of the reader's centres."""
     courses = await repo.catalogue.courses()
+    if scope is not None:
+        courses = [c for c in courses if scope.allows(c.centre_id)]
     cities = {c.id: t.pick(c.city) for c in await repo.catalogue.centres()}
     titles = {c.id: t.pick(c.title) for c in courses}
     counts: dict[str, int] = {}

@@ -17,7 +17,7 @@ from bot.staff_callbacks import CourseAction, CoursesCB, ScheduleAction, Schedul
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.support.cards import PersonAction, PersonCB
 from bot.telegram_utils import show, split_text
-from db.dto import ApplicationDTO, UserDTO
+from db.dto import ApplicationDTO, StaffScope, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from db.repo.courses import GROUP_NAME_MAX, MAX_CAPACITY
@@ -32,6 +32,7 @@ from handlers.staff.common import (
     stale,
 )
 from handlers.staff.decisions import announce_promotions
+from handlers.staff.scope import context_in_scope, course_in_scope, group_in_scope
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
@@ -46,9 +47,11 @@ def cb_button(
     )
 
 
-async def courses_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyboardMarkup]:
-    overview = await repo.courses.overview()
-    names = await course_names(t, repo)
+async def courses_view(
+    t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> tuple[str, InlineKeyboardMarkup]:
+    overview = await repo.courses.overview(scope.centre_ids)
+    names = await course_names(t, repo, scope)
     lines = [t("staff-courses-header")]
     rows: list[list[InlineKeyboardButton]] = []
     for item in overview:
@@ -82,9 +85,9 @@ async def courses_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyb
 
 
 async def course_view(
-    t: BoundTranslator, repo: Repos, course_id: int
+    t: BoundTranslator, repo: Repos, course_id: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    course = await repo.catalogue.course(course_id)
+    course = await course_in_scope(repo, scope, course_id)
     if course is None:
         return None
     centre = await repo.catalogue.centre(course.centre_id)
@@ -135,9 +138,9 @@ async def course_view(
 
 
 async def group_view(
-    t: BoundTranslator, repo: Repos, group_id: int
+    t: BoundTranslator, repo: Repos, group_id: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    context = await repo.courses.group_context(group_id)
+    context = await context_in_scope(repo, scope, group_id)
     if context is None:
         return None
     g = context.group
@@ -227,8 +230,10 @@ async def read_capacity(message: Message, t: BoundTranslator) -> int | None:
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.courses))
 @router.callback_query(CoursesCB.filter(F.action == CourseAction.list))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    text, markup = await courses_view(t, repo)
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    text, markup = await courses_view(t, repo, scope)
     await show(callback, text, markup)
 
 
@@ -239,8 +244,9 @@ async def on_course(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    view = await course_view(t, repo, callback_data.id)
+    view = await course_view(t, repo, callback_data.id, scope)
     if view is None:
         stale(t, callback_answer)
         return
@@ -255,8 +261,11 @@ async def on_enrolment(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    if callback_data.value not in (0, 1):
+    if callback_data.value not in (0, 1) or not await course_in_scope(
+        repo, scope, callback_data.id
+    ):
         stale(t, callback_answer)
         return
     try:
@@ -269,7 +278,7 @@ async def on_enrolment(
     callback_answer.text = t.plain(
         "staff-enrolment-opened" if callback_data.value else "staff-enrolment-closed-done"
     )
-    view = await course_view(t, repo, callback_data.id)
+    view = await course_view(t, repo, callback_data.id, scope)
     if view is not None:
         await show(callback, *view)
 
@@ -281,8 +290,9 @@ async def on_group(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    view = await group_view(t, repo, callback_data.id)
+    view = await group_view(t, repo, callback_data.id, scope)
     if view is None:
         stale(t, callback_answer)
         return
@@ -300,15 +310,16 @@ async def on_capacity(
     settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    if await repo.catalogue.group(callback_data.id) is None:
+    if await group_in_scope(repo, scope, callback_data.id) is None:
         stale(t, callback_answer)
         return
     toast = await change_capacity(
         callback_data.id, callback_data.value, user, t, translator, repo, settings, bot
     )
     callback_answer.text = toast[:200]
-    view = await group_view(t, repo, callback_data.id)
+    view = await group_view(t, repo, callback_data.id, scope)
     if view is not None:
         await show(callback, *view)
 
@@ -321,8 +332,9 @@ async def ask_capacity(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    group = await repo.catalogue.group(callback_data.id)
+    group = await group_in_scope(repo, scope, callback_data.id)
     if group is None or callback.message is None:
         stale(t, callback_answer)
         return
@@ -350,17 +362,18 @@ async def got_capacity(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
 ) -> None:
     capacity = await read_capacity(message, t)
     if capacity is None:
         return
     group_id = (await state.get_data()).get("group_id")
     await state.clear()
-    if not isinstance(group_id, int):
+    if not isinstance(group_id, int) or await group_in_scope(repo, scope, group_id) is None:
         await message.answer(t("error-stale-button"))
         return
     toast = await change_capacity(group_id, capacity, user, t, translator, repo, settings, bot)
-    view = await group_view(t, repo, group_id)
+    view = await group_view(t, repo, group_id, scope)
     await message.answer(
         f"{toast}\n\n{view[0]}" if view else toast, reply_markup=view[1] if view else None
     )
@@ -374,8 +387,9 @@ async def ask_group_name(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    course = await repo.catalogue.course(callback_data.id)
+    course = await course_in_scope(repo, scope, callback_data.id)
     if course is None:
         stale(t, callback_answer)
         return
@@ -409,6 +423,7 @@ async def got_group_capacity(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
 ) -> None:
     capacity = await read_capacity(message, t)
     if capacity is None:
@@ -416,7 +431,11 @@ async def got_group_capacity(
     data = await state.get_data()
     await state.clear()
     course_id, name = data.get("course_id"), data.get("name")
-    if not isinstance(course_id, int) or not isinstance(name, str):
+    if (
+        not isinstance(course_id, int)
+        or not isinstance(name, str)
+        or await course_in_scope(repo, scope, course_id) is None
+    ):
         await message.answer(t("error-stale-button"))
         return
     try:
@@ -428,7 +447,7 @@ async def got_group_capacity(
     text = t("staff-group-added", group=t.pick(group.name), capacity=group.capacity)
     if promoted:
         text += " " + t.n("staff-promoted", len(promoted))
-    view = await group_view(t, repo, group.id)
+    view = await group_view(t, repo, group.id, scope)
     await message.answer(
         f"{text}\n\n{view[0]}" if view else text, reply_markup=view[1] if view else None
     )

@@ -9,6 +9,7 @@ is kept in the kv table) is redrawn after every change, wherever it was made.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -20,9 +21,14 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
 from bot.filters import HasText
-from bot.formatting import fmt_datetime, status_label
+from bot.formatting import fmt_datetime, reason_text, status_label
 from bot.i18n import BoundTranslator, Translator, escape
-from bot.notify import application_summary, district_label, notify_applicant
+from bot.notify import (
+    application_summary,
+    district_label,
+    notify_applicant,
+    staff_message_of,
+)
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import (
@@ -34,9 +40,11 @@ from bot.staff_callbacks import (
     DecisionCB,
     decision_buttons,
     decision_markup,
+    reject_markup,
     staff_message_key,
 )
-from db.dto import ApplicationDTO, UserDTO
+from bot.staff_chats import staff_chats_of
+from db.dto import ApplicationDTO, StaffScope, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from handlers.staff.common import (
@@ -50,6 +58,8 @@ from handlers.staff.common import (
     person,
     stale,
 )
+from handlers.staff.outcomes.base import answer_lines
+from handlers.staff.scope import application_in_scope
 
 log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
@@ -107,7 +117,7 @@ async def decided_line(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> 
     else:
         line = t("staff-app-decided-auto", status=status, at=at)
     if app.status == "rejected" and app.reason:
-        line += "\n" + t("staff-app-reason", reason=app.reason)
+        line += "\n" + t("staff-app-reason", reason=reason_text(t, app.reason))
     other = await other_group_line(t, repo, app)
     return f"{line}\n{other}" if other else line
 
@@ -160,6 +170,7 @@ async def card_text(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> str
     line = await decided_line(t, repo, app)
     if line:
         lines.append(line)
+    lines.extend(await answer_lines(t, repo, app))  # the course's extra questions
     return "\n".join(lines)
 
 
@@ -203,17 +214,6 @@ def back_of(callback: CallbackQuery) -> str | None:
 
 
 # ---- telling everyone ---------------------------------------------------------------------
-
-
-async def staff_message_of(repo: Repos, application_id: int) -> tuple[int, int] | None:
-    raw = await repo.kv.get(staff_message_key(application_id))
-    if not raw:
-        return None
-    chat, _, message = raw.partition(":")
-    try:
-        return int(chat), int(message)
-    except ValueError:
-        return None
 
 
 async def refresh_staff_message(
@@ -287,7 +287,7 @@ async def redraw(
     app: ApplicationDTO,
 ) -> None:
     """Redraw the message a decision was made from: a staff-chat post or a card."""
-    if chat_id == settings.staff_chat_id:
+    if chat_id < 0:  # a group: the programme's or a centre's staff chat
         text = await staff_chat_text(translator, settings, repo, app)
         markup = decision_markup(translator.bind(settings.default_locale), app.id, app.status)
     else:
@@ -341,9 +341,7 @@ async def staff_chat_withdrawn(
 async def seat_freed(
     bot: Bot, settings: Settings, translator: Translator, repo: Repos, app: ApplicationDTO
 ) -> None:
-    """One line in the staff chat: an accepted trainee left, a seat is free."""
-    if settings.staff_chat_id is None:
-        return
+    """One line in the centre's staff chat: an accepted trainee left, a seat is free."""
     t = translator.bind(settings.default_locale)
     course = await repo.catalogue.course(app.course_id)
     group = await repo.catalogue.group(app.group_id) if app.group_id else None
@@ -353,10 +351,11 @@ async def seat_freed(
         course=t.pick(course.title) if course else "—",
         group=t.pick(group.name) if group else "—",
     )
-    try:
-        await bot.send_message(settings.staff_chat_id, text)
-    except TelegramAPIError as exc:
-        log.info("seat-freed line for application %s not sent: %s", app.id, exc)
+    for chat_id in await staff_chats_of(repo, settings, course.centre_id if course else None):
+        try:
+            await bot.send_message(chat_id, text)
+        except TelegramAPIError as exc:
+            log.info("seat-freed line for application %s not sent: %s", app.id, exc)
 
 
 async def staff_chat_erased(
@@ -399,8 +398,9 @@ async def on_decision(
     settings: Settings,
     bot: Bot,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
 ) -> None:
-    app = await repo.applications.get(callback_data.id)
+    app = await application_in_scope(repo, scope, callback_data.id)
     seen = CODE_STATUSES.get(callback_data.seen)
     message = callback.message
     if app is None or seen is None or message is None:
@@ -500,13 +500,19 @@ async def ask_reason(
         course=t.pick(course.title) if course else "—",
     )
     try:
-        await bot.send_message(user.id, text, reply_markup=cancel_markup(t))
+        await bot.send_message(user.id, text, reply_markup=reject_markup(t, app.id))
     except TelegramAPIError:
         await private.clear()
         alert(callback_answer, t.plain("staff-reject-open-private"))
         return
     if where[0] != user.id:
-        callback_answer.text = t.plain("staff-reject-asked-private")
+        # Said in the group as a message (a toast is gone in three seconds): who is asked,
+        # and where to answer.
+        note = t("staff-reject-where", who=await person(repo, user.id), id=app.id)
+        try:
+            await bot.send_message(where[0], note, reply_to_message_id=where[1])
+        except TelegramAPIError:
+            callback_answer.text = t.plain("staff-reject-asked-private")
 
 
 # ---- the reason ---------------------------------------------------------------------------
@@ -522,15 +528,37 @@ async def got_reason(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
 ) -> None:
     data = await state.get_data()
     await state.clear()
+    reason = (message.text or "").strip()[:TEXT_INPUT_MAX]
+    await finish_reject(message, data, reason, user, t, translator, repo, settings, bot, scope)
+
+
+async def finish_reject(
+    message: Message,
+    data: dict[str, Any],
+    reason: str,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    scope: StaffScope,
+) -> None:
+    """Reject with ``reason`` (typed, or a preset's code) the application the reason form
+    was for; the form's data is already taken. Answers in ``message``'s chat."""
     app_id = data.get("app_id")
     seen = CODE_STATUSES.get(str(data.get("seen")))
-    if not isinstance(app_id, int) or seen is None:
+    if (
+        not isinstance(app_id, int)
+        or seen is None
+        or await application_in_scope(repo, scope, app_id) is None
+    ):
         await message.answer(t("error-stale-button"))
         return
-    reason = (message.text or "").strip()[:TEXT_INPUT_MAX]
     try:
         outcome = await repo.applications.decide(
             app_id, actor_id=user.id, action="reject", expected_status=seen, reason=reason

@@ -13,17 +13,28 @@ from aiogram.types import BufferedInputFile, CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
+from bot.formatting import reason_text
 from bot.i18n import BoundTranslator
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.services.export import Table, to_csv, to_xlsx
+from bot.services.outcomes.answers import shown
 from bot.staff_callbacks import AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
-from db.dto import ApplicationDTO, CentreDTO, CourseDTO, DistrictDTO, GroupDTO, UserDTO
+from db.dto import (
+    ApplicationDTO,
+    CentreDTO,
+    CourseDTO,
+    DistrictDTO,
+    GroupDTO,
+    StaffScope,
+    UserDTO,
+)
 from db.repo import Repos
 from handlers.staff.applications import Filter, describe, filters_view, load_filter
 from handlers.staff.common import StaffChats, StaffTraffic, alert, stale
+from handlers.staff.outcomes.base import progress_label
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
@@ -64,12 +75,18 @@ async def build_table(
         zone = ZoneInfo(centre.timezone) if centre else UTC
         return value.astimezone(zone).replace(tzinfo=None)
 
+    # After the fixed columns: progress, certificate, and one column per extra question.
+    ids = [a.id for a in apps]
+    answers = await repo.outcomes.answers(ids)
+    extras = await repo.outcomes.progress_and_certificates(ids)
+    questions = await repo.outcomes.questions({q for a in answers.values() for q in a})
     rows = []
     for app in apps:
         course = courses.get(app.course_id)
         centre = centres.get(course.centre_id) if course else None
         group = groups.get(app.group_id) if app.group_id else None
         district = districts.get(app.district_id) if app.district_id else None
+        progress, certificate = extras.get(app.id, (None, None))
         rows.append(
             (
                 app.id,
@@ -83,16 +100,27 @@ async def build_table(
                 t.pick(district.name) if district else "",
                 app.source or "",
                 local(app.decided_at, centre),
-                app.reason or "",
+                reason_text(t, app.reason) if app.reason else "",
+                progress_label(t, progress) if app.status == "accepted" else "",
+                certificate or "",
+                *(
+                    shown(q, answers[app.id][q.id], t.locale) if q.id in answers[app.id] else ""
+                    for q in questions
+                ),
             )
         )
     title = t.plain("export-sheet-trainees" if trainees else "export-sheet-applications")
-    return Table(title=title, headers=[t.plain(k) for k in COLUMNS], rows=rows)
+    headers = [t.plain(k) for k in COLUMNS]
+    headers += [t.plain("export-col-progress"), t.plain("export-col-certificate")]
+    headers += [t.pick(q.text) for q in questions]
+    return Table(title=title, headers=headers, rows=rows)
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.export))
-async def open_section(callback: CallbackQuery, t: BoundTranslator, repo: Repos) -> None:
-    text, markup = await filters_view(t, repo, Filter(), export=1)
+async def open_section(
+    callback: CallbackQuery, t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> None:
+    text, markup = await filters_view(t, repo, Filter(), 1, scope)
     await show(callback, text, markup)
 
 
@@ -106,12 +134,13 @@ async def on_export(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data)
+    flt = await load_filter(repo, callback_data, scope)
     if flt is None or callback.message is None:
         stale(t, callback_answer)
         return
-    apps, total = await repo.applications.search(flt.to_repo(), limit=EXPORT_MAX)
+    apps, total = await repo.applications.search(flt.to_repo(scope), limit=EXPORT_MAX)
     if not apps:
         alert(callback_answer, t.plain("export-empty"))
         return
@@ -134,6 +163,18 @@ async def on_export(
         "export",
         fmt,
         None,
-        {"rows": len(apps), **{k: v for k, v in asdict(flt.to_repo()).items() if v is not None}},
+        {
+            "rows": len(apps),
+            **{
+                k: sorted(v) if isinstance(v, frozenset) else v
+                for k, v in asdict(flt.to_repo(scope)).items()
+                if v is not None
+            },
+        },
+        centre_id=flt.course.centre_id
+        if flt.course
+        else next(iter(scope.centres))
+        if len(scope.centres) == 1
+        else None,
     )
     callback_answer.text = t.plain("export-sent")

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, F
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
+from bot.filters import HasText
 from bot.formatting import fmt_date, status_label
 from bot.i18n import BoundTranslator
 from bot.keyboards import inline_rows
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
+from bot.services.outcomes.answers import parse_range
+from bot.services.outcomes.report import answer_breakdown
 from bot.services.stats import (
     PERIODS,
     STATUS_ORDER,
@@ -28,8 +40,8 @@ from bot.services.stats import (
 )
 from bot.staff_callbacks import StatsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
-from bot.telegram_utils import show, split_text
-from db.dto import StatsDTO
+from bot.telegram_utils import answer_first, show, split_text
+from db.dto import StaffScope, StatsDTO
 from db.repo import Repos
 from handlers.staff.common import (
     StaffChats,
@@ -39,6 +51,7 @@ from handlers.staff.common import (
     home_button,
     stale,
 )
+from handlers.staff.outcomes.base import Out, OutCB, OutcomeForm, button
 
 router = FeatureRouter(__name__)
 router.message.filter(StaffTraffic(), RoleFilter(), StaffChats())
@@ -78,8 +91,10 @@ def summary(
     days: int,
     courses: dict[int, str],
     districts: dict[int | None, str],
+    period: str | None = None,
 ) -> str:
-    lines = [t("stats-header", period=period_label(t, days), total=stats.total)]
+    """``period`` names a free date range (else the last ``days`` days)."""
+    lines = [t("stats-header", period=period or period_label(t, days), total=stats.total)]
     statuses = [
         f"{status_label(t, s)}: {stats.by_status[s]}"
         for s in STATUS_ORDER
@@ -146,6 +161,7 @@ def chart_data(
     courses: dict[int, str],
     districts: dict[int | None, str],
     groups: dict[int, str],
+    period: str | None = None,
 ) -> ChartData:
     other = t.plain("stats-other")
     today = fmt_date(stats.until.date(), t.locale)
@@ -164,7 +180,10 @@ def chart_data(
     return ChartData(
         title=t.plain("stats-chart-title"),
         subtitle=t.plain(
-            "stats-chart-subtitle", period=period_label(t, days), date=today, total=stats.total
+            "stats-chart-subtitle",
+            period=period or period_label(t, days),
+            date=today,
+            total=stats.total,
         ),
         funnel_title=t.plain("stats-chart-funnel"),
         funnel=[
@@ -205,9 +224,14 @@ def chart_data(
     )
 
 
+def range_button(t: BoundTranslator) -> InlineKeyboardButton:
+    return button(t.plain("outcomes-btn-range"), Out.stats_range)
+
+
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.stats))
 async def open_section(callback: CallbackQuery, t: BoundTranslator) -> None:
     markup = inline_rows(periods_markup(t), width=2)
+    markup.inline_keyboard.append([range_button(t)])
     markup.inline_keyboard.append([home_button(t)])
     await show(callback, t("stats-choose-period"), markup)
 
@@ -221,23 +245,94 @@ async def on_period(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     days = callback_data.days
-    if days not in PERIODS or callback.message is None:
+    if days not in PERIODS or not isinstance(callback.message, Message):
         stale(t, callback_answer)
         return
+    # Stop the spinner now: counting and drawing the chart take a second or more.
+    await answer_first(callback, callback_answer)
     since, until = period_bounds(days, clock.now())
-    stats = await repo.stats.collect(since, until)
+    await send_stats(
+        callback.message, t, repo, bot, since, until, days, None, callback, scope=scope
+    )
+
+
+async def send_stats(
+    message: Message,
+    t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    since: datetime | None,
+    until: datetime,
+    days: int,
+    period: str | None,
+    callback: CallbackQuery | None = None,
+    *,
+    scope: StaffScope,
+) -> None:
+    """The summary (in place of the pressed message, or as a new one) and the chart."""
+    stats = await repo.stats.collect(since, until, centre_ids=scope.centre_ids)
     courses, districts, groups = await _names(t, repo, stats)
     markup = inline_rows(periods_markup(t), width=2)
+    markup.inline_keyboard.append([range_button(t)])
     markup.inline_keyboard.append([home_button(t)])
-    await show(callback, summary(t, stats, days, courses, districts), markup)
+    text = summary(t, stats, days, courses, districts, period)
+    # The extra sign-up questions that are choices, as breakdowns.
+    breakdown = answer_breakdown(
+        await repo.outcomes.questions(), await repo.outcomes.answer_counts(since, until), t.pick
+    )
+    for question, options in breakdown:
+        items = "; ".join(f"{clip(label, 40)} {n}" for label, n in options[:TOP])
+        text += "\n" + t("stats-answers", question=clip(question, 60), items=items)
+    if callback is not None:
+        await show(callback, split_text(text)[0], markup)
+    else:
+        await message.answer(split_text(text)[0], reply_markup=markup)
     png = await asyncio.to_thread(
-        render_chart, chart_data(t, stats, days, courses, districts, groups)
+        render_chart, chart_data(t, stats, days, courses, districts, groups, period)
     )
     stamp = until.strftime("%Y%m%d")
     await bot.send_photo(
-        callback.message.chat.id,
+        message.chat.id,
         BufferedInputFile(png, filename=f"stats-{stamp}.png"),
-        caption=t("stats-chart-caption", period=period_label(t, days), total=stats.total),
+        caption=t("stats-chart-caption", period=period or period_label(t, days), total=stats.total),
     )
+
+
+@router.callback_query(OutCB.filter(F.action == Out.stats_range))
+async def on_range(callback: CallbackQuery, state: FSMContext, t: BoundTranslator) -> None:
+    await state.set_state(OutcomeForm.stats_range)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t.plain("btn-back"),
+                    callback_data=StaffMenuCB(section=StaffSection.stats).pack(),
+                )
+            ]
+        ]
+    )
+    await show(callback, t("outcomes-range-ask"), markup)
+
+
+@router.message(StateFilter(OutcomeForm.stats_range), HasText())
+async def got_range(
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    bot: Bot,
+    scope: StaffScope,
+) -> None:
+    days = parse_range(message.text or "")
+    if days is None:
+        await message.answer(t("outcomes-range-invalid"))
+        return
+    await state.clear()
+    first, last = days
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    until = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    period = f"{fmt_date(first, t.locale)} – {fmt_date(last, t.locale)}"
+    await send_stats(message, t, repo, bot, since, until, 0, period, scope=scope)

@@ -1,5 +1,12 @@
-"""The team (admins only): add staff or admins by a forwarded message, a user id or an
-@username of someone who has started the bot; change a role; remove."""
+"""The team: who has which centres.
+
+A programme admin sees everyone, adds staff to any centre (as centre staff or centre
+manager) or as programme admins, changes roles and removes people. A centre manager sees
+the staff of the centres they manage and adds or removes centre staff there (not
+managers, not admins). People are named by a forwarded message, a user id or an
+@username of someone who has started the bot. Every handler re-checks the grant it is
+asked to change against the presser's centres.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +31,17 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
 from bot.keyboards import main_menu
-from bot.revoke import revoke_staff
+from bot.revoke import remove_from_chat, revoke_staff
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import TeamAction, TeamCB
+from bot.staff_chats import staff_chats_for
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show, split_text
-from db.dto import UserDTO
+from db.dto import CentreDTO, GrantDTO, StaffScope, UserDTO
 from db.repo import Repos
 from handlers.broadcast.service import BroadcastService
+from handlers.staff.chats import ChatsAction, ChatsCB, manageable
 from handlers.staff.common import (
     StaffChats,
     StaffForm,
@@ -44,95 +53,188 @@ from handlers.staff.common import (
     person_label,
     stale,
 )
+from handlers.staff.scope import centre_label
 
 log = logging.getLogger(__name__)
 router = FeatureRouter(__name__)
-router.message.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffChats())
-router.callback_query.filter(StaffTraffic(), RoleFilter(admin_only=True), StaffChats())
+# Programme admins, and centre managers for their own centres (checked per handler).
+router.message.filter(StaffTraffic(), RoleFilter(admin_only=True, managers=True), StaffChats())
+router.callback_query.filter(
+    StaffTraffic(), RoleFilter(admin_only=True, managers=True), StaffChats()
+)
 
 ROLE_KEYS = {"admin": "staff-role-admin", "staff": "staff-role-staff"}
+CENTRE_ROLES = {"m": "manager", "s": "staff"}
+CENTRE_ROLE_KEYS = {"manager": "centres-role-manager", "staff": "staff-role-staff"}
 # The @ is required: a bare word ("olga") is more likely a name than a username.
 _USERNAME_RE = re.compile(r"^@([A-Za-z][A-Za-z0-9_]{3,31})$")
 # ASCII digits only: str.isdigit() also takes '²', which int() then refuses.
 _ID_RE = re.compile(r"[0-9]{1,20}")
 
 
-def tm_button(text: str, action: TeamAction, id_: int = 0) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text[:64], callback_data=TeamCB(action=action, id=id_).pack())
+def tm_button(
+    text: str, action: TeamAction, id_: int = 0, centre: int = 0, value: str = ""
+) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=text[:64],
+        callback_data=TeamCB(action=action, id=id_, centre=centre, value=value).pack(),
+    )
+
+
+def may_grant(scope: StaffScope, centre_id: int, role: str) -> bool:
+    """A programme admin grants anything; a manager grants centre staff of their centre."""
+    return scope.is_admin or (role == "staff" and centre_id in scope.managed)
+
+
+def may_revoke(scope: StaffScope, grant: GrantDTO) -> bool:
+    return scope.is_admin or (grant.role == "staff" and grant.centre_id in scope.managed)
+
+
+async def centre_map(repo: Repos) -> dict[int, CentreDTO]:
+    return {c.id: c for c in await repo.catalogue.centres()}
+
+
+def grants_text(
+    t: BoundTranslator, grants: tuple[GrantDTO, ...], centres: dict[int, CentreDTO]
+) -> str:
+    if not grants:
+        return t.plain("centres-no-centres")
+    return ", ".join(
+        t.pick(centres[g.centre_id].city)
+        + (f" ({t.plain('centres-role-manager')})" if g.role == "manager" else "")
+        for g in grants
+        if g.centre_id in centres
+    )
 
 
 async def team_view(
-    t: BoundTranslator, repo: Repos, settings: Settings
+    t: BoundTranslator, repo: Repos, settings: Settings, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
-    members = await repo.staff.list()
+    centres = await centre_map(repo)
+    members = await repo.staff.list(None if scope.is_admin else scope.managed)
     listed = {m.user_id for m in members}
-    lines = [t("team-header")]
+    lines = [t("team-header") if scope.is_admin else t("centres-team-header-manager")]
     rows = []
     for m in members:
         label = name_label(m.first_name, m.username, m.user_id)
         fixed = m.user_id in settings.admin_ids
+        role = t.plain(ROLE_KEYS.get(m.role, m.role))
         key = "team-line-fixed" if fixed else "team-line"
-        lines.append(t(key, who=label, id=m.user_id, role=t.plain(ROLE_KEYS.get(m.role, m.role))))
+        line = t(key, who=label, id=m.user_id, role=role)
+        if m.role != "admin":
+            line += "\n  " + t("centres-team-centres", centres=grants_text(t, m.grants, centres))
+        lines.append(line)
         if not fixed:
-            rows.append(
-                [
-                    tm_button(
-                        f"{label} · {t.plain(ROLE_KEYS.get(m.role, m.role))}",
-                        TeamAction.member,
-                        m.user_id,
-                    )
-                ]
+            rows.append([tm_button(f"{label} · {role}", TeamAction.member, m.user_id)])
+    if scope.is_admin:
+        for admin_id in sorted(settings.admin_ids - listed):
+            lines.append(
+                t(
+                    "team-line-fixed",
+                    who=person_label(await repo.users.get(admin_id), admin_id),
+                    id=admin_id,
+                    role=t.plain("staff-role-admin"),
+                )
             )
-    for admin_id in sorted(settings.admin_ids - listed):
-        lines.append(
-            t(
-                "team-line-fixed",
-                who=person_label(await repo.users.get(admin_id), admin_id),
-                id=admin_id,
-                role=t.plain("staff-role-admin"),
-            )
-        )
+    add = [tm_button(t.plain("team-btn-add-staff"), TeamAction.add_staff)]
+    if scope.is_admin:
+        add.append(tm_button(t.plain("team-btn-add-admin"), TeamAction.add_admin))
+    rows.append(add)
     rows.append(
         [
-            tm_button(t.plain("team-btn-add-staff"), TeamAction.add_staff),
-            tm_button(t.plain("team-btn-add-admin"), TeamAction.add_admin),
+            InlineKeyboardButton(
+                text=t.plain("centres-btn-chats"),
+                callback_data=ChatsCB(action=ChatsAction.list).pack(),
+            )
         ]
     )
     rows.append([home_button(t)])
     return split_text("\n".join(lines))[0], InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def member_view(
-    t: BoundTranslator, repo: Repos, user_id: int
-) -> tuple[str, InlineKeyboardMarkup] | None:
+async def visible_member(
+    repo: Repos, settings: Settings, scope: StaffScope, user_id: int
+) -> tuple[str, tuple[GrantDTO, ...]] | None:
+    """(role, grants) of a team member this person may look at: anyone for a programme
+    admin; for a manager, centre staff of their centres (grants there only)."""
     role = await repo.staff.role_of(user_id)
-    if role is None:
+    if role is None or user_id in settings.admin_ids:
         return None
+    grants = await repo.staff.grants_of(user_id)
+    if scope.is_admin:
+        return role, grants
+    mine = tuple(g for g in grants if g.centre_id in scope.managed)
+    if role != "staff" or not mine:
+        return None
+    return role, mine
+
+
+async def member_view(
+    t: BoundTranslator, repo: Repos, settings: Settings, scope: StaffScope, user_id: int
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    found = await visible_member(repo, settings, scope, user_id)
+    if found is None:
+        return None
+    role, grants = found
+    centres = await centre_map(repo)
     who = person_label(await repo.users.get(user_id), user_id)
-    switch = (
-        tm_button(t.plain("team-btn-make-staff"), TeamAction.make_staff, user_id)
-        if role == "admin"
-        else tm_button(t.plain("team-btn-make-admin"), TeamAction.make_admin, user_id)
-    )
-    rows = [
-        [switch, tm_button(t.plain("team-btn-remove"), TeamAction.remove, user_id)],
-        [tm_button(t.plain("btn-back"), TeamAction.list), home_button(t)],
-    ]
     text = t("team-member", who=who, id=user_id, role=t.plain(ROLE_KEYS.get(role, role)))
+    rows: list[list[InlineKeyboardButton]] = []
+    if role != "admin":
+        text += "\n" + t("centres-team-centres", centres=grants_text(t, grants, centres))
+        for g in grants:
+            centre = centres.get(g.centre_id)
+            if centre is None or not may_revoke(scope, g):
+                continue
+            row = [
+                tm_button(
+                    t.plain("centres-btn-revoke", centre=t.pick(centre.city)),
+                    TeamAction.revoke,
+                    user_id,
+                    g.centre_id,
+                )
+            ]
+            if scope.is_admin:
+                other = "s" if g.role == "manager" else "m"
+                label = "centres-btn-make-staff" if other == "s" else "centres-btn-make-manager"
+                row.append(tm_button(t.plain(label), TeamAction.grant, user_id, g.centre_id, other))
+            rows.append(row)
+        rows.append([tm_button(t.plain("centres-btn-grant"), TeamAction.grant_pick, user_id)])
+    if scope.is_admin:
+        switch = (
+            tm_button(t.plain("team-btn-make-staff"), TeamAction.make_staff, user_id)
+            if role == "admin"
+            else tm_button(t.plain("team-btn-make-admin"), TeamAction.make_admin, user_id)
+        )
+        rows.append([switch, tm_button(t.plain("team-btn-remove"), TeamAction.remove, user_id)])
+    rows.append([tm_button(t.plain("btn-back"), TeamAction.list), home_button(t)])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def tell_member(
-    bot: Bot, translator: Translator, repo: Repos, settings: Settings, user_id: int, key: str
+    bot: Bot,
+    translator: Translator,
+    repo: Repos,
+    user_id: int,
+    key: str,
+    *,
+    role_key: str | None = None,
+    centre: CentreDTO | None = None,
 ) -> None:
-    """Tell a person their role changed, with the main menu (🛠 Staff shown or hidden)."""
+    """Tell a person their role changed, in their language, with the main menu (🛠 Staff
+    shown or hidden); ``role_key`` and ``centre`` fill the notice of a new centre."""
     user = await repo.users.get(user_id)
     if user is None or not user.is_active:
         return
     t = translator.bind(translator.resolve_locale(user.locale, user.language_code))
     staff = key != "team-notice-removed"
+    picked: dict[str, object] = {}
+    if role_key is not None:
+        picked["role"] = t.plain(role_key)
+    if centre is not None:
+        picked["centre"] = t.pick(centre.name)
     try:
-        await bot.send_message(user_id, t(key), reply_markup=main_menu(t, staff=staff))
+        await bot.send_message(user_id, t(key, **picked), reply_markup=main_menu(t, staff=staff))
     except TelegramAPIError as exc:
         log.info("role notice to user %s not delivered: %s", user_id, exc)
 
@@ -149,16 +251,21 @@ async def member_refusal(repo: Repos, settings: Settings, actor_id: int, target:
     return None
 
 
-# ---- handlers ---------------------------------------------------------------------------
+# ---- the list and one member --------------------------------------------------------------
 
 
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.team))
 @router.callback_query(TeamCB.filter(F.action == TeamAction.list))
 async def open_section(
-    callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
+    callback: CallbackQuery,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+    scope: StaffScope,
 ) -> None:
     await state.clear()
-    await show(callback, *await team_view(t, repo, settings))
+    await show(callback, *await team_view(t, repo, settings, scope))
 
 
 @router.callback_query(TeamCB.filter(F.action == TeamAction.member))
@@ -168,26 +275,118 @@ async def on_member(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
+    scope: StaffScope,
     callback_answer: CallbackAnswer,
 ) -> None:
     if callback_data.id in settings.admin_ids:
         alert(callback_answer, t.plain("team-fixed-admin"))
         return
-    view = await member_view(t, repo, callback_data.id)
+    view = await member_view(t, repo, settings, scope, callback_data.id)
     if view is None:
         stale(t, callback_answer)
         return
     await show(callback, *view)
 
 
-@router.callback_query(TeamCB.filter(F.action.in_({TeamAction.add_staff, TeamAction.add_admin})))
-async def ask_member(
-    callback: CallbackQuery, callback_data: TeamCB, state: FSMContext, t: BoundTranslator
+# ---- adding a person -----------------------------------------------------------------------
+
+
+def centre_role_buttons(
+    t: BoundTranslator, action: TeamAction, user_id: int, centre_id: int
+) -> list[InlineKeyboardButton]:
+    return [
+        tm_button(t.plain("centres-btn-as-staff"), action, user_id, centre_id, "s"),
+        tm_button(t.plain("centres-btn-as-manager"), action, user_id, centre_id, "m"),
+    ]
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.add_staff))
+async def pick_centre_for_new(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
 ) -> None:
-    role = "admin" if callback_data.action is TeamAction.add_admin else "staff"
+    """A new staff member: which centre first (a manager's own centres only)."""
+    if callback_data.centre:
+        centre = await repo.catalogue.centre(callback_data.centre)
+        if centre is None or not scope.manages(centre.id):
+            stale(t, callback_answer)
+            return
+        if not scope.is_admin:  # a manager adds centre staff: no role to choose
+            await ask_person_view(callback, t, repo, scope, centre.id, "s", callback_answer, state)
+            return
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                centre_role_buttons(t, TeamAction.add_role, 0, centre.id),
+                [tm_button(t.plain("btn-back"), TeamAction.add_staff)],
+            ]
+        )
+        await show(callback, t("centres-pick-role", centre=t.pick(centre.name)), markup)
+        return
+    centres = await manageable(repo, scope)
+    rows = [[tm_button(centre_label(t, c), TeamAction.add_staff, 0, c.id)] for c in centres]
+    rows.append([tm_button(t.plain("btn-back"), TeamAction.list), home_button(t)])
+    await show(callback, t("centres-pick-centre"), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.add_role))
+async def on_add_role(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await ask_person_view(
+        callback, t, repo, scope, callback_data.centre, callback_data.value, callback_answer, state
+    )
+
+
+async def ask_person_view(
+    callback: CallbackQuery,
+    t: BoundTranslator,
+    repo: Repos,
+    scope: StaffScope,
+    centre_id: int,
+    letter: str,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+) -> None:
+    role = CENTRE_ROLES.get(letter)
+    centre = await repo.catalogue.centre(centre_id) if centre_id else None
+    if role is None or centre is None or not may_grant(scope, centre.id, role):
+        stale(t, callback_answer)
+        return
     await state.set_state(StaffForm.team_add)
-    await state.set_data({"role": role})
-    await show(callback, t("team-ask", role=t.plain(ROLE_KEYS[role])), cancel_markup(t))
+    await state.set_data({"role": "staff", "centre": centre.id, "centre_role": role})
+    text = t(
+        "centres-team-ask",
+        role=t.plain(CENTRE_ROLE_KEYS[role]),
+        centre=t.pick(centre.name),
+    )
+    await show(callback, text, cancel_markup(t))
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.add_admin))
+async def ask_admin(
+    callback: CallbackQuery,
+    state: FSMContext,
+    t: BoundTranslator,
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
+) -> None:
+    if not scope.is_admin:
+        stale(t, callback_answer)
+        return
+    await state.set_state(StaffForm.team_add)
+    await state.set_data({"role": "admin"})
+    await show(callback, t("team-ask", role=t.plain(ROLE_KEYS["admin"])), cancel_markup(t))
 
 
 async def find_person(message: Message, repo: Repos) -> tuple[UserDTO | None, str]:
@@ -209,6 +408,26 @@ async def find_person(message: Message, repo: Repos) -> tuple[UserDTO | None, st
     return None, "team-ask-again"  # neither an id nor an @username: say what to send
 
 
+async def add_request(
+    data: dict[str, object], repo: Repos, scope: StaffScope
+) -> tuple[str, CentreDTO | None, str | None] | None:
+    """What the add form asks for — ("admin", None, None) or ("staff", centre, centre
+    role) — checked again against the presser's centres; None if not theirs to give."""
+    role, centre_id, centre_role = data.get("role"), data.get("centre"), data.get("centre_role")
+    if role == "admin":
+        return ("admin", None, None) if scope.is_admin else None
+    centre = await repo.catalogue.centre(centre_id) if isinstance(centre_id, int) else None
+    if (
+        role != "staff"
+        or centre is None
+        or not isinstance(centre_role, str)
+        or centre_role not in CENTRE_ROLE_KEYS
+        or not may_grant(scope, centre.id, centre_role)
+    ):
+        return None
+    return "staff", centre, centre_role
+
+
 @router.message(StateFilter(StaffForm.team_add))
 async def got_member(
     message: Message,
@@ -219,9 +438,10 @@ async def got_member(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
 ) -> None:
-    role = (await state.get_data()).get("role")
-    if role not in ROLE_KEYS:
+    request = await add_request(await state.get_data(), repo, scope)
+    if request is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
         return
@@ -233,10 +453,17 @@ async def got_member(
         key = "team-fixed-admin" if found.id in settings.admin_ids else "team-not-yourself"
         await message.answer(t(key), reply_markup=cancel_markup(t))
         return
+    role, centre, centre_role = request
+    if role == "staff" and await repo.staff.role_of(found.id) == "admin":
+        who = person_label(found, found.id)
+        await message.answer(t("centres-already-admin", who=who), reply_markup=cancel_markup(t))
+        return
     if _USERNAME_RE.match((message.text or "").strip()):
         # A username can change hands: show who it is now and ask before granting.
         await state.update_data(candidate=found.id)
-        role_label = t.plain(ROLE_KEYS[str(role)])
+        label = t.plain(CENTRE_ROLE_KEYS[centre_role] if centre_role else ROLE_KEYS["admin"])
+        if centre is not None:
+            label = f"{label} · {t.pick(centre.name)}"
         markup = InlineKeyboardMarkup(
             inline_keyboard=[
                 [
@@ -247,14 +474,13 @@ async def got_member(
         )
         who = person_label(found, found.id)
         await message.answer(
-            t("team-confirm-person", who=who, id=found.id, role=role_label), reply_markup=markup
+            t("team-confirm-person", who=who, id=found.id, role=label), reply_markup=markup
         )
         return
     await state.clear()
-    await message.answer(
-        await grant(user, found, str(role), t, translator, repo, settings, bot),
-        reply_markup=(await team_view(t, repo, settings))[1],
-    )
+    done = await add_person(user, found, request, t, translator, repo, bot)
+    text, markup = await team_view(t, repo, settings, scope)
+    await message.answer(f"{done}\n\n{text}", reply_markup=markup)
 
 
 @router.callback_query(TeamCB.filter(F.action == TeamAction.add_confirm))
@@ -268,15 +494,16 @@ async def on_add_confirm(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
     callback_answer: CallbackAnswer,
 ) -> None:
     data = await state.get_data()
-    role = data.get("role")
-    # Only the person this admin was just shown, in the role they asked for.
+    request = await add_request(data, repo, scope)
+    # Only the person this staff member was just shown, for what the form asked.
     if (
         await state.get_state() != StaffForm.team_add.state
         or data.get("candidate") != callback_data.id
-        or role not in ROLE_KEYS
+        or request is None
     ):
         stale(t, callback_answer)
         return
@@ -290,38 +517,176 @@ async def on_add_confirm(
         alert(callback_answer, t.plain(refusal or "team-not-started"))
         return
     await state.clear()
-    text = await grant(user, found, str(role), t, translator, repo, settings, bot)
-    await show(callback, text, (await team_view(t, repo, settings))[1])
+    done = await add_person(user, found, request, t, translator, repo, bot)
+    text, markup = await team_view(t, repo, settings, scope)
+    await show(callback, f"{done}\n\n{text}", markup)
 
 
-async def grant(
+async def add_person(
     actor: UserDTO,
     found: UserDTO,
-    role: str,
+    request: tuple[str, CentreDTO | None, str | None],
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+) -> str:
+    """Make ``found`` a programme admin or grant them the centre; the confirmation."""
+    role, centre, centre_role = request
+    who = person_label(found, found.id)
+    if role == "admin" or centre is None or centre_role is None:
+        before = await repo.staff.set_role(actor.id, found.id, "admin")
+        label = t.plain(ROLE_KEYS["admin"])
+        if before == "admin":
+            return t("team-already", who=who, role=label)
+        await tell_member(bot, translator, repo, found.id, "team-notice-admin")
+        return t("team-added", who=who, role=label)
+    before = await repo.staff.grant(actor.id, found.id, centre.id, centre_role)
+    label = t.plain(CENTRE_ROLE_KEYS[centre_role])
+    if before == centre_role:
+        return t("centres-already-granted", who=who, role=label, centre=t.pick(centre.name))
+    await tell_member(
+        bot,
+        translator,
+        repo,
+        found.id,
+        "centres-notice-granted",
+        role_key=CENTRE_ROLE_KEYS[centre_role],
+        centre=centre,
+    )
+    return t("centres-granted", who=who, role=label, centre=t.pick(centre.name))
+
+
+# ---- a member's centres --------------------------------------------------------------------
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.grant_pick))
+async def pick_centre_for_member(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
+) -> None:
+    target = callback_data.id
+    found = await visible_member(repo, settings, scope, target)
+    if found is None or found[0] == "admin":
+        stale(t, callback_answer)
+        return
+    has = {g.centre_id for g in await repo.staff.grants_of(target)}
+    rows = []
+    for c in await manageable(repo, scope):
+        if c.id in has:
+            continue
+        label = centre_label(t, c)
+        if scope.is_admin:
+            rows.append([tm_button(label, TeamAction.grant_pick, target, c.id)])
+        else:
+            rows.append([tm_button(label, TeamAction.grant, target, c.id, "s")])
+    if callback_data.centre:  # a programme admin chose the centre: now the role
+        centre = await repo.catalogue.centre(callback_data.centre)
+        if centre is None or not scope.is_admin or centre.id in has:
+            stale(t, callback_answer)
+            return
+        rows = [centre_role_buttons(t, TeamAction.grant, target, centre.id)]
+        text = t("centres-pick-role", centre=t.pick(centre.name))
+    else:
+        text = t("centres-pick-centre") if rows else t("centres-nothing-to-grant")
+    rows.append([tm_button(t.plain("btn-back"), TeamAction.member, target), home_button(t)])
+    await show(callback, text, InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.grant))
+async def on_grant(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    user: UserDTO,
     t: BoundTranslator,
     translator: Translator,
     repo: Repos,
     settings: Settings,
     bot: Bot,
-) -> str:
-    """Give ``found`` the role; the confirmation followed by the team list."""
-    before = await repo.staff.set_role(actor.id, found.id, role)
-    who = person_label(found, found.id)
-    role_label = t.plain(ROLE_KEYS[role])
-    if before == role:
-        done = t("team-already", who=who, role=role_label)
-    else:
-        done = t("team-added", who=who, role=role_label)
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
+) -> None:
+    target = callback_data.id
+    role = CENTRE_ROLES.get(callback_data.value)
+    centre = await repo.catalogue.centre(callback_data.centre) if callback_data.centre else None
+    found = await visible_member(repo, settings, scope, target)
+    if (
+        role is None
+        or centre is None
+        or found is None
+        or found[0] == "admin"
+        or target == user.id
+        or not may_grant(scope, centre.id, role)
+    ):
+        stale(t, callback_answer)
+        return
+    before = await repo.staff.grant(user.id, target, centre.id, role)
+    if before != role:
         await tell_member(
             bot,
             translator,
             repo,
-            settings,
-            found.id,
-            "team-notice-admin" if role == "admin" else "team-notice-staff",
+            target,
+            "centres-notice-granted",
+            role_key=CENTRE_ROLE_KEYS[role],
+            centre=centre,
         )
-    text, _markup = await team_view(t, repo, settings)
-    return f"{done}\n\n{text}"
+    callback_answer.text = t.plain("centres-saved")
+    view = await member_view(t, repo, settings, scope, target)
+    if view is not None:
+        await show(callback, *view)
+
+
+@router.callback_query(TeamCB.filter(F.action == TeamAction.revoke))
+async def on_revoke(
+    callback: CallbackQuery,
+    callback_data: TeamCB,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    fsm_storage: BaseStorage,
+    broadcasts: BroadcastService,
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
+) -> None:
+    target = callback_data.id
+    found = await visible_member(repo, settings, scope, target)
+    grant = next(
+        (g for g in (found[1] if found else ()) if g.centre_id == callback_data.centre), None
+    )
+    if found is None or grant is None or target == user.id or not may_revoke(scope, grant):
+        stale(t, callback_answer)
+        return
+    _, left = await repo.staff.revoke(user.id, target, grant.centre_id)
+    if left:  # their last centre: they are no longer staff at all
+        lines = await take_reach(
+            user, target, t, translator, repo, settings, bot, fsm_storage, broadcasts
+        )
+        callback_answer.text = t.plain("team-removed")
+        text, markup = await team_view(t, repo, settings, scope)
+        await show(callback, "\n".join(lines) + "\n\n" + text, markup)
+        return
+    # Out of that centre's staff chat, unless it also serves a centre they keep.
+    chat = await repo.centres.chat_of(grant.centre_id)
+    keep = await staff_chats_for(
+        repo, settings, [g.centre_id for g in await repo.staff.grants_of(target)]
+    )
+    if chat is not None and chat.chat_id not in keep:
+        await remove_from_chat(bot, chat.chat_id, target)
+    callback_answer.text = t.plain("centres-saved")
+    view = await member_view(t, repo, settings, scope, target)
+    await show(callback, *(view or await team_view(t, repo, settings, scope)))
+
+
+# ---- programme roles (admins only) ---------------------------------------------------------
 
 
 @router.callback_query(TeamCB.filter(F.action.in_({TeamAction.make_admin, TeamAction.make_staff})))
@@ -334,10 +699,15 @@ async def on_role(
     repo: Repos,
     settings: Settings,
     bot: Bot,
+    scope: StaffScope,
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
-    refusal = await member_refusal(repo, settings, user.id, target)
+    refusal = (
+        await member_refusal(repo, settings, user.id, target)
+        if scope.is_admin
+        else "error-stale-button"
+    )
     if refusal is not None:
         alert(callback_answer, t.plain(refusal))
         return
@@ -348,11 +718,10 @@ async def on_role(
             bot,
             translator,
             repo,
-            settings,
             target,
             "team-notice-admin" if role == "admin" else "team-notice-staff",
         )
-    view = await member_view(t, repo, target)
+    view = await member_view(t, repo, settings, scope, target)
     if view is not None:
         await show(callback, *view)
 
@@ -365,10 +734,15 @@ async def ask_remove(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
+    scope: StaffScope,
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
-    refusal = await member_refusal(repo, settings, user.id, target)
+    refusal = (
+        await member_refusal(repo, settings, user.id, target)
+        if scope.is_admin
+        else "error-stale-button"
+    )
     if refusal is not None:
         alert(callback_answer, t.plain(refusal))
         return
@@ -396,10 +770,15 @@ async def do_remove(
     bot: Bot,
     fsm_storage: BaseStorage,
     broadcasts: BroadcastService,
+    scope: StaffScope,
     callback_answer: CallbackAnswer,
 ) -> None:
     target = callback_data.id
-    refusal = await member_refusal(repo, settings, user.id, target)
+    refusal = (
+        await member_refusal(repo, settings, user.id, target)
+        if scope.is_admin
+        else "error-stale-button"
+    )
     if refusal is not None:
         alert(callback_answer, t.plain(refusal))
         return
@@ -407,10 +786,30 @@ async def do_remove(
     if before is None:
         stale(t, callback_answer)
         return
-    # Their reach goes with the role: announcements, staff chats, open forms.
-    revoked = await broadcasts.revoke_author(target, actor_id=user.id)
+    lines = await take_reach(
+        user, target, t, translator, repo, settings, bot, fsm_storage, broadcasts
+    )
+    callback_answer.text = t.plain("team-removed")
+    text, markup = await team_view(t, repo, settings, scope)
+    await show(callback, "\n".join(lines) + "\n\n" + text, markup)
+
+
+async def take_reach(
+    actor: UserDTO,
+    target: int,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    settings: Settings,
+    bot: Bot,
+    fsm_storage: BaseStorage,
+    broadcasts: BroadcastService,
+) -> list[str]:
+    """Someone left the team: their reach goes with the role (announcements, staff chats,
+    open forms), they are told, and the lines saying so for the one who removed them."""
+    revoked = await broadcasts.revoke_author(target, actor_id=actor.id)
     done = await revoke_staff(bot, repo, settings, fsm_storage, target)
-    await tell_member(bot, translator, repo, settings, target, "team-notice-removed")
+    await tell_member(bot, translator, repo, target, "team-notice-removed")
     lines = [t("team-removed-done", who=person_label(await repo.users.get(target), target))]
     if revoked:
         ids = ", ".join(f"№ {b.id}" for b in revoked)
@@ -419,6 +818,4 @@ async def do_remove(
         lines.append(t("team-revoked-chat"))
     if done.not_removed_from:
         lines.append(t("team-revoked-chat-failed"))
-    callback_answer.text = t.plain("team-removed")
-    text, markup = await team_view(t, repo, settings)
-    await show(callback, "\n".join(lines) + "\n\n" + text, markup)
+    return lines

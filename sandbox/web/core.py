@@ -21,6 +21,10 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.runner import BotProcess
 from sandbox.telegram import ChatMessage, Event, EventKind, FakeBotAPI, FakeUser
 from sandbox.web.personas import (
+    ASEL,
+    CENTRE_CHAT_ID,
+    CENTRE_CHAT_TITLE,
+    CENTRE_MANAGER_CENTRE,
     CHATS,
     CHATS_BY_KEY,
     COORDINATOR,
@@ -131,6 +135,9 @@ class Sandbox:
             raise
         try:
             staff = self.api.add_group_chat(STAFF_CHAT_ID, STAFF_CHAT_TITLE, supergroup=True)
+            centre_chat = self.api.add_group_chat(
+                CENTRE_CHAT_ID, CENTRE_CHAT_TITLE, supergroup=True
+            )
             for persona in PERSONAS:
                 user = self.api.add_user(
                     persona.user_id,
@@ -139,18 +146,42 @@ class Sandbox:
                     language_code=persona.language_code,
                     username=persona.username,
                 )
-                if persona.role == "staff":
+                if persona.role == "staff" and persona is not ASEL:
                     staff.add_member(user, "administrator")
+                elif persona is ASEL:
+                    centre_chat.add_member(user, "administrator")
             self._unsubscribe = self.api.subscribe(self._on_event)
             self.settings = sandbox_settings(
                 self.base_settings, api_url=self.api.api_base, data_dir=self.data_dir
             )
             self.process = BotProcess(self.settings, clock=self.clock)
             await self.process.start()
+            await self._seat_centre_manager()
             await self.api.wait_until_polling(timeout=30)
         except BaseException:
             await self.stop()
             raise
+
+    async def _seat_centre_manager(self) -> None:
+        """Asel manages one lyceum, whose staff chat is bound to it: a visitor sees the
+        centre boundary (her lists, chat and team hold that centre only)."""
+        assert self.process is not None and self.process.app is not None
+        repo = self.process.app.repo
+        centre = await repo.catalogue.centre_by_code(CENTRE_MANAGER_CENTRE)
+        if centre is None:  # a catalogue without that lyceum: she stays a plain user
+            return
+        await repo.users.upsert_seen(
+            ASEL.user_id,
+            first_name=ASEL.first_name,
+            username=ASEL.username,
+            language_code=ASEL.language_code,
+        )
+        await repo.staff.grant(COORDINATOR.user_id, ASEL.user_id, centre.id, "manager")
+        bound = await repo.centres.chat_of(centre.id)
+        if bound is None or bound.chat_id != CENTRE_CHAT_ID:
+            await repo.centres.bind_chat(
+                COORDINATOR.user_id, centre.id, CENTRE_CHAT_ID, CENTRE_CHAT_TITLE
+            )
 
     def _lock(self) -> None:
         """One sandbox per data directory: a second would wipe the first one's database."""
@@ -388,6 +419,20 @@ class Sandbox:
             if self.process is not None:
                 await self.process.time_moved()
         return self.clock_json()
+
+    async def reset(self) -> None:
+        """Start again from nothing: a fresh database with the demo catalogue, empty chats,
+        the clock back to now. Open pages are told to reload."""
+        async with self._clock_lock:
+            await self.stop()
+            self.clock = OffsetClock()
+            self.api = FakeBotAPI(
+                token=SANDBOX_TOKEN, bot_username=BOT_USERNAME, bot_first_name=BOT_NAME
+            )
+            self._offsets.clear()
+            self.fresh = True
+            await self.start()
+        self._broadcast({"type": "reset"})
 
     # ------------------------------------------------------------------ events
 

@@ -9,6 +9,10 @@ from typing import Any, Final, Literal
 
 STAFF_CHAT_ID: Final = -1_002_000_000_001
 STAFF_CHAT_TITLE: Final = "Staff · applications"
+# The second staff persona's centre and its own staff chat: she sees only that centre.
+CENTRE_MANAGER_CENTRE: Final = "naryn-pl87"
+CENTRE_CHAT_ID: Final = -1_002_000_000_002
+CENTRE_CHAT_TITLE: Final = "Naryn lyceum No. 87 · staff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +69,16 @@ JOHN: Final = Persona("john", 710_004, "John", "Miller", "en", "citizen", "+9967
 COORDINATOR: Final = Persona(
     "coordinator", 790_001, "Dana", "Omarova", "ru", "staff", "+77017001122", "dana_coord"
 )
-PERSONAS: Final[tuple[Persona, ...]] = (AIDA, BAKYT, OLGA, JOHN, COORDINATOR)
+# A centre manager of one lyceum (Naryn), not a programme admin: the boundary made visible.
+ASEL: Final = Persona(
+    "asel", 790_002, "Асель", "Токтогулова", "ky", "staff", "+996700000002", "asel_naryn"
+)
+# The programme admin stays last (ADMIN_IDS in the sandbox).
+PERSONAS: Final[tuple[Persona, ...]] = (AIDA, BAKYT, OLGA, JOHN, ASEL, COORDINATOR)
 
 CHATS: Final[tuple[ChatView, ...]] = (
     *(ChatView(p.key, p.full_name, p, p.user_id, "private") for p in PERSONAS),
+    ChatView("naryn-staff", CENTRE_CHAT_TITLE, ASEL, CENTRE_CHAT_ID, "group"),
     ChatView("staff", STAFF_CHAT_TITLE, COORDINATOR, STAFF_CHAT_ID, "group"),
 )
 CHATS_BY_KEY: Final = {chat.key: chat for chat in CHATS}

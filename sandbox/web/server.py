@@ -124,6 +124,7 @@ class SandboxServer:
         r.add_post("/api/chats/{key}/reply-buttons", self.post_reply_button)
         r.add_get("/api/files/{file_id}", self.download)
         r.add_post("/api/clock", self.post_clock)
+        r.add_post("/api/reset", self.post_reset)
         r.add_get("/ws", self.websocket)
         return app
 
@@ -301,6 +302,10 @@ class SandboxServer:
             raise SandboxError("send {amount: whole number, unit: minutes|hours|days}")
         clock = await self.sandbox.move_clock(timedelta(minutes=amount * _UNITS[str(unit)]))
         return web.json_response({"ok": True, "clock": clock})
+
+    async def post_reset(self, request: web.Request) -> web.StreamResponse:
+        await self.sandbox.reset()
+        return web.json_response({"ok": True})
 
     # ------------------------------------------------------------------ events
 

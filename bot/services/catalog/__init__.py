@@ -43,7 +43,7 @@ from bot.services.catalog.model import (
     SessionData,
 )
 from bot.services.catalog.parsing import parse_catalog
-from bot.services.catalog.writing import apply_catalog, import_catalog
+from bot.services.catalog.writing import apply_catalog, import_catalog, preview_catalog
 
 __all__ = [
     "CODE_MAX",
@@ -65,4 +65,5 @@ __all__ = [
     "apply_catalog",
     "import_catalog",
     "parse_catalog",
+    "preview_catalog",
 ]

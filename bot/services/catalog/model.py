@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -17,9 +17,29 @@ SECTIONS = ("regions", "centres", "courses", "groups", "questions")
 COUNTRIES = ("KZ", "KG")
 KINDS = ("region", "city")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Week days as coordinators write them in each language (short and full forms); the
+# Russian and Kazakh «ср» are both Wednesday, the Kazakh and Kyrgyz «жм» both Friday.
+WEEKDAY_NAMES: dict[str, int] = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("mon", "monday", "пн", "понедельник", "дс", "дүйсенбі", "дш", "дүйшөмбү"),
+            ("tue", "tuesday", "вт", "вторник", "сс", "сейсенбі", "шш", "шейшемби"),
+            ("wed", "wednesday", "ср", "среда", "сәрсенбі", "шр", "шаршемби"),
+            ("thu", "thursday", "чт", "четверг", "бс", "бейсенбі", "бш", "бейшемби"),
+            ("fri", "friday", "пт", "пятница", "жм", "жұма", "жума"),
+            ("sat", "saturday", "сб", "суббота", "сн", "сенбі", "иш", "ишемби"),
+            ("sun", "sunday", "вс", "воскресенье", "жс", "жексенбі", "жк", "жекшемби"),
+        )
+    )
+    for name in names
+}
 CODE_MAX = 64  # the width of every `code` column
 ROOM_MAX = 64  # the width of class_sessions.room
 MAX_RULE_DAYS = 800  # a weekly rule longer than about two years is surely a typo
+# Classes one file may make (the demo catalogue has about 1,200): weekly rules multiply
+# a few lines into many rows, so a file cannot make the import run for minutes.
+MAX_CLASSES = 20_000
 
 # --------------------------------------------------------------------------- errors
 
@@ -70,6 +90,9 @@ class CentreData:
     # The centre's short FAQ (question, answer), shown before a question goes to staff;
     # None: not in the file (what is stored stays), (): cleared.
     faq: tuple[tuple[dict[str, str], dict[str, str]], ...] | None = None
+    # Contacts as stored (db/dto.py CentreContacts.to_json); None: the file gives none,
+    # and a centre already in the database keeps the ones it has.
+    contacts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +165,7 @@ class CatalogData:
     courses: tuple[CourseData, ...] = ()
     groups: tuple[GroupData, ...] = ()
     questions: tuple[QuestionData, ...] = ()
+    warnings: tuple[str, ...] = ()  # imported anyway: texts missing in a language
 
     @property
     def districts(self) -> tuple[DistrictData, ...]:
@@ -177,6 +201,7 @@ class ImportReport:
     groups: Counts = field(default_factory=Counts)
     sessions: Counts = field(default_factory=Counts)
     questions: Counts = field(default_factory=Counts)
+    warnings: tuple[str, ...] = ()  # the file's texts missing in a language (imported)
 
     KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions", "questions")
 

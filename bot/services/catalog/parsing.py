@@ -5,8 +5,10 @@ section (regions, centres, courses, groups and their classes).
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import LOCALES
@@ -14,8 +16,10 @@ from bot.services.catalog.model import (
     CODE_MAX,
     COUNTRIES,
     KINDS,
+    MAX_CLASSES,
     MAX_RULE_DAYS,
     SECTIONS,
+    WEEKDAY_NAMES,
     WEEKDAYS,
     CatalogData,
     CatalogError,
@@ -27,21 +31,55 @@ from bot.services.catalog.model import (
     SessionData,
 )
 from bot.services.catalog.questions import QuestionData, parse_course_questions, parse_question
-from bot.services.catalog.reader import FieldReader, entry_label, line_of
+from bot.services.catalog.reader import FieldReader, entry_label, line_of, suggest
 from bot.services.catalog.validation import check_file
+from bot.services.contacts import (
+    PHONES_MAX,
+    TEXT_FIELDS,
+    ContactError,
+    clean_handle,
+    clean_phone,
+    clean_text,
+    clean_url,
+)
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: an alias repeats a whole subtree wherever it is
+    used, so a few kilobytes can stand for millions of classes (and every repeat is
+    walked). A catalogue never needs them; copy the lines instead."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        found = (
+            "aliases (*name)"
+            if isinstance(event, yaml.AliasEvent)
+            else "anchors (&name)"
+            if getattr(event, "anchor", None) is not None
+            else None
+        )
+        if found is not None:
+            raise ComposerError(
+                None, None, f"{found} are not allowed; write the lines out", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
-    """Read and check a catalogue file; raise ``CatalogError`` listing every problem."""
+    """Read and check a catalogue file; raise ``CatalogError`` listing every problem.
+    CPU-bound: the bot runs it in a thread (``asyncio.to_thread``)."""
     p = FieldReader(filename)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_PlainLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "cannot read the file"
         if exc.context and exc.problem and exc.context_mark is not None:
             problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        if "flow mapping" in (exc.context or ""):
+            problem += '; a text with a comma or a colon in {…} goes in quotes: {ru: "…, …"}'
+
         raise CatalogError([f"{filename}:{line}: YAML syntax error: {problem}"]) from exc
     except yaml.YAMLError as exc:
         raise CatalogError([f"{filename}: cannot read the file: {exc}"]) from exc
@@ -78,8 +116,15 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
                 if (g := _parse_group(p, n, i)) is not None:
                     groups.append(g)
 
+    warnings = tuple(text for _, _, text in sorted(p.warnings))
     data = CatalogData(
-        filename, tuple(regions), tuple(centres), tuple(courses), tuple(groups), tuple(questions)
+        filename,
+        tuple(regions),
+        tuple(centres),
+        tuple(courses),
+        tuple(groups),
+        tuple(questions),
+        warnings,
     )
     check_file(p, data)
     if p.problems:
@@ -121,7 +166,7 @@ def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
 def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
     keys = ("code", "region", "name", "city", "address", "latitude", "longitude", "timezone")
     where = entry_label("centre", node, index)
-    f = p.fields(node, where, keys, ("faq",))
+    f = p.fields(node, where, keys, ("faq", "contacts"))
     if f is None:
         return None
     code = p.code(f["code"], where) if "code" in f else None
@@ -132,8 +177,10 @@ def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
     lat = p.number(f["latitude"], where, "latitude", -90, 90) if "latitude" in f else None
     lon = p.number(f["longitude"], where, "longitude", -180, 180) if "longitude" in f else None
     tz = p.timezone(f["timezone"], where, "timezone") if "timezone" in f else None
+    contacts = _parse_contacts(p, f["contacts"], where) if "contacts" in f else None
     if (
-        code is None
+        ("contacts" in f and contacts is None)
+        or code is None
         or region is None
         or name is None
         or city is None
@@ -159,6 +206,7 @@ def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
         line_of(node),
         line_of(f["region"]),
         faq,
+        contacts,
     )
 
 
@@ -214,6 +262,81 @@ def _some_languages(p: FieldReader, node: Node, where: str, key: str) -> dict[st
         p.err(node, where, f"'{key}' has no text")
         return None
     return found
+
+
+def _parse_contacts(p: FieldReader, node: Node, where: str) -> dict[str, Any] | None:
+    """A centre's optional contacts, checked as the bot checks them when staff type them;
+    texts may be given in some languages only (the others fall back) or as one text."""
+    keys = ("phones", "hours", "person", "map_url", "website", "instagram", "telegram", "demo")
+    f = p.fields(node, f"{where}: contacts", (), keys)
+    if f is None:
+        return None
+    out: dict[str, Any] = {}
+    ok = True
+    for key, value in f.items():
+        label = f"{where}: contacts.{key}"
+        try:
+            if key == "demo":
+                flag = p.boolean(value, where, "contacts.demo")
+                if flag is None:
+                    ok = False
+                elif flag:
+                    out["demo"] = True
+            elif key == "phones":
+                items = value.value if isinstance(value, SequenceNode) else [value]
+                phones = [p.text(n, where, "contacts.phones") for n in items]
+                if any(x is None for x in phones) or not 1 <= len(phones) <= PHONES_MAX:
+                    p.err(value, label, f"give one to {PHONES_MAX} phone numbers")
+                    ok = False
+                    continue
+                out["phones"] = [clean_phone(str(x)) for x in phones]
+            elif key in TEXT_FIELDS:
+                texts = _partial_texts(p, value, label)
+                if texts is None:
+                    ok = False
+                    continue
+                out[key] = {lang: clean_text(text) for lang, text in texts.items()}
+            else:
+                raw = p.text(value, where, f"contacts.{key}")
+                if raw is None:
+                    ok = False
+                elif key in ("map_url", "website"):
+                    out[key] = clean_url(raw)
+                else:
+                    out[key] = clean_handle(raw, "instagram.com" if key == "instagram" else "t.me")
+        except ContactError as exc:
+            p.err(value, label, CONTACT_PROBLEMS.get(exc.code, "not a valid value"))
+            ok = False
+    return out if ok else None
+
+
+CONTACT_PROBLEMS = {
+    "phone": "a phone starts with + and the country code, e.g. +7 7262 00 00 00",
+    "url": "a link must start with https://",
+    "handle": "an account is @name (letters, digits, _ and .) or a link to it",
+    "text": "a text of up to 200 characters",
+}
+
+
+def _partial_texts(p: FieldReader, node: Node, where: str) -> dict[str, str] | None:
+    """One text for every language, or texts in some of kk, ky, ru, en."""
+    if isinstance(node, ScalarNode):
+        text = p.text(node, where, "text")
+        return {"ru": text} if text is not None else None
+    if not isinstance(node, MappingNode):
+        p.err(node, where, "give a text, or texts by language (kk, ky, ru, en)")
+        return None
+    out: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+        if lang not in LOCALES:
+            p.err(key_node, where, f"unknown language '{lang}'; use {', '.join(LOCALES)}")
+            return None
+        text = p.text(value_node, where, lang)
+        if text is None:
+            return None
+        out[lang] = text
+    return out or None
 
 
 def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
@@ -379,6 +502,7 @@ def _parse_group(p: FieldReader, node: Node, index: int) -> GroupData | None:
 
 def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> SessionData | None:
     where = f"{group_where}, class"
+    p.classes += 1  # listed classes count towards MAX_CLASSES too
     f = p.fields(node, where, ("date", "start", "end"), ("code", "room", "cancelled"))
     if f is None:
         return None
@@ -421,14 +545,23 @@ def _parse_weekly(
         if not day_nodes:
             p.err(f["days"], where, "'days' must list week days like [mon, wed, fri]")
         for n in day_nodes:
-            name = p.choice(n, where, "days", WEEKDAYS)
+            name = p.text(n, where, "days")
+            index = WEEKDAY_NAMES.get(name.strip().rstrip(".").lower()) if name else None
             if name is None:
                 ok = False
-            elif WEEKDAYS.index(name) in days:
+            elif index is None:
+                p.err(
+                    n,
+                    where,
+                    f"'days': '{name}' is not a week day; write mon, tue, … or пн, вт, …"
+                    f" (дс, сс, … in Kazakh; дш, шш, … in Kyrgyz){suggest(name, WEEKDAYS)}",
+                )
+                ok = False
+            elif index in days:
                 p.err(n, where, f"'days': '{name}' is listed twice")
                 ok = False
             else:
-                days.append(WEEKDAYS.index(name))
+                days.append(index)
     start = p.clock(f["start"], where, "start") if "start" in f else None
     end = p.clock(f["end"], where, "end") if "end" in f else None
     first = p.day(f["from"], where, "from") if "from" in f else None
@@ -462,9 +595,13 @@ def _parse_weekly(
     current = first
     while current <= last:
         if current.weekday() in days and current not in skip:
+            if p.classes + len(out) >= MAX_CLASSES:
+                p.err(node, where, f"the file makes more than {MAX_CLASSES} classes; split it")
+                return None
             code = f"{group}-{current:%Y%m%d}{start:%H%M}"
             out.append(SessionData(group, code, current, start, end, room, None, True, line))
         current += timedelta(days=1)
+    p.classes += len(out)
     if not out:
         p.err(node, where, f"no class falls on these days between {first} and {last}")
         return None

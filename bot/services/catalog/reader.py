@@ -24,6 +24,9 @@ _OFFSET_RE = re.compile(r"^(?:UTC|GMT)?\s*[+-]\s*\d", re.IGNORECASE)
 _TAG = "tag:yaml.org,2002:"
 _NULL, _BOOL, _INT, _FLOAT = _TAG + "null", _TAG + "bool", _TAG + "int", _TAG + "float"
 _MERGE = _TAG + "merge"
+# A text missing in some languages shows the first of these that the file gives: Russian
+# is read in both countries.
+FALLBACK_ORDER = ("ru", "en", "kk", "ky")
 
 
 def line_of(node: Node) -> int:
@@ -53,7 +56,9 @@ class FieldReader:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: list[tuple[int, int, str]] = []
+        self.warnings: list[tuple[int, int, str]] = []  # imported anyway, but said
         self._ctor = SafeConstructor()
+        self.classes = 0  # classes made so far (listed or from weekly rules)
 
     # -- reporting
 
@@ -64,6 +69,12 @@ class FieldReader:
 
     def errors(self) -> list[str]:
         return [text for _, _, text in sorted(self.problems)]
+
+    def warn(self, where_node: Node, where: str, message: str) -> None:
+        line = line_of(where_node)
+        self.warnings.append(
+            (line, len(self.warnings), f"{self.filename}:{line}: {where}: {message}")
+        )
 
     # -- structure
 
@@ -209,14 +220,34 @@ class FieldReader:
         seen: dict[str, str] = {}
         lines: dict[str, int] = {}
         ok = True
+        previous: str | None = None
         for key_node, value_node in node.value:
             lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+            orphan = (
+                node.flow_style
+                and lang not in LOCALES
+                and previous is not None
+                and isinstance(value_node, ScalarNode)
+                and value_node.tag == _NULL
+            )
+            if orphan and previous is not None:
+                # {ru: Тараз, ул. Абая 1, kk: …}: YAML split the text at its comma into a
+                # key of its own; the comma belongs to the text before it.
+                seen[previous] = f"{seen[previous]}, {lang}"
+                continue
             if lang not in LOCALES:
                 self.err(
                     key_node,
                     where,
                     f"'{key}': unknown language '{lang}'{suggest(lang, LOCALES)}; "
-                    f"use {', '.join(LOCALES)}",
+                    f"use {', '.join(LOCALES)}"
+                    + (
+                        ' (a text with a comma or a colon goes in quotes: {ru: "…, …"})'
+                        if node.flow_style
+                        and previous is not None
+                        and not (lang.isascii() and lang.isalpha() and len(lang) <= 3)
+                        else ""
+                    ),
                 )
                 ok = False
                 continue
@@ -234,11 +265,24 @@ class FieldReader:
                 ok = False
                 continue
             seen[lang] = value
-        missing = [lang for lang in LOCALES if lang not in lines]
+            previous = lang
+        if not ok:
+            return None
+        if not seen:
+            self.err(node, where, f"'{key}' has no text in any language ({', '.join(LOCALES)})")
+            return None
+        missing = [lang for lang in LOCALES if lang not in seen]
         if missing:
-            self.err(node, where, f"'{key}' has no text in {', '.join(missing)}")
-            ok = False
-        return {lang: seen[lang] for lang in LOCALES} if ok else None
+            # Imported with a fallback, and said: the missing languages show this text.
+            source = next(lang for lang in FALLBACK_ORDER if lang in seen)
+            self.warn(
+                node,
+                where,
+                f"'{key}' has no text in {', '.join(missing)}: the {source} text is shown "
+                "there until you add it",
+            )
+            seen.update(dict.fromkeys(missing, seen[source]))
+        return {lang: seen[lang] for lang in LOCALES}
 
     def whole(self, node: Node, where: str, key: str, what: str) -> int | None:
         if isinstance(node, ScalarNode) and node.tag == _INT:

@@ -24,6 +24,7 @@ from bot.services.catalog.model import (
 from bot.services.catalog.parsing import parse_catalog
 from bot.services.catalog.reader import suggest
 from db.database import Database
+from db.dto import SessionDTO
 from db.models import (
     Centre,
     CentreFaq,
@@ -60,7 +61,7 @@ class _Applier:
     def __init__(self, session: AsyncSession, data: CatalogData) -> None:
         self.s = session
         self.data = data
-        self.report = ImportReport()
+        self.report = ImportReport(warnings=data.warnings)
         self.problems: list[tuple[int, int, str]] = []
         self.unchanged_courses: set[str] = set()
 
@@ -322,6 +323,8 @@ class _Applier:
                 "timezone": c.timezone,
                 "sort": c.sort,
             }
+            if c.contacts is not None:
+                values["contacts"] = c.contacts
             row = centres.get(c.code)
             if row is None:
                 centres[c.code] = Centre(code=c.code, **values)
@@ -494,6 +497,44 @@ async def apply_catalog(db: Database, data: CatalogData) -> ImportReport:
     """Upsert parsed catalogue data in one transaction; nothing is written on error."""
     async with db.transaction() as session:
         return await _Applier(session, data).run()
+
+
+class _DryRun(Exception):  # noqa: N818 - control flow, not an error
+    """Raised inside the preview's transaction so that it rolls back."""
+
+    def __init__(self, report: ImportReport, sessions: list[SessionDTO]) -> None:
+        super().__init__("dry run")
+        self.report = report
+        self.sessions = sessions
+
+
+async def preview_catalog(db: Database, data: CatalogData) -> tuple[ImportReport, list[SessionDTO]]:
+    """What importing ``data`` would do, without writing anything: the report and the
+    classes of the file's groups as they would be (new ones with ids that are not kept).
+    Raises ``CatalogError`` as ``apply_catalog`` would."""
+    codes = [g.code for g in data.groups]
+    try:
+        async with db.transaction() as session:
+            report = await _Applier(session, data).run()
+            await session.flush()
+            rows = await session.scalars(
+                select(ClassSession).join(Group).where(Group.code.in_(codes))
+            )
+            after = [
+                SessionDTO(
+                    id=r.id,
+                    code=r.code,
+                    group_id=r.group_id,
+                    starts_at=r.starts_at,
+                    ends_at=r.ends_at,
+                    room=r.room,
+                    cancelled=r.cancelled,
+                )
+                for r in rows
+            ]
+            raise _DryRun(report, after)
+    except _DryRun as done:
+        return done.report, done.sessions
 
 
 async def import_catalog(db: Database, path: Path) -> ImportReport:

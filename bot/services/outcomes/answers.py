@@ -75,6 +75,20 @@ def parse_day(text: str) -> date | None:
         return None
 
 
+_RANGE = re.compile(r"^\s*(\S+)\s*(?:-|–|—|\.\.)\s*(\S+)\s*$")
+
+
+def parse_range(text: str) -> tuple[date, date] | None:
+    """``01.09.2026 - 31.12.2026`` (or ISO dates, or – — ..): the first and last day."""
+    m = _RANGE.match(text)
+    if not m:
+        return None
+    first, last = parse_day(m[1]), parse_day(m[2])
+    if first is None or last is None or last < first:
+        return None
+    return first, last
+
+
 def check_choice(question: QuestionDTO, code: str) -> str:
     if question.kind != "choice" or question.option(code) is None:
         raise AnswerError("q-error-use-buttons")

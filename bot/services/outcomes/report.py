@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from bot.services.export import Cell, Table
@@ -253,14 +254,27 @@ def report_tables(
     return tables
 
 
+BAR_WIDTH = 10
+
+
+def bar(part: int, whole: int, width: int = BAR_WIDTH) -> str:
+    """A bar of block characters that reads on any phone: ``▓▓▓▓░░░░░░``."""
+    filled = round(width * part / whole) if whole else 0
+    return "▓" * filled + "░" * (width - filled)
+
+
 def report_text(
     report: ProgrammeReport,
     label: Label,
     course_names: Mapping[Any, str],
     period: str,
     scope: str,
+    plain: Label | None = None,
 ) -> str:
-    """The report as a short message (the XLSX has every table)."""
+    """The report as a short HTML message (the XLSX has every table). ``label`` gives
+    HTML with its parameters escaped (``t``), ``plain`` plain text (``t.plain``) for the
+    pieces that become parameters themselves."""
+    plain = plain or label
     t = report.total
     lines = [
         label("report-text-head", period=period, scope=scope),
@@ -274,9 +288,17 @@ def report_text(
             certified=t.certified,
         ),
     ]
+    for key, value in (
+        ("report-col-applied", t.applied),
+        ("report-col-accepted", t.accepted),
+        ("report-col-started", t.started),
+        ("report-col-completed", t.completed),
+        ("report-col-certified", t.certified),
+    ):
+        lines.append(f"<code>{bar(value, t.applied)}</code> {value} {escape(plain(key))}")
     if report.dropout_reasons:
         reasons = "; ".join(
-            f"{label('dropout-reason-' + r)} {report.dropout_reasons[r]}"
+            f"{plain('dropout-reason-' + r)} {report.dropout_reasons[r]}"
             for r in DROPOUT_REASONS
             if report.dropout_reasons.get(r)
         )
@@ -307,3 +329,24 @@ def report_text(
             )
         )
     return "\n".join(lines)
+
+
+def answer_breakdown(
+    questions: Sequence[QuestionDTO],
+    counts: Mapping[int, Mapping[str, int]],
+    pick: Callable[[Mapping[str, str]], str],
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Choice questions with their options' counts (a multiple choice counts each option
+    chosen), most chosen first; questions nobody answered are left out."""
+    out = []
+    for q in questions:
+        if not q.is_choice or not counts.get(q.id):
+            continue
+        tally: dict[str, int] = {}
+        for value, n in counts[q.id].items():
+            for code in values_of(q, value):
+                tally[code] = tally.get(code, 0) + n
+        options = [(pick(o.text), tally[o.code]) for o in q.options if tally.get(o.code)]
+        options.sort(key=lambda kv: -kv[1])
+        out.append((pick(q.text), options))
+    return out

@@ -40,6 +40,7 @@ class Out(StrEnum):
     report_period = "rp"
     report_range = "rr"
     journal = "j"
+    stats_range = "sr"
 
 
 class OutCB(CallbackData, prefix="soc"):
@@ -52,6 +53,7 @@ class OutcomeForm(StatesGroup):
     dropout_note = State()
     certificate_file = State()
     report_range = State()
+    stats_range = State()
 
 
 PROGRESS_ICONS = {None: "▫️", STUDYING: "📖", COMPLETED: "✅", DROPPED: "❌"}
@@ -97,6 +99,18 @@ async def app_in_scope(repo: Repos, scope: Any, app_id: int) -> ApplicationDTO |
 
 
 # ---- views ---------------------------------------------------------------------------
+
+
+async def answer_lines(t: BoundTranslator, repo: Repos, app: ApplicationDTO) -> list[str]:
+    """The answers to the course's extra questions, one line each (staff cards)."""
+    answers = (await repo.outcomes.answers([app.id]))[app.id]
+    if not answers:
+        return []
+    questions = await repo.outcomes.questions(answers)
+    return [
+        f"• {escape(t.pick(q.text))}: {escape(shown(q, answers[q.id], t.locale))}"
+        for q in questions
+    ]
 
 
 def progress_label(t: BoundTranslator, progress: str | None) -> str:
@@ -185,11 +199,7 @@ async def trainee_view(
     _, reason = await repo.outcomes.progress_of(app.id)
     if progress == DROPPED and reason:
         lines.append(t("outcomes-trainee-reason", reason=t.plain("dropout-reason-" + reason)))
-    questions = await repo.outcomes.course_questions(app.course_id)
-    answers = (await repo.outcomes.answers([app.id]))[app.id]
-    for q in questions:
-        if q.id in answers:
-            lines.append(f"• {escape(t.pick(q.text))}: {escape(shown(q, answers[q.id], t.locale))}")
+    lines.extend(await answer_lines(t, repo, app))
     lines.append(t("outcomes-trainee-contact", user_id=app.user_id, phone=app.phone))
     if cert:
         lines.append(t("outcomes-trainee-cert", number=cert.number, issuer=cert.issuer))

@@ -20,7 +20,7 @@ from bot.formatting import fmt_date
 from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.services.export import to_xlsx_book
-from bot.services.outcomes.answers import parse_day
+from bot.services.outcomes.answers import parse_range
 from bot.services.outcomes.journal import journal_table, month_bounds
 from bot.services.outcomes.report import build_report, report_tables, report_text
 from bot.telegram_utils import show, split_text
@@ -39,7 +39,6 @@ from handlers.staff.outcomes.base import (
 
 router = FeatureRouter(__name__)
 REPORT_PERIODS = (30, 90, 365, 0)  # days; 0: all time
-RANGE_RE = re.compile(r"^\s*(\S+)\s*(?:-|–|—|\.\.)\s*(\S+)\s*$")
 MONTHS_SHOWN = 4
 
 
@@ -149,7 +148,7 @@ async def send_report(
             d = await repo.catalogue.district(district_id)
             names["district"][district_id] = t.pick(d.name) if d else "—"
     scope_name = await _scope_name(t, repo, centre_id)
-    text = report_text(report, t.plain, names["course"], period, scope_name)
+    text = report_text(report, t, names["course"], period, scope_name, t.plain)
     tables = report_tables(report, t.plain, names, questions, t.pick)
     data = await asyncio.to_thread(to_xlsx_book, tables)
     for chunk in split_text(text):
@@ -214,16 +213,6 @@ async def on_report_range(
         inline_keyboard=[[button(t.plain("btn-back"), Out.report, callback_data.id)]]
     )
     await show(callback, t("outcomes-range-ask"), markup)
-
-
-def parse_range(text: str) -> tuple[date, date] | None:
-    m = RANGE_RE.match(text)
-    if not m:
-        return None
-    first, last = parse_day(m[1]), parse_day(m[2])
-    if first is None or last is None or last < first:
-        return None
-    return first, last
 
 
 @router.message(StateFilter(OutcomeForm.report_range), HasText())

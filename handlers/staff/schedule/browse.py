@@ -14,12 +14,14 @@ from bot.i18n import BoundTranslator
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
+from db.dto import StaffScope
 from db.repo import Repos
 from handlers.staff.common import (
     StaffForm,
     stale,
 )
 from handlers.staff.schedule.views import session_context, session_view, sessions_view
+from handlers.staff.scope import context_in_scope
 
 router = FeatureRouter(__name__)
 
@@ -35,8 +37,9 @@ async def on_sessions(
     repo: Repos,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    context = await repo.courses.group_context(callback_data.id)
+    context = await context_in_scope(repo, scope, callback_data.id)
     if context is None:
         stale(t, callback_answer)
         return
@@ -53,8 +56,9 @@ async def on_session(
     repo: Repos,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await session_context(repo, callback_data.id)
+    found = await session_context(repo, callback_data.id, scope)
     if found is None:
         stale(t, callback_answer)
         return

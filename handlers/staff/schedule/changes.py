@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F
@@ -15,16 +15,18 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
+from babel.dates import format_date
 
 from bot import reminders
 from bot.clock import Clock
 from bot.filters import HasText
+from bot.formatting import regular_slots, zone_label
 from bot.i18n import BoundTranslator, Html, Translator
 from bot.notify import notify_schedule_change
 from bot.routing import FeatureRouter
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import show
-from db.dto import ScheduleChangeDTO, UserDTO
+from db.dto import GroupContextDTO, ScheduleChangeDTO, StaffScope, UserDTO
 from db.repo import Repos
 from db.repo.schedule import ScheduleError
 from handlers.staff.common import (
@@ -33,7 +35,14 @@ from handlers.staff.common import (
     cancel_markup,
     stale,
 )
-from handlers.staff.schedule.parsing import DEFAULT_LENGTH, SlotError, parse_slot, slot_times
+from handlers.staff.schedule.parsing import (
+    DEFAULT_LENGTH,
+    Slot,
+    SlotError,
+    parse_slot,
+    parse_slot_on,
+    slot_times,
+)
 from handlers.staff.schedule.views import (
     changeable,
     fixed_reason,
@@ -43,6 +52,7 @@ from handlers.staff.schedule.views import (
     sessions_view,
     told_text,
 )
+from handlers.staff.scope import context_in_scope
 
 router = FeatureRouter(__name__)
 
@@ -68,8 +78,10 @@ async def ask_add(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
+    scope: StaffScope,
+    clock: Clock,
 ) -> None:
-    context = await repo.courses.group_context(callback_data.id)
+    context = await context_in_scope(repo, scope, callback_data.id)
     if context is None:
         stale(t, callback_answer)
         return
@@ -81,10 +93,137 @@ async def ask_add(
         t(
             "schedule-ask-add",
             group=t.pick(context.group.name),
-            tz=context.centre.timezone,
+            tz=zone_label(t, context.centre),
             length=length_text(length),
         ),
-        cancel_markup(t),
+        await day_buttons(t, repo, context.group.id, context.centre.timezone, clock.now()),
+    )
+
+
+NO_TIME = 9999  # in a day button's value: the day only, the time is asked next
+REGULAR_DAYS = 3  # buttons for the group's next regular class days
+DAY_RANGE = 120  # days ahead a day button may be for
+
+
+def day_value(day: date, hhmm: int = NO_TIME) -> int:
+    return day.toordinal() * 10000 + hhmm
+
+
+async def day_buttons(
+    t: BoundTranslator, repo: Repos, group_id: int, tz: str, now: datetime
+) -> InlineKeyboardMarkup:
+    """Today, tomorrow and the group's next regular class days (with their usual time),
+    so a coordinator taps instead of typing a date."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    rows = [
+        [
+            sc_button(
+                t.plain("schedule-btn-today"), ScheduleAction.add_day, group_id, day_value(today)
+            ),
+            sc_button(
+                t.plain("schedule-btn-tomorrow"),
+                ScheduleAction.add_day,
+                group_id,
+                day_value(today + timedelta(days=1)),
+            ),
+        ]
+    ]
+    sessions = await repo.catalogue.sessions([group_id], since=now - timedelta(weeks=8))
+    slots = regular_slots(sessions, tz)
+    zone = ZoneInfo(tz)
+    taken = {
+        (x.starts_at.astimezone(zone).date(), x.starts_at.astimezone(zone).strftime("%H:%M"))
+        for x in sessions
+    }
+    # The next regular days that have no class yet (a cancelled one, or past the term).
+    offered: list[tuple[date, str]] = []
+    day = today
+    while slots and len(offered) < REGULAR_DAYS and day < today + timedelta(days=DAY_RANGE):
+        for weekday, start, _end in slots:
+            starts = datetime.combine(day, time.fromisoformat(start), tzinfo=zone)
+            free = (day, start) not in taken
+            if weekday == day.weekday() and starts > now and free and len(offered) < REGULAR_DAYS:
+                offered.append((day, start))
+        day += timedelta(days=1)
+    for day, start in offered:
+        label = t.plain(
+            "schedule-btn-regular",
+            day=format_date(day, "EEE, d MMM", locale=t.locale),
+            time=start,
+        )
+        hhmm = int(start[:2]) * 100 + int(start[3:])
+        rows.append([sc_button(label, ScheduleAction.add_day, group_id, day_value(day, hhmm))])
+    rows.append(cancel_markup(t).inline_keyboard[0])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+@router.callback_query(ScheduleCB.filter(F.action == ScheduleAction.add_day))
+async def add_on_day(
+    callback: CallbackQuery,
+    callback_data: ScheduleCB,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    callback_answer: CallbackAnswer,
+    clock: Clock,
+) -> None:
+    """A day button: with a time (a regular day) the class is added at once; without one
+    (today, tomorrow) the time is asked next."""
+    data = await state.get_data()
+    context = await repo.courses.group_context(callback_data.id)
+    now = clock.now()
+    if (
+        context is None
+        or await state.get_state() != StaffForm.session_add.state
+        or data.get("group_id") != context.group.id
+        or not isinstance(callback.message, Message)
+    ):
+        stale(t, callback_answer)
+        return
+    tz = context.centre.timezone
+    today = now.astimezone(ZoneInfo(tz)).date()
+    ordinal, hhmm = divmod(callback_data.value, 10000)
+    try:
+        day = date.fromordinal(ordinal)
+        start = None if hhmm == NO_TIME else time(hhmm // 100, hhmm % 100)
+    except ValueError:
+        day, start = today - timedelta(days=1), None
+    if not today <= day <= today + timedelta(days=DAY_RANGE):
+        stale(t, callback_answer)
+        return
+    length = await new_class_length(repo, context.group.id)
+    if start is None:
+        await state.update_data(day=day.isoformat())
+        await show(
+            callback,
+            t(
+                "schedule-ask-time",
+                day=format_date(day, "EEE, d MMMM", locale=t.locale),
+                group=t.pick(context.group.name),
+                tz=zone_label(t, context.centre),
+                length=length_text(length),
+            ),
+            cancel_markup(t),
+        )
+        return
+    starts_at, ends_at = slot_times(Slot(day, start, None, None), tz, length)
+    if starts_at <= now:
+        alert(callback_answer, t.plain("schedule-error-past"))
+        return
+    await _add(
+        callback.message,
+        state,
+        user,
+        t,
+        translator,
+        repo,
+        bot,
+        now,
+        context,
+        Times(starts_at, ends_at, None),
     )
 
 
@@ -107,8 +246,9 @@ async def ask_move(
     repo: Repos,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await changeable(repo, callback_data.id, t, callback_answer, clock.now())
+    found = await changeable(repo, callback_data.id, scope, t, callback_answer, clock.now())
     if found is None:
         return
     session, context = found
@@ -119,7 +259,7 @@ async def ask_move(
         t(
             "schedule-ask-move",
             line=Html(session_line(t, session, context.centre.timezone)),
-            tz=context.centre.timezone,
+            tz=zone_label(t, context.centre),
         ),
         cancel_markup(t),
     )
@@ -135,13 +275,19 @@ class Times:
 
 
 async def _read_times(
-    message: Message, t: BoundTranslator, tz: str, length: timedelta, now: datetime
+    message: Message,
+    t: BoundTranslator,
+    tz: str,
+    length: timedelta,
+    now: datetime,
+    day: date | None = None,
 ) -> Times | None:
-    """The class time a message gives, or None once the staff member was told what is
-    wrong (the form stays open for another try)."""
+    """The class time a message gives (on ``day`` when one was picked with a button), or
+    None once the staff member was told what is wrong (the form stays open)."""
     today = now.astimezone(ZoneInfo(tz)).date()
     try:
-        slot = parse_slot(message.text or "", today)
+        text = message.text or ""
+        slot = parse_slot_on(text, day, today) if day else parse_slot(text, today)
     except SlotError:
         await message.answer(t("schedule-error-format"), reply_markup=cancel_markup(t))
         return None
@@ -174,18 +320,38 @@ async def got_add(
     repo: Repos,
     bot: Bot,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     group_id = (await state.get_data()).get("group_id")
-    context = await repo.courses.group_context(group_id) if isinstance(group_id, int) else None
+    context = await context_in_scope(repo, scope, group_id) if isinstance(group_id, int) else None
     if context is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
         return
     tz = context.centre.timezone
     length = await new_class_length(repo, context.group.id)
-    times = await _read_times(message, t, tz, length, clock.now())
+    raw_day = (await state.get_data()).get("day")
+    day = date.fromisoformat(raw_day) if isinstance(raw_day, str) else None
+    times = await _read_times(message, t, tz, length, clock.now(), day)
     if times is None:
         return
+    await _add(message, state, user, t, translator, repo, bot, clock.now(), context, times)
+
+
+async def _add(
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    translator: Translator,
+    repo: Repos,
+    bot: Bot,
+    now: datetime,
+    context: GroupContextDTO,
+    times: Times,
+) -> None:
+    """Add the class, tell the group's trainees, show the schedule (the form ends)."""
+    tz = context.centre.timezone
     try:
         session = await repo.schedule.add(
             context.group.id, times.starts_at, times.ends_at, times.room, actor_id=user.id
@@ -198,17 +364,22 @@ async def got_add(
     told = await notify_schedule_change(
         bot, translator, repo, [ScheduleChangeDTO("added", context.group.id, None, session)]
     )
-    text, markup = await sessions_view(t, repo, context, 0, clock.now())
+    text, markup = await sessions_view(t, repo, context, 0, now)
     done = t("schedule-added", line=Html(session_line(t, session, tz)))
     await message.answer(f"{done}\n{told_text(t, told)}\n\n{text}", reply_markup=markup)
 
 
 @router.message(StateFilter(StaffForm.session_move), HasText())
 async def got_move(
-    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, clock: Clock
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    clock: Clock,
+    scope: StaffScope,
 ) -> None:
     session_id = (await state.get_data()).get("session_id")
-    found = await session_context(repo, session_id) if isinstance(session_id, int) else None
+    found = await session_context(repo, session_id, scope) if isinstance(session_id, int) else None
     if found is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
@@ -281,11 +452,12 @@ async def do_move(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
     planned = None
     if await state.get_state() == StaffForm.session_move.state:
         planned = _planned(await state.get_data(), callback_data.id)
-    found = await session_context(repo, callback_data.id)
+    found = await session_context(repo, callback_data.id, scope)
     if planned is None or found is None:
         stale(t, callback_answer)
         return
@@ -335,8 +507,9 @@ async def ask_cancel(
     repo: Repos,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await changeable(repo, callback_data.id, t, callback_answer, clock.now())
+    found = await changeable(repo, callback_data.id, scope, t, callback_answer, clock.now())
     if found is None:
         return
     session, context = found
@@ -369,8 +542,9 @@ async def do_cancel(
     bot: Bot,
     callback_answer: CallbackAnswer,
     clock: Clock,
+    scope: StaffScope,
 ) -> None:
-    found = await session_context(repo, callback_data.id)
+    found = await session_context(repo, callback_data.id, scope)
     if found is None:
         stale(t, callback_answer)
         return

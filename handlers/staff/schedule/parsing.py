@@ -29,15 +29,49 @@ class Slot:
 
 
 _SLOT_RE = re.compile(
-    r"^\s*(?P<date>\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}(?:[./]\d{2,4})?)"
-    r"\s+(?P<start>\d{1,2}:\d{2})"
+    r"^\s*(?P<date>\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}(?:[./]\d{2,4})?"
+    r"|\d{1,2}\s+[^\W\d_]+\.?(?:\s+\d{4})?)"
+    r"\s+(?P<start>\d{1,2}[:.]\d{2})"
     r"(?:\s*[-–—]\s*(?P<end>\d{1,2}:\d{2})|\s+(?P<end2>\d{1,2}:\d{2}))?"
     r"(?:\s+(?P<room>\S.*?))?\s*$"
 )
 
 
+# Month names as coordinators type them: Russian (also what Kyrgyz uses), Kazakh, English;
+# a word is a month when it starts with one of these stems («6 декабря», «6 желтоқсан»).
+MONTH_STEMS = {
+    **{
+        stem: n
+        for n, stems in enumerate(
+            (
+                ("январ", "қаңтар", "jan"),
+                ("феврал", "ақпан", "feb"),
+                ("март", "наурыз", "mar"),
+                ("апрел", "сәуір", "apr"),
+                ("мая", "май", "мамыр", "may"),
+                ("июн", "маусым", "jun"),
+                ("июл", "шілде", "jul"),
+                ("август", "тамыз", "aug"),
+                ("сентябр", "қыркүйек", "sep"),
+                ("октябр", "қазан", "oct"),
+                ("ноябр", "қараша", "nov"),
+                ("декабр", "желтоқсан", "dec"),
+            ),
+            start=1,
+        )
+        for stem in stems
+    }
+}
+
+
+def month_of(word: str) -> int | None:
+    word = word.lower().rstrip(".")
+    found = [(len(stem), n) for stem, n in MONTH_STEMS.items() if word.startswith(stem)]
+    return max(found)[1] if found else None
+
+
 def _time(raw: str) -> time:
-    hours, minutes = raw.split(":")
+    hours, minutes = raw.replace(".", ":").split(":")
     return time(int(hours), int(minutes))
 
 
@@ -62,7 +96,8 @@ class SlotError(ValueError):
 def parse_slot(text: str, today: date) -> Slot:
     """Read 'date start[-end] [room]'.
 
-    Dates: 2026-12-10, 10.12.2026, 10.12.26, 10.12 (or with /). A date without a year
+    Dates: 2026-12-10, 10.12.2026, 10.12.26, 10.12 (or with /), «10 декабря», «10
+    желтоқсан», "10 Dec" (a month's name in Russian, Kazakh or English). A date without a year
     is this year's unless that day is more than about six months past (typed in December
     for January): then it is next year's. A day a little past (this year's, or last
     year's within two months) stays in the past, so the caller refuses it rather than
@@ -73,7 +108,14 @@ def parse_slot(text: str, today: date) -> Slot:
         raise SlotError(text)
     try:
         raw_date = match["date"]
-        if "-" in raw_date:
+        words = raw_date.split()
+        if len(words) >= 2:  # «6 декабря», «6 желтоқсан 2026», "6 Dec"
+            month = month_of(words[1])
+            if month is None:
+                raise SlotError(text)
+            day = int(words[0])
+            year = int(words[2]) if len(words) == 3 else _year_of(day, month, today)
+        elif "-" in raw_date:
             year, month, day = (int(x) for x in raw_date.split("-"))
         else:
             parts = [int(x) for x in re.split(r"[./]", raw_date)]
@@ -85,6 +127,31 @@ def parse_slot(text: str, today: date) -> Slot:
         end_raw = match["end"] or match["end2"]
         return Slot(
             date(year, month, day),
+            _time(match["start"]),
+            _time(end_raw) if end_raw else None,
+            (match["room"] or "").strip() or None,
+        )
+    except ValueError:
+        raise SlotError(text) from None
+
+
+_TIME_ONLY_RE = re.compile(
+    r"^\s*(?P<start>\d{1,2}:\d{2})"  # a colon: "9.12" is a date
+    r"(?:\s*[-–—]\s*(?P<end>\d{1,2}[:.]\d{2})|\s+(?P<end2>\d{1,2}[:.]\d{2}))?"
+    r"(?:\s+(?P<room>\S.*?))?\s*$"
+)
+
+
+def parse_slot_on(text: str, day: date, today: date) -> Slot:
+    """Read 'start[-end] [room]' for a day already chosen with a button; a full date
+    typed anyway wins. Raises SlotError."""
+    match = _TIME_ONLY_RE.match(text)
+    if match is None:
+        return parse_slot(text, today)
+    try:
+        end_raw = match["end"] or match["end2"]
+        return Slot(
+            day,
             _time(match["start"]),
             _time(end_raw) if end_raw else None,
             (match["room"] or "").strip() or None,

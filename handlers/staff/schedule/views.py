@@ -14,16 +14,17 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from babel.dates import format_date
 
-from bot.formatting import fmt_datetime, fmt_time
+from bot.formatting import fmt_datetime, fmt_time, zone_label
 from bot.i18n import BoundTranslator, Html
 from bot.staff_callbacks import CourseAction, CoursesCB, ScheduleAction, ScheduleCB
-from db.dto import GroupContextDTO, SessionDTO
+from db.dto import GroupContextDTO, SessionDTO, StaffScope
 from db.repo import Repos
 from handlers.staff.common import (
     alert,
     home_button,
     stale,
 )
+from handlers.staff.scope import session_in_scope
 
 PAGE_SIZE = 8
 
@@ -74,7 +75,7 @@ async def sessions_view(
             "schedule-header",
             course=t.pick(context.course.title),
             group=t.pick(context.group.name),
-            tz=tz,
+            tz=zone_label(t, context.centre),
             page=page + 1,
             pages=pages,
         )
@@ -141,13 +142,10 @@ async def session_view(
 
 
 async def session_context(
-    repo: Repos, session_id: int
+    repo: Repos, session_id: int, scope: StaffScope
 ) -> tuple[SessionDTO, GroupContextDTO] | None:
-    session = await repo.catalogue.session(session_id)
-    if session is None:
-        return None
-    context = await repo.courses.group_context(session.group_id)
-    return (session, context) if context is not None else None
+    """A class with its group, course and centre, if the centre is the staff member's."""
+    return await session_in_scope(repo, scope, session_id)
 
 
 def told_text(t: BoundTranslator, count: int) -> str:
@@ -166,13 +164,14 @@ def fixed_reason(session: SessionDTO, now: datetime) -> str | None:
 async def changeable(
     repo: Repos,
     session_id: int,
+    scope: StaffScope,
     t: BoundTranslator,
     callback_answer: CallbackAnswer,
     now: datetime,
 ) -> tuple[SessionDTO, GroupContextDTO] | None:
     """The class a Move or Cancel button names, if it can still be changed; otherwise the
     callback is answered with why (stale button, cancelled or started class) and None."""
-    found = await session_context(repo, session_id)
+    found = await session_context(repo, session_id, scope)
     if found is None:
         stale(t, callback_answer)
         return None

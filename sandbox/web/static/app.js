@@ -15,6 +15,81 @@
   };
 
   const LANGUAGES = { kk: "Қазақша", ky: "Кыргызча", ru: "Русский", en: "English" };
+
+  // The sandbox's own controls follow the browser's language (kk, ky, ru, else English);
+  // the chats show what the bot sends, in each persona's language.
+  const UI = {
+    en: {
+      badge: "Sandbox", note: "The real bot against a local test server. Nothing reaches Telegram.",
+      clock: "Bot time", h1: "+1 h", d1: "+1 day", w1: "+1 week", min: "min", hours: "hours",
+      days: "days", move: "Move", actAs: "Act as", reset: "Reset sandbox",
+      resetAsk: "Start again from nothing? Every chat and the sandbox database are cleared.",
+      foot: "Same code and handlers as production · demo catalogue · its own SQLite file under data/sandbox/",
+      reconnecting: "Reconnecting…", noMessages: "No messages yet", youAre: "You are",
+      whatCan: "What can this bot do?", pressStart: "Press Start to begin.",
+      staffIntro: "New applications arrive here. You act as the coordinator.",
+      start: "Start", message: "Message", osm: "Open in OpenStreetMap ↗",
+      unsupported: "Not supported in the sandbox", ahead: "ahead", realTime: "real time",
+      moved: "Bot time moved forward", d: "d", h: "h",
+    },
+    ru: {
+      badge: "Песочница", note: "Настоящий бот и локальный тестовый сервер. В Telegram ничего не уходит.",
+      clock: "Время бота", h1: "+1 ч", d1: "+1 день", w1: "+1 неделя", min: "мин", hours: "ч",
+      days: "дн.", move: "Сдвинуть", actAs: "Действовать как", reset: "Сбросить песочницу",
+      resetAsk: "Начать заново? Все чаты и база данных песочницы будут очищены.",
+      foot: "Тот же код и обработчики, что в работе · демо-каталог · свой файл SQLite в data/sandbox/",
+      reconnecting: "Переподключение…", noMessages: "Сообщений пока нет", youAre: "Вы —",
+      whatCan: "Что умеет этот бот?", pressStart: "Нажмите «Начать».",
+      staffIntro: "Сюда приходят новые заявки. Вы — координатор.",
+      start: "Начать", message: "Сообщение", osm: "Открыть в OpenStreetMap ↗",
+      unsupported: "В песочнице не поддерживается", ahead: "вперёд", realTime: "реальное время",
+      moved: "Время бота сдвинуто вперёд", d: "д", h: "ч",
+    },
+    kk: {
+      badge: "Құмсалғыш", note: "Нақты бот және жергілікті тест сервері. Telegram-ға ештеңе жіберілмейді.",
+      clock: "Бот уақыты", h1: "+1 сағ", d1: "+1 күн", w1: "+1 апта", min: "мин", hours: "сағ",
+      days: "күн", move: "Жылжыту", actAs: "Кім ретінде", reset: "Құмсалғышты тазарту",
+      resetAsk: "Басынан бастау керек пе? Барлық чаттар мен құмсалғыш дерекқоры тазартылады.",
+      foot: "Жұмыстағыдай код пен өңдегіштер · демо каталог · data/sandbox/ ішіндегі өз SQLite файлы",
+      reconnecting: "Қайта қосылуда…", noMessages: "Әзірге хабарлама жоқ", youAre: "Сіз —",
+      whatCan: "Бұл бот не істей алады?", pressStart: "Бастау батырмасын басыңыз.",
+      staffIntro: "Жаңа өтінімдер осында келеді. Сіз — үйлестірушісіз.",
+      start: "Бастау", message: "Хабарлама", osm: "OpenStreetMap-та ашу ↗",
+      unsupported: "Құмсалғышта қолдау жоқ", ahead: "алда", realTime: "нақты уақыт",
+      moved: "Бот уақыты алға жылжытылды", d: "күн", h: "сағ",
+    },
+    ky: {
+      badge: "Кумкана", note: "Чыныгы бот жана жергиликтүү тест сервери. Telegram'га эч нерсе жөнөтүлбөйт.",
+      clock: "Боттун убактысы", h1: "+1 саат", d1: "+1 күн", w1: "+1 жума", min: "мүн",
+      hours: "саат", days: "күн", move: "Жылдыруу", actAs: "Ким катары", reset: "Кумкананы тазалоо",
+      resetAsk: "Башынан баштайлыбы? Бардык чаттар жана кумкананын маалымат базасы тазаланат.",
+      foot: "Иштегидей код жана иштетүүчүлөр · демо каталог · data/sandbox/ ичиндеги өз SQLite файлы",
+      reconnecting: "Кайра туташууда…", noMessages: "Азырынча билдирүү жок", youAre: "Сиз —",
+      whatCan: "Бул бот эмне кыла алат?", pressStart: "Баштоо баскычын басыңыз.",
+      staffIntro: "Жаңы өтүнмөлөр ушул жерге келет. Сиз — координаторсуз.",
+      start: "Баштоо", message: "Билдирүү", osm: "OpenStreetMap'та ачуу ↗",
+      unsupported: "Кумканада колдоо жок", ahead: "алдыда", realTime: "чыныгы убакыт",
+      moved: "Боттун убактысы алдыга жылдырылды", d: "күн", h: "саат",
+    },
+  };
+  const UI_LANG = (() => {
+    for (const code of navigator.languages || [navigator.language || "en"]) {
+      const base = String(code).toLowerCase().split("-")[0];
+      if (base in UI) return base;
+    }
+    return "en";
+  })();
+  const tr = (key) => UI[UI_LANG][key] ?? UI.en[key] ?? key;
+
+  function translatePage() {
+    document.documentElement.lang = UI_LANG;
+    document.querySelectorAll("[data-i18n]").forEach((node) => {
+      node.textContent = tr(node.dataset.i18n);
+    });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => {
+      node.placeholder = tr(node.dataset.i18nPlaceholder);
+    });
+  }
   const AVATAR_COLOURS = ["#e17076", "#7bc862", "#65aadd", "#a695e7", "#ee7aae", "#6ec9cb", "#faa774"];
   const PHONE = window.matchMedia("(max-width: 760px)");
 
@@ -235,7 +310,7 @@
         tags.appendChild(el("span", "tag tag-lang", `${chat.persona.language_code} · ${LANGUAGES[chat.persona.language_code] || ""}`));
       }
       const bottom = el("div", "chat-item-bottom");
-      bottom.appendChild(el("span", "chat-item-preview", preview(chat.last) || "No messages yet"));
+      bottom.appendChild(el("span", "chat-item-preview", preview(chat.last) || tr("noMessages")));
       const unread = state.unread.get(chat.key) || 0;
       if (unread) bottom.appendChild(el("span", "badge", String(unread)));
       body.append(top, tags, bottom);
@@ -289,7 +364,7 @@
     $("chat-avatar").textContent = group ? "👥" : "🎓";
     const acting = $("acting-as");
     acting.replaceChildren(
-      el("span", "acting-label", "You are"),
+      el("span", "acting-label", tr("youAre")),
       el("strong", null, chat.persona.name),
       el("span", "tag tag-lang", chat.persona.language_code),
     );
@@ -306,11 +381,11 @@
     if (empty) {
       const intro = el("div", "intro");
       if (chat.kind === "private") {
-        intro.appendChild(el("strong", null, "What can this bot do?"));
-        intro.appendChild(el("p", null, state.description || "Press Start to begin."));
+        intro.appendChild(el("strong", null, tr("whatCan")));
+        intro.appendChild(el("p", null, state.description || tr("pressStart")));
       } else {
         intro.appendChild(el("strong", null, chat.title));
-        intro.appendChild(el("p", null, "New applications arrive here. You act as the coordinator."));
+        intro.appendChild(el("p", null, tr("staffIntro")));
       }
       container.appendChild(intro);
     }
@@ -407,7 +482,7 @@
         info.appendChild(el("strong", null, "Location"));
         info.appendChild(el("span", null, `${place.latitude.toFixed(5)}, ${place.longitude.toFixed(5)}`));
       }
-      info.appendChild(el("span", "place-link", "Open in OpenStreetMap ↗"));
+      info.appendChild(el("span", "place-link", tr("osm")));
       card.appendChild(info);
       return card;
     }
@@ -463,7 +538,7 @@
           node.addEventListener("click", () => pressInline(message, button, node));
         } else {
           node.disabled = true;
-          node.title = "Not supported in the sandbox";
+          node.title = tr("unsupported");
         }
         line.appendChild(node);
       }
@@ -612,10 +687,10 @@
     $("clock-now").dateTime = now.toISOString();
     const minutes = Math.round(state.clockOffset / 60);
     const parts = [];
-    if (minutes >= 1440) parts.push(`${Math.floor(minutes / 1440)} d`);
-    if (minutes % 1440 >= 60) parts.push(`${Math.floor((minutes % 1440) / 60)} h`);
-    if (minutes % 60) parts.push(`${minutes % 60} min`);
-    $("clock-offset").textContent = parts.length ? `+${parts.join(" ")} ahead` : "real time";
+    if (minutes >= 1440) parts.push(`${Math.floor(minutes / 1440)} ${tr("d")}`);
+    if (minutes % 1440 >= 60) parts.push(`${Math.floor((minutes % 1440) / 60)} ${tr("h")}`);
+    if (minutes % 60) parts.push(`${minutes % 60} ${tr("min")}`);
+    $("clock-offset").textContent = parts.length ? `+${parts.join(" ")} ${tr("ahead")}` : tr("realTime");
   }
 
   async function moveClock(amount, unit) {
@@ -626,7 +701,7 @@
     if (result) {
       state.clockOffset = result.clock.offset_seconds;
       renderClock();
-      toast(`Bot time moved forward: ${amount} ${unit}`);
+      toast(`${tr("moved")}: +${amount} ${tr(unit)}`);
     }
   }
 
@@ -643,6 +718,9 @@
         break;
       case "resync":
         refreshAll();
+        break;
+      case "reset": // the sandbox started again from nothing (here or in another tab)
+        window.location.reload();
         break;
       case "clock":
         state.clockOffset = event.clock.offset_seconds;
@@ -857,10 +935,18 @@
     document.addEventListener("click", (event) => {
       if (!event.target.closest("#command-menu, #menu-button")) $("command-menu").hidden = true;
     });
+    $("reset").addEventListener("click", async () => {
+      if (!window.confirm(tr("resetAsk"))) return;
+      $("reset").disabled = true;
+      const done = await act(api("/api/reset", { json: {} }));
+      if (done) window.location.reload();
+      else $("reset").disabled = false;
+    });
     setInterval(renderClock, 15000);
   }
 
   async function main() {
+    translatePage();
     wire();
     const loaded = await loadState();
     connect();

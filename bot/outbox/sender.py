@@ -1,36 +1,10 @@
-"""The outbox sender: every bulk message goes out through here (DESIGN rules 2 and 3).
-
-Announcements, schedule notices and class reminders are ``deliveries`` rows first. The
-``Outbox`` of every bot process claims due rows in batches (claims are safe across
-processes), sends them and writes what happened:
-
-* up to ``concurrency`` requests in flight, started no faster than ``rate`` per second
-  (a pacer with evenly spaced slots) and no sooner than ``per_chat_interval`` after the
-  start and the answer of the chat's previous one. With 50 ms per request a one-at-a-time
-  sender tops out at 20 messages a second; this one keeps the configured rate whatever
-  the latency, up to its concurrency;
-* 429 → every worker pauses for ``retry_after``; the row is sent again later (not an
-  attempt). 403 → the row is ``blocked`` and the user inactive (a my_chat_member unblock
-  makes them active again). 400 → that row ``failed`` with the error kept. 5xx, timeouts
-  and network errors → retried with exponential back-off, then ``failed``;
-* outcomes are written by one committer task in as few transactions as possible (group
-  commit); a slot is freed only once its row's outcome is committed, so after a crash at
-  most ``concurrency`` messages can have gone out without being marked: the only ones that
-  may be sent twice. No transaction is ever open during a Telegram request;
-* it runs on its own ``Bot`` (own HTTP session and connection pool), so replies to users
-  never queue behind a broadcast.
-
-What to send is decided at send time by a renderer for the payload's ``type``: ``copy``
-(copyMessage of a staff member's message), ``text`` (a translation key rendered in the
-recipient's language) or any type registered with ``register_renderer``.
-"""
+"""The sender: claims rows, paces and sends them, writes the outcomes (see the package)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import heapq
-import itertools
 import logging
 import math
 import os
@@ -38,13 +12,11 @@ import random
 import socket
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -57,14 +29,13 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.methods import CopyMessage, SendMessage, TelegramMethod
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from aiohttp import FormData
-from aiohttp.payload import JsonPayload
 
 from bot.clock import Clock, SystemClock
-from bot.formatting import fmt_date, fmt_datetime, fmt_time
-from bot.i18n import BoundTranslator, Html, Translator
-from db.dto import ClaimedDelivery, DeliveryResult, UserDTO
+from bot.i18n import Translator
+from bot.outbox.commit import GroupCommit, OutboxStats, OutcomeListener
+from bot.outbox.pacing import Pacer, SharedPacing, Window
+from bot.outbox.render import _RENDERERS, Rendered, Renderer, chat_recipient
+from db.dto import ClaimedDelivery, DeliveryResult
 from db.repo import Repos
 
 log = logging.getLogger(__name__)
@@ -79,156 +50,11 @@ RETRYABLE = (
 )
 
 
-COMMIT_LINGER = 0.005  # seconds the committer waits for more outcomes while sends are busy
+WINDOW_CEILING = 128  # requests in flight at most (an adaptive window's ceiling)
+# A held row is dropped once held this share of ``stale_after`` without a heartbeat
+# confirming it (another worker may take it back at the full timeout).
+HOLD_MARGIN = 0.75
 PACER_CATCH_UP = 0.1  # seconds of missed send slots the pacer may make up for
-
-
-# ---- renderers ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """One recipient's message: HTML ``text``, a copy of ``copy_from`` (chat id, message
-    id), or any ready Bot API ``method`` (its chat_id set by the renderer)."""
-
-    text: str | None = None
-    copy_from: tuple[int, int] | None = None
-    reply_markup: InlineKeyboardMarkup | None = None
-    method: TelegramMethod[Any] | None = None
-
-
-Renderer = Callable[[Mapping[str, Any], UserDTO, BoundTranslator], Awaitable[Rendered | None]]
-OutcomeListener = Callable[[list[DeliveryResult]], Awaitable[None]]
-_RENDERERS: dict[str, Renderer] = {}
-
-
-def register_renderer(kind: str, renderer: Renderer) -> None:
-    """Teach every outbox a payload ``type``: ``async renderer(payload, user, t)`` returns
-    what to send to that user (``t`` speaks their language), or None to skip them."""
-    _RENDERERS[kind] = renderer
-
-
-async def render_copy(
-    payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
-) -> Rendered | None:
-    """``{"type": "copy", "from_chat_id": …, "message_id": …}``: copyMessage, so the
-    recipient sees exactly what staff wrote (text, formatting, media, caption)."""
-    return Rendered(copy_from=(int(payload["from_chat_id"]), int(payload["message_id"])))
-
-
-def render_param(value: Any, t: BoundTranslator) -> Any:
-    """A ``text`` payload parameter in the recipient's language. JSON has no dates or
-    per-language texts, so those are objects: ``{"pick": {"kk": …, "ru": …}}`` (catalogue
-    data), ``{"datetime": iso, "tz": zone}``, ``{"time": iso, "tz": zone}``,
-    ``{"date": iso}``, ``{"key": …, "params": {…}}`` (another message, as HTML)."""
-    if not isinstance(value, dict):
-        return value
-    if "pick" in value:
-        return t.pick(value["pick"])
-    if "datetime" in value:
-        return fmt_datetime(datetime.fromisoformat(value["datetime"]), value["tz"], t.locale)
-    if "time" in value:
-        return fmt_time(datetime.fromisoformat(value["time"]), value["tz"], t.locale)
-    if "date" in value:
-        return fmt_date(datetime.fromisoformat(value["date"]).date(), t.locale)
-    if "key" in value:
-        return Html(t(value["key"], **render_params(value.get("params"), t)))
-    raise ValueError(f"unknown parameter object {sorted(value)}")
-
-
-def render_params(params: Any, t: BoundTranslator) -> dict[str, Any]:
-    if not isinstance(params, dict):
-        return {}
-    return {name: render_param(value, t) for name, value in params.items()}
-
-
-def render_buttons(rows: Any, t: BoundTranslator) -> InlineKeyboardMarkup | None:
-    """``[[{"key": …, "params"?: …, "callback_data" | "url": …}, …], …]``."""
-    if not rows:
-        return None
-    keyboard = [
-        [
-            InlineKeyboardButton(
-                text=t.plain(b["key"], **render_params(b.get("params"), t)),
-                callback_data=b.get("callback_data"),
-                url=b.get("url"),
-            )
-            for b in row
-        ]
-        for row in rows
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=keyboard)
-
-
-async def render_text(
-    payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
-) -> Rendered | None:
-    """``{"type": "text", "key": …, "params": {…}, "blocks"?: [{"key", "params"}, …],
-    "buttons"?: […]}``: the message and its blocks, a blank line apart."""
-    parts = [{"key": payload["key"], "params": payload.get("params")}, *payload.get("blocks", [])]
-    text = "\n\n".join(t(part["key"], **render_params(part.get("params"), t)) for part in parts)
-    return Rendered(text=text, reply_markup=render_buttons(payload.get("buttons"), t))
-
-
-register_renderer("copy", render_copy)
-register_renderer("text", render_text)
-
-
-# ---- the outbox's own HTTP session -------------------------------------------------------
-
-
-class OutboxSession(AiohttpSession):
-    """aiogram's session posting JSON instead of multipart form data when a request has no
-    file: the Bot API takes both, and JSON is cheaper to build and to parse. The outbox has
-    its own session (and connection pool) so bulk sends never delay replies to users."""
-
-    def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
-        files: dict[str, InputFile] = {}
-        body = {
-            key: prepared
-            for key, value in method.model_dump(warnings=False).items()
-            if (prepared := self.prepare_value(value, bot=bot, files=files, _dumps_json=False))
-            is not None
-        }
-        if files:
-            return super().build_form_data(bot, method)
-        # aiohttp takes any payload where aiogram passes its form.
-        return JsonPayload(body, dumps=self.json_dumps)  # type: ignore[return-value]
-
-
-# ---- pacing ------------------------------------------------------------------------------
-
-
-class Pacer:
-    """Send slots evenly spaced at ``rate`` per second. A slot missed by a late wake-up
-    may be used up to ``burst`` slots late, so the long-run rate holds exactly."""
-
-    def __init__(self, rate: float, burst: int = 2) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.interval = 1.0 / rate
-        self.burst = max(1, burst)
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = asyncio.get_running_loop().time()
-        slot = max(self._next, now - (self.burst - 1) * self.interval)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-@dataclass(slots=True)
-class OutboxStats:
-    """What this outbox did since it started (committed outcomes and raw requests)."""
-
-    requests: int = 0
-    sent: int = 0
-    failed: int = 0
-    blocked: int = 0
-    skipped: int = 0
-    retried: int = 0
-    rate_limited: int = 0  # 429 answers
 
 
 def default_concurrency(rate: float) -> int:
@@ -242,7 +68,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-class Outbox:
+class Outbox(GroupCommit):
     """The sender of one process; see the module docstring. ``start()`` then ``stop()``."""
 
     def __init__(
@@ -264,16 +90,22 @@ class Outbox:
         pause_scale: float = 1.0,
         batch_size: int | None = None,
         worker_id: str | None = None,
+        shared: SharedPacing | None = None,
     ) -> None:
         """``pause_scale`` multiplies a 429's retry_after (tests only: below 1 keeps them
         fast); ``stale_after`` is how long a claim may go without its worker's heartbeat
-        before another worker takes the row back."""
+        before another worker takes the row back. ``concurrency``: a fixed number of
+        requests in flight; None: a window that follows the measured round trip.
+        ``shared``: pacing shared with the bot's other processes (Redis); None: this
+        process's own rate."""
         self.repo = repo
         self.translator = translator
         self.bot = bot
         self.clock = clock or SystemClock()
         self.rate = rate
         self.concurrency = concurrency or default_concurrency(rate)
+        self.adaptive = concurrency is None
+        self.shared = shared
         self.per_chat_interval = per_chat_interval
         self.max_attempts = max_attempts
         self.retry_base = retry_base
@@ -282,7 +114,9 @@ class Outbox:
         self.poll_interval = poll_interval
         self.stale_after = stale_after
         self.pause_scale = pause_scale
-        self.batch_size = batch_size or min(500, max(2 * self.concurrency, math.ceil(rate / 2)))
+        self.batch_size = batch_size or min(
+            500, max(2 * self.concurrency, math.ceil(rate / 2), 32 if self.adaptive else 0)
+        )
         self.worker_id = worker_id or (
             f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         )
@@ -302,7 +136,13 @@ class Outbox:
         self._delayed: list[tuple[float, int, ClaimedDelivery]] = []  # per-chat spacing
         self._chat_next: dict[int, float] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self._window = Window(
+            self.concurrency, rate=rate, adaptive=self.adaptive, ceiling=WINDOW_CEILING
+        )
+        # Loop time each held row was last known to be this worker's (its claim, or a
+        # heartbeat that found it still claimed): a row held longer than the staleness
+        # timeout may be another worker's by now, so it is dropped, never sent.
+        self._held_at: dict[int, float] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._resume_at = 0.0  # loop time when a 429 pause ends
@@ -312,6 +152,8 @@ class Outbox:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._listener = lambda _new: self.wake()
+        # Loop time of the last outcome written (``/readyz`` tells a stuck outbox by it).
+        self.progress_at = 0.0
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -326,6 +168,7 @@ class Outbox:
             )
         self.repo.deliveries.add_listener(self._listener)
         self._stopping = False
+        self.progress_at = asyncio.get_running_loop().time()
         self._tasks = [
             asyncio.create_task(self._dispatch(), name="outbox-dispatch"),
             asyncio.create_task(self._commit_loop(), name="outbox-commit"),
@@ -366,6 +209,15 @@ class Outbox:
         except Exception:
             log.warning("outbox: could not give back the deliveries claimed by this worker")
 
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    @property
+    def window(self) -> int:
+        """Requests allowed in flight now."""
+        return self._window.limit
+
     def wake(self) -> None:
         """New rows may be due (enqueued here, or the clock moved): look now."""
         self._last_claim_full = True
@@ -389,6 +241,8 @@ class Outbox:
         """Skip the rows of a broadcast this outbox holds but has not sent yet (Stop)."""
         held = [*self._ready, *(entry[2] for entry in self._delayed)]
         dropped = [row.id for row in held if row.broadcast_id == broadcast_id]
+        for row_id in dropped:
+            self._held_at.pop(row_id, None)
         self._ready = deque(row for row in self._ready if row.broadcast_id != broadcast_id)
         self._delayed = [e for e in self._delayed if e[2].broadcast_id != broadcast_id]
         heapq.heapify(self._delayed)
@@ -410,16 +264,19 @@ class Outbox:
             if row is None:
                 continue
             try:
-                await self._slots.acquire()
+                await self._window.acquire()
             except BaseException:
                 self._ready.appendleft(row)
                 raise
             try:
-                await self._gate()
+                go = await self._gate(row)
             except BaseException:
-                self._slots.release()
+                self._window.release()
                 self._ready.appendleft(row)
                 raise
+            if not go:  # its chat's turn is later, or it is no longer surely ours
+                self._window.release()
+                continue
             self._chat_next[row.user_id] = loop.time() + self.per_chat_interval
             task = asyncio.create_task(self._deliver(row))
             self._in_flight.add(task)
@@ -459,6 +316,7 @@ class Outbox:
 
     async def _claim(self) -> None:
         limit = max(1, self.batch_size - len(self._ready) - len(self._delayed))
+        claimed_at = asyncio.get_running_loop().time()
         try:
             rows = await self.repo.deliveries.claim(self.worker_id, limit, self.clock.now())
         except Exception:
@@ -468,6 +326,8 @@ class Outbox:
         if rows:
             self._idle.clear()
             self._ready.extend(rows)
+            for row in rows:
+                self._held_at[row.id] = claimed_at
 
     async def _wait_for_work(self) -> None:
         """Nothing to send now: sleep until woken, a spaced-out row is ready, a pending
@@ -498,17 +358,64 @@ class Outbox:
             async with asyncio.timeout(max(timeout, 0.001)):
                 await self._wake.wait()
 
-    async def _gate(self) -> None:
-        """Wait out a 429 pause, then for a send slot of the pacer."""
+    async def _gate(self, row: ClaimedDelivery) -> bool:
+        """Wait out a 429 pause, then for a send slot (this process's pacer, or the slot
+        shared by every process). False: not now — the chat's turn is later (the row
+        waits in the delayed heap), or the row was held too long to be surely ours."""
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
             if self._resume_at > now:
                 await asyncio.sleep(self._resume_at - now)
                 continue
-            await self._pacer.wait()
+            if self.shared is None:
+                await self._pacer.wait()
+            else:
+                try:
+                    kind, seconds = await self.shared.reserve(row.user_id)
+                except Exception:
+                    log.warning("outbox: shared pacing unavailable; pacing this process alone")
+                    await self._pacer.wait()
+                else:
+                    if kind == "chat":
+                        heapq.heappush(self._delayed, (loop.time() + seconds, row.id, row))
+                        return False
+                    if seconds > 0:
+                        await asyncio.sleep(seconds)
             if self._resume_at <= loop.time():
-                return
+                break
+        if self._held_too_long(row.id):
+            await self._drop_stale_holds()
+            return False
+        return True
+
+    def _held_too_long(self, row_id: int) -> bool:
+        held_at = self._held_at.get(row_id)
+        limit = self.stale_after * HOLD_MARGIN
+        return held_at is None or asyncio.get_running_loop().time() - held_at > limit
+
+    async def _drop_stale_holds(self, lost: set[int] | None = None) -> None:
+        """Forget the held rows that may be another worker's now (this process was frozen
+        or cut off past the staleness timeout; or ``lost``: a heartbeat found them taken)
+        and give back those still ours. None of them is sent from here."""
+        stale = {
+            row.id
+            for row in (*self._ready, *(entry[2] for entry in self._delayed))
+            if (lost is not None and row.id in lost) or self._held_too_long(row.id)
+        }
+        if not stale:
+            return
+        self._ready = deque(row for row in self._ready if row.id not in stale)
+        self._delayed = [e for e in self._delayed if e[2].id not in stale]
+        heapq.heapify(self._delayed)
+        for row_id in stale:
+            self._held_at.pop(row_id, None)
+        self.stats.dropped += len(stale)
+        log.warning("outbox: %s held deliveries dropped, not sent (held too long)", len(stale))
+        try:
+            await self.repo.deliveries.release(self.worker_id, list(stale))
+        except Exception:
+            log.warning("outbox: could not give back the dropped deliveries (they go stale)")
 
     # ---- sending -------------------------------------------------------------------------
 
@@ -521,10 +428,14 @@ class Outbox:
             ready_at = loop.time() + self.per_chat_interval
             if ready_at > self._chat_next.get(row.user_id, 0.0):
                 self._chat_next[row.user_id] = ready_at
+            if self.shared is not None:
+                with contextlib.suppress(Exception):
+                    await self.shared.answered(row.user_id)
             if result is None:  # 429: the same row again after the pause
                 self._ready.appendleft(row)
                 self._wake.set()
             else:
+                self._held_at.pop(row.id, None)
                 await self._commit(result)
         except asyncio.CancelledError:
             raise
@@ -533,12 +444,14 @@ class Outbox:
             # it is given back (or taken back as stale) and may go out once more.
             log.exception("outbox: the outcome of delivery %s was not written", row.id)
         finally:
-            self._slots.release()
+            self._window.release()
 
     async def _attempt(self, row: ClaimedDelivery) -> DeliveryResult | None:
         user = row.user
         if row.expires_at is not None and row.expires_at < self.clock.now():
             return DeliveryResult(row.id, "skipped", "expired")
+        if user is None and row.payload.get("to_chat"):
+            user = chat_recipient(row.user_id, self.clock.now())
         if user is None:
             return DeliveryResult(row.id, "skipped", "no such user")
         if not user.is_active:
@@ -556,14 +469,20 @@ class Outbox:
         if rendered is None:
             return DeliveryResult(row.id, "skipped", "nothing to send")
         self.stats.requests += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             method = self._method(row.user_id, rendered)
             sent = await self.bot(method, request_timeout=self._timeout)
         except TelegramRetryAfter as exc:
             self.stats.rate_limited += 1
             self._pause(exc.retry_after)
+            if self.shared is not None:
+                with contextlib.suppress(Exception):
+                    await self.shared.pause(max(exc.retry_after, 0) * self.pause_scale)
             return None
         except TelegramForbiddenError as exc:
+            self._window.observe(loop.time() - started)
             return DeliveryResult(row.id, "blocked", _describe(exc), user_id=row.user_id)
         except RETRYABLE as exc:
             return self._retry(row, _describe(exc))
@@ -572,6 +491,7 @@ class Outbox:
         except Exception as exc:  # e.g. a renderer's method that does not validate
             log.exception("outbox: sending delivery %s failed", row.id)
             return DeliveryResult(row.id, "failed", _describe(exc))
+        self._window.observe(loop.time() - started)
         message_id = getattr(sent, "message_id", None)
         return DeliveryResult(row.id, "sent", message_id=message_id)
 
@@ -617,85 +537,6 @@ class Outbox:
         not_before = self.clock.now() + timedelta(seconds=delay)
         return DeliveryResult(row.id, "retry", error, not_before=not_before)
 
-    # ---- writing outcomes ----------------------------------------------------------------
-
-    async def _commit(self, result: DeliveryResult) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._results.append((result, future))
-        self._results_ready.set()
-        await future
-
-    async def _commit_loop(self) -> None:
-        """Group commit: everything finished since the last write goes in one transaction.
-        A failed write is retried until it succeeds (sending stalls meanwhile, as every
-        slot waits for its outcome); when stopping, it is given up after a few tries."""
-        while True:
-            await self._results_ready.wait()
-            if len(self._results) < len(self._in_flight) and not self._stopping:
-                # More outcomes are due within milliseconds: one transaction for them all
-                # costs SQLite far less than one each.
-                await asyncio.sleep(COMMIT_LINGER)
-            self._results_ready.clear()
-            batch, self._results = self._results, []
-            if not batch:
-                if self._stopping and not self._in_flight:
-                    return
-                continue
-            results = [result for result, _ in batch]
-            error: BaseException | None = None
-            for attempt in itertools.count():
-                try:
-                    await self.repo.deliveries.finish(self.worker_id, results, self.clock.now())
-                    error = None
-                    break
-                except Exception as exc:
-                    error = exc
-                    log.warning("outbox: writing %s outcomes failed (%s)", len(results), exc)
-                    if self._stopping and attempt >= 2:
-                        break
-                    await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
-            for _, future in batch:
-                if not future.done():
-                    if error is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(error)
-            if error is None:
-                self._count(results)
-                self._tell_listeners(results)
-            if any(r.status == "retry" for r in results):
-                self._wake.set()
-
-    def _tell_listeners(self, results: list[DeliveryResult]) -> None:
-        final = [r for r in results if r.status in ("sent", "failed", "blocked", "skipped")]
-        for listener in self.outcome_listeners if final else ():
-            task = asyncio.create_task(self._run_listener(listener, final))
-            self._listening.add(task)
-            task.add_done_callback(self._listening.discard)
-
-    @staticmethod
-    async def _run_listener(listener: OutcomeListener, results: list[DeliveryResult]) -> None:
-        try:
-            await listener(results)
-        except Exception:
-            log.exception("outbox: an outcome listener failed")
-
-    def _count(self, results: list[DeliveryResult]) -> None:
-        stats = self.stats
-        for result in results:
-            if result.status == "sent":
-                stats.sent += 1
-            elif result.status == "failed":
-                stats.failed += 1
-            elif result.status == "blocked":
-                stats.blocked += 1
-            elif result.status == "skipped":
-                stats.skipped += 1
-            elif result.status == "retry":
-                stats.retried += 1
-            if result.status in ("failed", "blocked"):
-                log.info("delivery %s %s: %s", result.id, result.status, result.error)
-
     # ---- housekeeping --------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
@@ -707,7 +548,16 @@ class Outbox:
             await asyncio.sleep(interval)
             now = self.clock.now()
             try:
-                await self.repo.deliveries.heartbeat(self.worker_id, now)
+                checked_at = loop.time()
+                still_mine = await self.repo.deliveries.heartbeat_ids(self.worker_id, now)
+                lost = {row_id for row_id in self._held_at if row_id not in still_mine}
+                for row_id in still_mine:
+                    if row_id in self._held_at:
+                        self._held_at[row_id] = checked_at
+                if lost:  # taken back by another worker while this one was away
+                    await self._drop_stale_holds(lost)
+                    for row_id in lost:
+                        self._held_at.pop(row_id, None)
                 reclaimed = await self.repo.deliveries.reclaim_stale(
                     now - timedelta(seconds=self.stale_after)
                 )
