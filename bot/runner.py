@@ -326,6 +326,12 @@ class BotProcess:
             self.tickers.remove(tick)
 
     async def stop(self) -> None:
+        try:
+            await self._stop()
+        finally:
+            self._run_lock.release()  # even when stopping failed half-way
+
+    async def _stop(self) -> None:
         if self._side_server is not None:
             await self._side_server.cleanup()
             self._side_server = None
@@ -348,7 +354,6 @@ class BotProcess:
         if self.app is not None:
             await self.app.close()
             self.app = None
-        self._run_lock.release()
 
     async def time_moved(self) -> None:
         """The clock jumped forward: let every time-driven service catch up now."""

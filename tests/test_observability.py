@@ -77,3 +77,42 @@ def test_json_log_lines_carry_ids_only() -> None:
     assert line["level"] == "INFO" and line["logger"] == "bot.outbox"
     assert line["user_id"] == 42
     assert set(line) == {"ts", "level", "logger", "msg", "process", "user_id"}
+
+
+async def test_update_middleware_counts_failures_and_lets_them_through() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    import pytest
+    from aiogram.types import Update
+
+    from bot.observability import Metrics, UpdateMetricsMiddleware
+
+    process: Any = SimpleNamespace(outbox=None, scheduler=None, app=None)
+    metrics = Metrics(process)
+    middleware = UpdateMetricsMiddleware(metrics)
+    update = Update.model_validate(
+        {
+            "update_id": 1,
+            "callback_query": {
+                "id": "q",
+                "from": {"id": 5, "is_bot": False, "first_name": "A"},
+                "chat_instance": "c",
+                "data": "x",
+            },
+        }
+    )
+
+    async def fails(_event: object, _data: dict[str, Any]) -> None:
+        raise RuntimeError("handler bug")
+
+    async def works(_event: object, _data: dict[str, Any]) -> str:
+        return "handled"
+
+    with pytest.raises(RuntimeError):  # the errors router still gets it
+        await middleware(fails, update, {})
+    assert await middleware(works, update, {}) == "handled"
+    text = metrics.render().decode()
+    assert 'bot_handler_errors_total{type="callback_query"} 1.0' in text
+    assert 'bot_updates_total{type="callback_query"} 2.0' in text
+    assert 'bot_handler_seconds_count{type="callback_query"} 2.0' in text

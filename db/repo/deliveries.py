@@ -364,10 +364,23 @@ class DeliveryRepo:
         pending; returns how many. The message may have gone out already: that is the
         at-most-in-flight duplicate DESIGN rule 2 allows."""
         d = DELIVERIES.c
+        stale = and_(d.status == "claimed", d.claimed_at < older_than)
+        picked: ColumnElement[bool] = stale
+        if not self.db.is_sqlite:
+            # Rows a frozen worker has locked mid-transaction are skipped, not waited for
+            # (they are taken back on a later round, once its transaction is over).
+            cte = (
+                select(d.id)
+                .where(stale)
+                .with_for_update(skip_locked=True)
+                .cte("stale")
+                .prefix_with("MATERIALIZED")
+            )
+            picked = and_(d.id == cte.c.id, stale)
         async with self.db.transaction() as s:
             result = await s.execute(
                 update(DELIVERIES)
-                .where(d.status == "claimed", d.claimed_at < older_than)
+                .where(picked)
                 .values(status="pending", claimed_by=None, claimed_at=None)
             )
             return int(getattr(result, "rowcount", 0) or 0)
