@@ -48,6 +48,8 @@ STAFF_CHAT_ID = -100_777
 ADMIN_ID = 900_001
 FIRST_CITIZEN = 300_000
 LOCALE = "en"
+# BENCH_SQL_LOG=1: the bot prints its most frequent statements (per update) on stderr.
+SQL_LOG = os.environ.get("BENCH_SQL_LOG") == "1"
 
 
 # ---- the fake Bot API, in its own process --------------------------------------------
@@ -166,9 +168,11 @@ class Counters:
         self.writes = 0
         self.updates = 0
         self.translations = 0
+        self.by_statement: dict[str, int] = {}
 
     def reset(self) -> None:
         self.statements = self.writes = self.updates = self.translations = 0
+        self.by_statement.clear()
 
 
 def install_counters(counters: Counters) -> None:
@@ -184,6 +188,9 @@ def install_counters(counters: Counters) -> None:
         if head.startswith(("BEGIN", "COMMIT", "ROLLBAC", "PRAGMA", "SAVEPOI", "RELEASE")):
             return
         counters.statements += 1
+        if SQL_LOG:
+            key = " ".join(statement.split())[:90]
+            counters.by_statement[key] = counters.by_statement.get(key, 0) + 1
         if head.startswith(dml):
             conn.info["bench_wrote"] = True
 
@@ -301,6 +308,10 @@ async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
         "translations": counters.translations,
     }
     await process.stop()
+    if SQL_LOG:
+        top = sorted(counters.by_statement.items(), key=lambda kv: -kv[1])[:25]
+        for text, n in top:
+            print(f"{n / max(1, counters.updates):6.3f}/update  {text}", file=sys.stderr)
     print(json.dumps(figures), flush=True)
 
 

@@ -9,16 +9,26 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.methods import TelegramMethod
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.fsm_storage import SQLStorage
 from bot.i18n import Translator
-from bot.middlewares import CallbackAnswerMiddleware, ThrottlingMiddleware, UserContextMiddleware
+from bot.middlewares import (
+    CallbackAnswerMiddleware,
+    ThrottlingMiddleware,
+    UnitOfWorkMiddleware,
+    UserContextMiddleware,
+)
 from bot.outbox import OutboxSession
 from db.database import Database
 from db.repo import Repos
@@ -73,13 +83,31 @@ def pin_response_models() -> list[type]:
     return [generic[m.__returning__] for m in used]
 
 
-def build_bot(settings: Settings, token: str | None = None) -> Bot:
+def build_bot(settings: Settings, token: str | None = None, db: Database | None = None) -> Bot:
+    """The Bot for replies. With ``db``, every request first writes what the update being
+    handled has collected (``Database.unit_of_work``): nothing is shown to a user before
+    it is saved."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    if db is not None:
+        session.middleware(SaveBeforeRequest(db))
     return Bot(
         token=token or settings.bot_token or "",
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+
+
+class SaveBeforeRequest(BaseRequestMiddleware):
+    """Flushes the update's unit of work before each Bot API request it makes."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        await self.db.flush()
+        return await make_request(bot, method)
 
 
 def build_outbox_bot(settings: Settings, *, connections: int) -> Bot:
@@ -127,7 +155,9 @@ def build_dispatcher(
     clock: Clock | None = None,
 ) -> App:
     clock = clock or SystemClock()
-    repo = Repos.create(db, now=clock.now)
+    # Long polling without Redis: this process alone consumes every chat's updates.
+    single_consumer = not settings.webhook_mode and not settings.redis_url
+    repo = Repos.create(db, now=clock.now, cache=single_consumer)
     storage = storage or build_storage(settings, db)
     dp = Dispatcher(
         storage=storage,
@@ -138,6 +168,8 @@ def build_dispatcher(
         translator=translator,
         clock=clock,
     )
+    if isinstance(storage, SQLStorage):
+        dp.update.outer_middleware(UnitOfWorkMiddleware(storage, repo))
     dp.update.outer_middleware(UserContextMiddleware(repo, translator))
     if settings.throttle_rate > 0:
         throttling = ThrottlingMiddleware(rate=settings.throttle_rate)

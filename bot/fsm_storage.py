@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +19,9 @@ from db.database import Database
 from db.models import FsmState, utcnow
 
 _TABLE: Table = FsmState.__table__  # type: ignore[assignment]
+log = logging.getLogger(__name__)
+# Form-state rows the update being handled changed but has not written yet.
+_UNSAVED: ContextVar[set[str] | None] = ContextVar("fsm_unsaved", default=None)
 
 
 def storage_key(key: StorageKey) -> str:
@@ -47,6 +53,11 @@ class SQLStorage(BaseStorage):
     that would change nothing (``clear()`` of a chat with no form, the same state again)
     is skipped when the cache knows the row. Queries are Core statements on a Core
     connection: this runs several times per update.
+
+    With the cache, inside ``Database.unit_of_work()`` (a middleware wraps every update
+    in it) the changes one update makes — a handler typically sets the data and then the
+    state, two writes — are written once, with the update's other deferred writes, when
+    the handler is done (``unit_of_work`` below).
     """
 
     def __init__(self, db: Database, *, cache: bool = False, cache_size: int = 50_000) -> None:
@@ -76,13 +87,15 @@ class SQLStorage(BaseStorage):
     async def _write(
         self, conn: AsyncConnection, key: str, *, state: str | None, data: Mapping[str, Any]
     ) -> None:
+        await conn.execute(self._statement(key, state=state, data=data))
+
+    def _statement(self, key: str, *, state: str | None, data: Mapping[str, Any]) -> Any:
         if state is None and not data:
-            await conn.execute(delete(_TABLE).where(_TABLE.c.key == key))
-            return
+            return delete(_TABLE).where(_TABLE.c.key == key)
         stmt = self.db.insert(_TABLE).values(
             key=key, state=state, data=dict(data), updated_at=utcnow()
         )
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[_TABLE.c.key],
             set_={
                 "state": stmt.excluded.state,
@@ -90,7 +103,6 @@ class SQLStorage(BaseStorage):
                 "updated_at": stmt.excluded.updated_at,
             },
         )
-        await conn.execute(stmt)
 
     async def _read(self, conn: AsyncConnection, key: str) -> tuple[str | None, dict[str, Any]]:
         row = (
@@ -112,8 +124,17 @@ class SQLStorage(BaseStorage):
             state, data = change(old_state, dict(old_data))
             if (state, data) == (old_state, old_data):
                 return state, data
+            statement = self._statement(k, state=state, data=data)
+            if self.db.defer(statement, key=("fsm", k)):
+                # Written at the end of the update (Database.unit_of_work); if that
+                # fails, the cache must not claim what the database does not have.
+                self._remember(k, state, data)
+                unsaved = _UNSAVED.get()
+                if unsaved is not None:
+                    unsaved.add(k)
+                return state, data
             async with self.db.transaction_core() as conn:
-                await self._write(conn, k, state=state, data=data)
+                await conn.execute(statement)
             self._remember(k, state, data)
             return state, data
         async with self.db.transaction_core() as conn:
@@ -146,6 +167,28 @@ class SQLStorage(BaseStorage):
         if self._cache is not None:
             for k in keys:
                 self._cache.pop(k, None)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """The update's unit of work (``Database.unit_of_work``); if its write fails, the
+        rows it would have written leave the cache, so the next update reads what the
+        database has."""
+        if self._cache is None:
+            yield
+            return
+        unsaved: set[str] = set()
+        token = _UNSAVED.set(unsaved)
+        try:
+            async with self.db.unit_of_work():
+                yield
+        except BaseException:
+            for key in unsaved:
+                self._cache.pop(key, None)
+            if unsaved:
+                log.error("form state of an update not saved (%d row(s))", len(unsaved))
+            raise
+        finally:
+            _UNSAVED.reset(token)
 
     def forget(self, chat_id: int) -> None:
         """Drop cached rows of a chat (after its rows were deleted directly in the DB)."""

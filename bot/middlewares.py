@@ -12,6 +12,7 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, TelegramObject, User
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.fsm_storage import SQLStorage
 from bot.i18n import Translator
 from db.repo import Repos
 
@@ -48,6 +49,29 @@ class UserContextMiddleware(BaseMiddleware):
         data["locale"] = locale
         data["t"] = self.translator.bind(locale)
         return await handler(event, data)
+
+
+class UnitOfWorkMiddleware(BaseMiddleware):
+    """One write transaction per update for what nobody reads back in it: the form state
+    (set_data then set_state are one write), funnel events, the user's chosen language
+    and consent are collected and written together when the handler is done
+    (``SQLStorage.unit_of_work``, ``Database.unit_of_work``). Outer middleware on the
+    update, inside aiogram's per-chat lock. If anything fails, the user's cached record
+    is dropped too, so the next update reads what the database has."""
+
+    def __init__(self, storage: SQLStorage, repo: Repos) -> None:
+        self.storage = storage
+        self.repo = repo
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            async with self.storage.unit_of_work():
+                return await handler(event, data)
+        except BaseException:
+            tg_user: User | None = data.get("event_from_user")
+            if tg_user is not None and self.repo.users.cache is not None:
+                self.repo.users.cache.drop(tg_user.id)
+            raise
 
 
 class ThrottlingMiddleware(BaseMiddleware):

@@ -136,7 +136,7 @@ class BotProcess:
             self.app = app = await create_app(self.settings, self.storage, clock=self.clock)
             if self.seed_catalog:
                 await seed_catalog_if_empty(app, self.settings.catalog_file)
-        self.bot = bot = build_bot(self.settings)
+        self.bot = bot = build_bot(self.settings, db=app.db)
         self.metrics = Metrics(self)
         self.health = Health(self, self.metrics)
         app.dispatcher.update.outer_middleware(UpdateMetricsMiddleware(self.metrics))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from threading import Thread
@@ -32,8 +34,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.sql import Executable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Connections for reads on a SQLite file, besides the one write connection.
+READ_CONNECTIONS = 2
 
 
 class _Hidden:
@@ -191,6 +196,50 @@ def _private_sqlite_file(database: str) -> None:
         path.chmod(0o600)
 
 
+_WRITE_RE = re.compile(
+    r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE
+)
+
+
+class ChangeTracker:
+    """Counts, per table, the transactions of this process that wrote to it.
+
+    In-process caches (the catalogue snapshot, the user cache) compare a generation
+    before and after: any INSERT, UPDATE or DELETE on a table they watch, from any
+    repository, makes them reload — nothing has to remember to invalidate them. The
+    count moves when the connection goes back to the pool, i.e. after the COMMIT, so a
+    reader never tags data read before the commit with the new generation.
+    """
+
+    def __init__(self) -> None:
+        self._generations: dict[str, int] = {}
+
+    def generation(self, tables: Iterable[str]) -> int:
+        return sum(self._generations.get(t, 0) for t in tables)
+
+    def bump(self, tables: Iterable[str]) -> None:
+        for t in tables:
+            self._generations[t] = self._generations.get(t, 0) + 1
+
+    def attach(self, engine: AsyncEngine) -> None:
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def _after(conn: Connection, _c: Any, statement: str, *_args: Any) -> None:
+            match = _WRITE_RE.match(statement)
+            if match is not None:
+                conn.info.setdefault("written_tables", set()).add(match.group(1).lower())
+
+        @event.listens_for(engine.sync_engine.pool, "checkin")
+        def _checkin(_dbapi: Any, record: Any) -> None:
+            if record is not None and record.info:
+                written = record.info.pop("written_tables", None)
+                if written:
+                    self.bump(written)
+
+
+# Writes deferred to the end of the update being handled (see Database.unit_of_work).
+_DEFERRED: ContextVar[dict[Hashable, Executable] | None] = ContextVar("db_deferred", default=None)
+
+
 class Database:
     """Owns the engine and hands out short transactions."""
 
@@ -226,11 +275,30 @@ class Database:
                 hide_parameters=True,
             )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Reads on SQLite skip BEGIN IMMEDIATE (see read()); same pool, same connection.
-        self._read_engine = (
-            self.engine.execution_options(sqlite_read_only=True) if self.is_sqlite else self.engine
-        )
+        # Reads on SQLite skip BEGIN IMMEDIATE (see read()). On a SQLite file they also
+        # have connections of their own (WAL: readers never wait for the writer, and a
+        # read never queues behind a write transaction for the one write connection).
+        self._reader: AsyncEngine | None = None
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            self._reader = create_async_engine(
+                url,
+                echo=echo,
+                poolclass=AsyncAdaptedQueuePool,
+                pool_size=READ_CONNECTIONS,
+                max_overflow=0,
+                pool_timeout=60,
+                async_creator=_sqlite_creator(url),
+                hide_parameters=True,
+            )
+            _sqlite_setup(self._reader)
+            self._read_engine = self._reader.execution_options(sqlite_read_only=True)
+        elif self.is_sqlite:
+            self._read_engine = self.engine.execution_options(sqlite_read_only=True)
+        else:
+            self._read_engine = self.engine
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        self.changes = ChangeTracker()
+        self.changes.attach(self.engine)
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table`` (SQLite or PostgreSQL), which has
@@ -269,6 +337,65 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """Collect the writes ``defer()``-ed inside and run them together, in one
+        transaction, at the next ``flush()`` or at the end (a middleware wraps each
+        update in it under long polling, and the bot flushes before every Bot API
+        request: what the user is shown is already saved, and the form state, funnel
+        event and consent of one step are one write, not three).
+
+        Only writes nobody reads back from the database in the same update are deferred
+        (the form state, read from the storage's cache; funnel events; the cached user's
+        language and consent). The writes run even if the handler failed.
+        """
+        if _DEFERRED.get() is not None:
+            yield
+            return
+        pending: dict[Hashable, Executable] = {}
+        token = _DEFERRED.set(pending)
+        try:
+            yield
+        finally:
+            try:
+                await self._run(pending)
+            finally:
+                _DEFERRED.reset(token)
+
+    async def flush(self) -> None:
+        """Write what the current unit of work has collected so far (if anything)."""
+        pending = _DEFERRED.get()
+        if pending:
+            await self._run(pending)
+
+    async def _run(self, pending: dict[Hashable, Executable]) -> None:
+        if not pending:
+            return
+        statements = list(pending.values())
+        pending.clear()
+        async with self.transaction_core() as conn:
+            for statement in statements:
+                await conn.execute(statement)
+
+    def defer(self, statement: Executable, key: Hashable | None = None) -> bool:
+        """Run ``statement`` at the end of the current unit of work; False if there is
+        none (then the caller writes now). A later statement with the same ``key``
+        replaces an earlier one (the last form state of a chat is the one written)."""
+        pending = _DEFERRED.get()
+        if pending is None:
+            return False
+        if key is None:
+            key = object()
+        pending.pop(key, None)
+        pending[key] = statement
+        return True
+
+    async def write(self, statement: Executable, key: Hashable | None = None) -> None:
+        """``statement`` in the current unit of work, or now in a transaction of its own."""
+        if not self.defer(statement, key):
+            async with self.transaction_core() as conn:
+                await conn.execute(statement)
+
     async def migrate(self, revision: str = "head") -> None:
         """Apply Alembic migrations up to ``revision`` (head by default)."""
         if self.is_sqlite and revision == "head" and await self._at_head():
@@ -296,6 +423,8 @@ class Database:
             await conn.run_sync(_sqlite_migrate, step, revision)
 
     async def dispose(self) -> None:
+        if self._reader is not None:
+            await self._reader.dispose()
         await self.engine.dispose()
 
 

@@ -52,7 +52,8 @@ async def cmd_start(
             await repo.users.set_source_if_empty(user.id, payload)
     if user.locale is None:
         # First visit: choose the language first (Telegram's language pre-selected).
-        await state.update_data(pending_course=course_code, pending_centre=centre_code)
+        if course_code or centre_code:
+            await state.update_data(pending_course=course_code, pending_centre=centre_code)
         await message.answer(t("start-choose-language"), reply_markup=language_picker(t.locale))
         return
     await send_main_menu(message, t, repo, settings, "start-welcome-back")

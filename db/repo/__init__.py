@@ -23,7 +23,7 @@ from db.repo.reminders import ReminderRepo
 from db.repo.schedule import ScheduleRepo
 from db.repo.staff import StaffRepo
 from db.repo.stats import StatsRepo
-from db.repo.users import UserRepo
+from db.repo.users import UserCache, UserRepo
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,17 @@ class Repos:
     outcomes: OutcomeRepo
 
     @classmethod
-    def create(cls, db: Database, now: Callable[[], datetime] = utcnow) -> Repos:
-        """``now`` is the injected clock's (deliveries enqueued without a time are due then)."""
+    def create(
+        cls, db: Database, now: Callable[[], datetime] = utcnow, *, cache: bool = False
+    ) -> Repos:
+        """``now`` is the injected clock's (deliveries enqueued without a time are due then).
+        ``cache``: this process is the only consumer of the updates (long polling), so the
+        per-update user record may be kept in memory (``UserCache``)."""
         return cls(
             db=db,
-            users=UserRepo(db),
+            users=UserRepo(db, UserCache(db) if cache else None),
             staff=StaffRepo(db),
-            catalogue=CatalogueRepo(db),
+            catalogue=CatalogueRepo(db, snapshot_ttl=5.0 if cache else None),
             centres=CentreRepo(db),
             applications=ApplicationRepo(db),
             audit=AuditRepo(db),

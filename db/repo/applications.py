@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -247,8 +247,12 @@ class ApplicationRepo:
             raise EnrolmentError("duplicate") from None
 
     async def record_funnel(self, user_id: int, kind: str, course_id: int | None) -> None:
-        async with self.db.transaction() as s:
-            s.add(FunnelEvent(user_id=user_id, kind=kind, course_id=course_id))
+        """Written with the update's other writes (``Database.write``): nothing reads a
+        funnel event back in the update that records it."""
+        table = cast(Table, FunnelEvent.__table__)
+        await self.db.write(
+            table.insert().values(user_id=user_id, kind=kind, course_id=course_id, at=utcnow())
+        )
 
     async def get(self, application_id: int) -> ApplicationDTO | None:
         async with self.db.read() as s:

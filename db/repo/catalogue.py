@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -109,23 +112,111 @@ _COURSE_WITH_SEATS = select(_COURSES, _SEATS.c.capacity, _SEATS.c.taken).outerjo
 )
 
 
-class CatalogueRepo:
-    """Read access to regions, districts, centres, courses, groups and sessions."""
+# Writes to these tables (from any repository of this process) invalidate the snapshot.
+CATALOGUE_TABLES = ("regions", "districts", "centres", "courses", "groups")
 
-    def __init__(self, db: Database) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    generation: int
+    loaded_at: float
+    regions: list[RegionDTO]
+    districts: list[DistrictDTO]
+    centres: list[CentreDTO]
+    courses: list[CourseDTO]
+    groups: list[GroupDTO]
+
+
+class CatalogueRepo:
+    """Read access to regions, districts, centres, courses, groups and sessions.
+
+    With ``snapshot_ttl`` (long polling: one process serves the updates) regions,
+    districts, centres, courses (with their seats) and groups are read from an in-memory
+    snapshot, five queries for the whole catalogue, instead of several queries per step.
+    Any write to those tables in this process (an import, a staff edit, a seat taken)
+    rebuilds it on the next read (``Database.changes``); ``snapshot_ttl`` seconds bound
+    what a change from another process can leave stale. What is shown is only shown:
+    seats and open enrolment are checked again in the transaction that takes them.
+    """
+
+    def __init__(self, db: Database, *, snapshot_ttl: float | None = None) -> None:
         self.db = db
+        self.snapshot_ttl = snapshot_ttl
+        self._snapshot: _Snapshot | None = None
+        self._loading = asyncio.Lock()
+
+    async def _snap(self) -> _Snapshot | None:
+        if self.snapshot_ttl is None:
+            return None
+        generation = self.db.changes.generation(CATALOGUE_TABLES)
+        snap = self._snapshot
+        if (
+            snap is not None
+            and snap.generation == generation
+            and time.monotonic() - snap.loaded_at < self.snapshot_ttl
+        ):
+            return snap
+        async with self._loading:
+            snap = self._snapshot
+            generation = self.db.changes.generation(CATALOGUE_TABLES)
+            if (
+                snap is not None
+                and snap.generation == generation
+                and time.monotonic() - snap.loaded_at < self.snapshot_ttl
+            ):
+                return snap
+            loaded_at = time.monotonic()
+            async with self.db.read_core() as conn:
+                regions = [
+                    region_dto(r)
+                    for r in await conn.execute(
+                        select(_REGIONS).order_by(_REGIONS.c.sort, _REGIONS.c.id)
+                    )
+                ]
+                districts = [
+                    district_dto(d)
+                    for d in await conn.execute(
+                        select(_DISTRICTS).order_by(_DISTRICTS.c.sort, _DISTRICTS.c.id)
+                    )
+                ]
+                centres = [
+                    centre_dto(c)
+                    for c in await conn.execute(
+                        select(_CENTRES).order_by(_CENTRES.c.sort, _CENTRES.c.id)
+                    )
+                ]
+                courses = [
+                    course_dto(r, int(r.capacity or 0), int(r.taken or 0))
+                    for r in await conn.execute(
+                        _COURSE_WITH_SEATS.order_by(
+                            _COURSES.c.centre_id, _COURSES.c.sort, _COURSES.c.id
+                        )
+                    )
+                ]
+                groups = [
+                    group_dto(g) for g in await conn.execute(select(_GROUPS).order_by(_GROUPS.c.id))
+                ]
+            snap = _Snapshot(generation, loaded_at, regions, districts, centres, courses, groups)
+            self._snapshot = snap
+            return snap
 
     async def regions(self) -> list[RegionDTO]:
+        if (snap := await self._snap()) is not None:
+            return list(snap.regions)
         async with self.db.read_core() as conn:
             rows = await conn.execute(select(_REGIONS).order_by(_REGIONS.c.sort, _REGIONS.c.id))
             return [region_dto(r) for r in rows]
 
     async def region(self, region_id: int) -> RegionDTO | None:
+        if (snap := await self._snap()) is not None:
+            return next((r for r in snap.regions if r.id == region_id), None)
         async with self.db.read_core() as conn:
             row = (await conn.execute(select(_REGIONS).where(_REGIONS.c.id == region_id))).first()
             return region_dto(row) if row else None
 
     async def districts(self, region_id: int) -> list[DistrictDTO]:
+        if (snap := await self._snap()) is not None:
+            return [d for d in snap.districts if d.region_id == region_id]
         async with self.db.read_core() as conn:
             rows = await conn.execute(
                 select(_DISTRICTS)
@@ -140,6 +231,8 @@ class CatalogueRepo:
             return [district_dto(d) for d in rows]
 
     async def district(self, district_id: int) -> DistrictDTO | None:
+        if (snap := await self._snap()) is not None:
+            return next((d for d in snap.districts if d.id == district_id), None)
         async with self.db.read_core() as conn:
             row = (
                 await conn.execute(select(_DISTRICTS).where(_DISTRICTS.c.id == district_id))
@@ -147,6 +240,8 @@ class CatalogueRepo:
             return district_dto(row) if row else None
 
     async def centres(self) -> list[CentreDTO]:
+        if (snap := await self._snap()) is not None:
+            return list(snap.centres)
         async with self.db.read_core() as conn:
             rows = await conn.execute(select(_CENTRES).order_by(_CENTRES.c.sort, _CENTRES.c.id))
             return [centre_dto(c) for c in rows]
@@ -157,11 +252,15 @@ class CatalogueRepo:
             return centre_dto(row) if row else None
 
     async def centre(self, centre_id: int) -> CentreDTO | None:
+        if (snap := await self._snap()) is not None:
+            return next((c for c in snap.centres if c.id == centre_id), None)
         async with self.db.read_core() as conn:
             row = (await conn.execute(select(_CENTRES).where(_CENTRES.c.id == centre_id))).first()
             return centre_dto(row) if row else None
 
     async def courses(self, centre_id: int | None = None) -> list[CourseDTO]:
+        if (snap := await self._snap()) is not None:
+            return [c for c in snap.courses if centre_id is None or c.centre_id == centre_id]
         query = _COURSE_WITH_SEATS.order_by(_COURSES.c.centre_id, _COURSES.c.sort, _COURSES.c.id)
         if centre_id is not None:
             query = query.where(_COURSES.c.centre_id == centre_id)
@@ -170,6 +269,8 @@ class CatalogueRepo:
             return [course_dto(r, int(r.capacity or 0), int(r.taken or 0)) for r in rows]
 
     async def course(self, course_id: int) -> CourseDTO | None:
+        if (snap := await self._snap()) is not None:
+            return next((c for c in snap.courses if c.id == course_id), None)
         async with self.db.read_core() as conn:
             row = (await conn.execute(_COURSE_WITH_SEATS.where(_COURSES.c.id == course_id))).first()
             if row is None:
@@ -177,11 +278,15 @@ class CatalogueRepo:
             return course_dto(row, int(row.capacity or 0), int(row.taken or 0))
 
     async def course_by_code(self, code: str) -> CourseDTO | None:
+        if (snap := await self._snap()) is not None:
+            return next((c for c in snap.courses if c.code == code), None)
         async with self.db.read() as s:
             course_id = await s.scalar(select(Course.id).where(Course.code == code))
         return await self.course(course_id) if course_id is not None else None
 
     async def groups(self, course_id: int) -> list[GroupDTO]:
+        if (snap := await self._snap()) is not None:
+            return [g for g in snap.groups if g.course_id == course_id]
         async with self.db.read_core() as conn:
             rows = await conn.execute(
                 select(_GROUPS).where(_GROUPS.c.course_id == course_id).order_by(_GROUPS.c.id)
@@ -189,6 +294,8 @@ class CatalogueRepo:
             return [group_dto(g) for g in rows]
 
     async def group(self, group_id: int) -> GroupDTO | None:
+        if (snap := await self._snap()) is not None:
+            return next((g for g in snap.groups if g.id == group_id), None)
         async with self.db.read_core() as conn:
             row = (await conn.execute(select(_GROUPS).where(_GROUPS.c.id == group_id))).first()
             return group_dto(row) if row else None

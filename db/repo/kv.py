@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import cast
+
+from sqlalchemy import Table, select
 
 from db.database import Database
 from db.models import KeyValue
@@ -15,9 +17,11 @@ class KeyValueRepo:
             return await s.scalar(select(KeyValue.value).where(KeyValue.key == key))
 
     async def set(self, key: str, value: str) -> None:
-        async with self.db.transaction() as s:
-            row = await s.get(KeyValue, key)
-            if row is None:
-                s.add(KeyValue(key=key, value=value))
-            else:
-                row.value = value
+        """One upsert statement."""
+        table = cast(Table, KeyValue.__table__)
+        stmt = self.db.insert(table).values(key=key, value=value)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key], set_={"value": stmt.excluded.value}
+        )
+        async with self.db.transaction_core() as conn:
+            await conn.execute(stmt)

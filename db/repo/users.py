@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -76,9 +79,80 @@ def user_dto(u: User | Row[Any], staff: StaffScope | None = None) -> UserDTO:
     )
 
 
-class UserRepo:
-    def __init__(self, db: Database) -> None:
+# Tables whose writes may change what a cached user record says about its staff role and
+# reach (issue 11 adds the centre grants): any write to them empties the cache.
+STAFF_TABLES = ("staff", "staff_centres")
+
+
+class UserCache:
+    """The per-update user record, kept in this process for ``ttl`` seconds.
+
+    Only where this process is the only consumer of the updates (long polling): the
+    record a user's update needs is then read from memory, not the database. Every write
+    through ``UserRepo`` drops the user's entry; any write to the staff tables (a role or
+    a centre granted or taken away, by any repository) empties the whole cache, so a
+    cached record may carry the staff member's reach and lose it at once. ``ttl`` bounds
+    what a change made by another process (a command-line import, a second process on
+    the same file) can leave stale.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl: float = 60.0,
+        size: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[int, tuple[float, UserDTO]] = OrderedDict()
+        self._staff_generation = db.changes.generation(STAFF_TABLES)
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, user_id: int) -> UserDTO | None:
+        generation = self.db.changes.generation(STAFF_TABLES)
+        if generation != self._staff_generation:
+            self._entries.clear()
+            self._staff_generation = generation
+        entry = self._entries.get(user_id)
+        if entry is None or self.clock() - entry[0] > self.ttl:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry[1]
+
+    def put(self, user: UserDTO) -> None:
+        self._entries[user.id] = (self.clock(), user)
+        self._entries.move_to_end(user.id)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def peek(self, user_id: int) -> UserDTO | None:
+        entry = self._entries.get(user_id)
+        return entry[1] if entry is not None else None
+
+    def drop(self, user_id: int) -> None:
+        self._entries.pop(user_id, None)
+
+
+class UserRepo:
+    def __init__(self, db: Database, cache: UserCache | None = None) -> None:
+        self.db = db
+        self.cache = cache
+
+    def _changed(self, user_id: int, **fields: Any) -> None:
+        """Keep the cached record true after a write: the changed fields, or drop it."""
+        if self.cache is None:
+            return
+        cached = self.cache.peek(user_id) if fields else None
+        if cached is None:
+            self.cache.drop(user_id)
+        else:
+            self.cache.put(replace(cached, **fields))
 
     async def get(self, user_id: int) -> UserDTO | None:
         async with self.db.read() as s:
@@ -105,19 +179,39 @@ class UserRepo:
         changed, so the common case is one primary-key read.
         """
         username = username.lower() if username else None
-        # Runs on every update: a Core primary-key read (with the staff scope joined), no
-        # ORM session.
+        profile = (first_name, username, language_code, True)
+        cached = self.cache.get(user_id) if self.cache is not None else None
+        if (
+            cached is not None
+            and (
+                cached.first_name,
+                cached.username,
+                cached.language_code,
+                cached.is_active,
+            )
+            == profile
+        ):
+            return cached, False
+        # A Core primary-key read (with the staff scope joined), no ORM session.
         async with self.db.read_core() as conn:
             rows = (await conn.execute(_USER_WITH_SCOPE.where(_USERS.c.id == user_id))).all()
             seen = rows[0] if rows else None
-            if seen is not None and (
-                seen.first_name,
-                seen.username,
-                seen.language_code,
-                seen.is_active,
-            ) == (first_name, username, language_code, True):
-                return user_dto(seen, scope_of(rows)), False
+            if (
+                seen is not None
+                and (
+                    seen.first_name,
+                    seen.username,
+                    seen.language_code,
+                    seen.is_active,
+                )
+                == profile
+            ):
+                user = user_dto(seen, scope_of(rows))
+                if self.cache is not None:
+                    self.cache.put(user)
+                return user, False
         staff = scope_of(rows)
+        self._changed(user_id)
         async with self.db.transaction() as s:
             if username is not None and (seen is None or seen.username != username):
                 # A username belongs to one account: the newest sighting takes it from an
@@ -152,13 +246,20 @@ class UserRepo:
                 row.language_code = language_code
                 # A user who writes to the bot has evidently not blocked it.
                 row.is_active = True
-            return user_dto(row, None if created else staff), created
+            await s.flush()
+            user = user_dto(row, None if created else staff)
+        if self.cache is not None:
+            self.cache.put(user)
+        return user, created
 
     async def set_locale(self, user_id: int, locale: str) -> None:
-        async with self.db.transaction() as s:
-            await s.execute(update(User).where(User.id == user_id).values(locale=locale))
+        """Written with the update's other writes (``Database.write``); this process's
+        cached record says it at once."""
+        await self.db.write(update(_USERS).where(_USERS.c.id == user_id).values(locale=locale))
+        self._changed(user_id, locale=locale)
 
     async def set_source_if_empty(self, user_id: int, source: str) -> None:
+        self._changed(user_id)
         async with self.db.transaction() as s:
             await s.execute(
                 update(User)
@@ -167,18 +268,21 @@ class UserRepo:
             )
 
     async def set_consent(self, user_id: int, at: datetime) -> None:
-        async with self.db.transaction() as s:
-            await s.execute(update(User).where(User.id == user_id).values(consent_at=at))
+        """Written with the update's other writes, as set_locale."""
+        await self.db.write(update(_USERS).where(_USERS.c.id == user_id).values(consent_at=at))
+        self._changed(user_id, consent_at=at)
 
     async def set_active(self, user_id: int, active: bool) -> None:
         async with self.db.transaction() as s:
             await s.execute(update(User).where(User.id == user_id).values(is_active=active))
+        self._changed(user_id, is_active=active)
 
     async def set_reminders(self, user_id: int, enabled: bool) -> None:
         async with self.db.transaction() as s:
             await s.execute(
                 update(User).where(User.id == user_id).values(reminders_enabled=enabled)
             )
+        self._changed(user_id, reminders_enabled=enabled)
 
     async def find_by_username(self, username: str) -> UserDTO | None:
         async with self.db.read() as s:
@@ -198,6 +302,7 @@ class UserRepo:
         Live applications must have been cancelled first (the enrolment service does it,
         so freed seats go to the waitlist).
         """
+        self._changed(user_id)
         async with self.db.transaction() as s:
             app_ids = list(
                 await s.scalars(select(Application.id).where(Application.user_id == user_id))

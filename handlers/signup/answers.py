@@ -75,8 +75,8 @@ async def _got_phone(
 ) -> None:
     await state.update_data(phone=phone)
     # Replace the contact keyboard with plain Back / Cancel before the inline steps.
-    await message.answer(t("signup-phone-saved", phone=phone), reply_markup=form_keyboard(t))
-    await ask_next(state, SignUp.phone, message, t, repo)
+    saved = message.answer(t("signup-phone-saved", phone=phone), reply_markup=form_keyboard(t))
+    await ask_next(state, SignUp.phone, message, t, repo, first=saved)
 
 
 @router.callback_query(
@@ -125,9 +125,11 @@ async def pick_district(
 ) -> None:
     if callback_data.value == UNLISTED:
         await state.update_data(district_id=None)
-        await show(callback, t("signup-chosen", value=t.plain("signup-region-unlisted")))
+        chosen = show(callback, t("signup-chosen", value=t.plain("signup-region-unlisted")))
         if isinstance(callback.message, Message):
-            await ask_next(state, SignUp.district, callback.message, t, repo)
+            await ask_next(state, SignUp.district, callback.message, t, repo, first=chosen)
+        else:
+            await chosen
         return
     district = await repo.catalogue.district(callback_data.value)
     data = await state.get_data()
@@ -135,9 +137,11 @@ async def pick_district(
         callback_answer.text = t.plain("error-stale-button")
         return
     await state.update_data(district_id=district.id)
-    await show(callback, t("signup-chosen", value=t.pick(district.name)))
+    chosen = show(callback, t("signup-chosen", value=t.pick(district.name)))
     if isinstance(callback.message, Message):
-        await ask_next(state, SignUp.district, callback.message, t, repo)
+        await ask_next(state, SignUp.district, callback.message, t, repo, first=chosen)
+    else:
+        await chosen
 
 
 @router.callback_query(
@@ -162,9 +166,11 @@ async def pick_group(
             return
         group_id, label = group.id, t.pick(group.name)
     await state.update_data(group_id=group_id)
-    await show(callback, t("signup-chosen", value=label))
+    chosen = show(callback, t("signup-chosen", value=label))
     if isinstance(callback.message, Message):
-        await ask_next(state, SignUp.group, callback.message, t, repo)
+        await ask_next(state, SignUp.group, callback.message, t, repo, first=chosen)
+    else:
+        await chosen
 
 
 @router.callback_query(
@@ -177,9 +183,11 @@ async def give_consent(
     data = await state.update_data(consent_at=datetime.now(UTC).isoformat())
     if first_time:
         await repo.applications.record_funnel(user.id, "started", data.get("course_id"))
-    await show(callback, t("signup-consent-given"))
+    given = show(callback, t("signup-consent-given"))
     if isinstance(callback.message, Message):
-        await ask_next(state, SignUp.consent, callback.message, t, repo)
+        await ask_next(state, SignUp.consent, callback.message, t, repo, first=given)
+    else:
+        await given
 
 
 @router.callback_query(
@@ -220,8 +228,7 @@ async def edit_field(
         callback_answer.text = t.plain("error-stale-button")
         return
     await state.update_data(editing=True, q_index=0, q_multi=[])
-    await drop_keyboard(callback)
-    await ask(step, state, callback.message, t, repo)
+    await ask(step, state, callback.message, t, repo, first=drop_keyboard(callback))
 
 
 @router.callback_query(StateFilter(SignUp.course), SignupCB.filter(F.action == SignupAction.course))
@@ -258,10 +265,9 @@ async def pick_course(
         if changed
         else data.get("group_id"),
     )
-    await show(callback, t("signup-chosen", value=t.pick(course.title)))
+    chosen = show(callback, t("signup-chosen", value=t.pick(course.title)))
     if not isinstance(callback.message, Message):
+        await chosen
         return
-    if changed and len(groups) > 1:
-        await ask(SignUp.group, state, callback.message, t, repo)
-    else:
-        await ask(SignUp.confirm, state, callback.message, t, repo)
+    step = SignUp.group if changed and len(groups) > 1 else SignUp.confirm
+    await ask(step, state, callback.message, t, repo, first=chosen)

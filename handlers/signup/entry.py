@@ -52,12 +52,12 @@ async def start_signup(
         callback_answer.text = t.plain("signup-enrolment-closed")
         callback_answer.show_alert = True
         return
-    live = [a for a in await repo.applications.live_for_user(user.id) if a.course_id == course.id]
+    previous = await repo.applications.for_user(user.id)
+    live = [a for a in previous if a.is_live and a.course_id == course.id]
     if live:
         callback_answer.text = t.plain("signup-duplicate", status=status_label(t, live[0].status))
         callback_answer.show_alert = True
         return
-    previous = await repo.applications.for_user(user.id)
     limit = settings.signup_daily_limit
     if submitted_today([a.created_at for a in previous], clock.now()) >= limit:
         callback_answer.text = t.plain("signup-daily-limit", limit=limit)
@@ -90,8 +90,8 @@ async def start_signup(
     )
     if had_consent:
         await repo.applications.record_funnel(user.id, "started", course.id)
-    await message.answer(t("signup-intro", course=t.pick(course.title)))
-    await ask(steps_of(await state.get_data())[0], state, message, t, repo)
+    intro = message.answer(t("signup-intro", course=t.pick(course.title)))
+    await ask(steps_of(await state.get_data())[0], state, message, t, repo, first=intro)
 
 
 async def leave_form(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
@@ -23,36 +24,57 @@ from handlers.signup.steps import UNLISTED, SignUp, first_unanswered, step_numbe
 
 
 async def ask_next(
-    state: FSMContext, current: State, message: Message, t: BoundTranslator, repo: Repos
+    state: FSMContext,
+    current: State,
+    message: Message,
+    t: BoundTranslator,
+    repo: Repos,
+    *,
+    first: Awaitable[object] | None = None,
 ) -> None:
+    """Move the form past ``current`` and ask the next question; ``first`` (the edit
+    that shows the answer) is sent after the form moved and before the question."""
     data = await state.get_data()
     questions = data.get("questions") or []
     if current == SignUp.question and int(data.get("q_index", 0)) + 1 < len(questions):
         # The next extra question (also when editing: the answers are walked through).
         await state.update_data(q_index=int(data.get("q_index", 0)) + 1, q_multi=[])
-        await ask(SignUp.question, state, message, t, repo)
+        await ask(SignUp.question, state, message, t, repo, first=first)
         return
     if data.get("editing"):
         missing = first_unanswered(data)
         if missing is not None:
             # A new course asks questions not answered yet.
             await state.update_data(q_index=missing, q_multi=[])
-            await ask(SignUp.question, state, message, t, repo)
+            await ask(SignUp.question, state, message, t, repo, first=first)
             return
-        await ask(SignUp.confirm, state, message, t, repo)
+        await ask(SignUp.confirm, state, message, t, repo, first=first)
         return
     steps = steps_of(data)
-    await ask(steps[steps.index(current) + 1], state, message, t, repo)
+    await ask(steps[steps.index(current) + 1], state, message, t, repo, first=first)
 
 
 # ---- questions ------------------------------------------------------------------------
 
 
 async def ask(
-    step: State, state: FSMContext, message: Message, t: BoundTranslator, repo: Repos
+    step: State,
+    state: FSMContext,
+    message: Message,
+    t: BoundTranslator,
+    repo: Repos,
+    *,
+    first: Awaitable[object] | None = None,
 ) -> None:
-    """Put the form on ``step`` and send its question."""
+    """Put the form on ``step`` and send its question.
+
+    The answer and the new step are saved together, once, before anything is sent (the
+    update's unit of work is written before its first Bot API request), so ``first`` —
+    the message that shows the answer — comes after the state is set, not before.
+    """
     await state.set_state(step)
+    if first is not None:
+        await first
     data = await state.get_data()
     if step == SignUp.name:
         await _ask_name(data, message, t)

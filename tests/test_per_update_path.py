@@ -1,0 +1,196 @@
+"""The per-update path: user cache, catalogue snapshot, one write per update, reads on
+their own SQLite connections (issue 15). The speed itself is measured by
+bench/signup.py; these tests prove that nothing is given up for it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import Engine
+
+from bot.fsm_storage import SQLStorage
+from db.database import Database
+from db.models import FsmState
+from db.repo import Repos
+from sandbox.harness import BotHarness
+from tests.e2e import Chat
+
+
+class Statements:
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+        self.commits = 0
+
+    @property
+    def writes(self) -> int:
+        return len([s for s in self.sql if s.lstrip().upper().startswith(("INSERT", "DELETE"))])
+
+    @property
+    def count(self) -> int:
+        return len([s for s in self.sql if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))])
+
+
+@contextmanager
+def counting() -> Iterator[Statements]:
+    """Every SQL statement and COMMIT of every engine while inside."""
+    seen = Statements()
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.sql.append(statement)
+
+    def commit(_conn: Any) -> None:
+        seen.commits += 1
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+        event.remove(Engine, "commit", commit)
+
+
+async def test_user_record_cached_and_kept_true(sqlite_db: Database) -> None:
+    repo = Repos.create(sqlite_db, cache=True)
+    profile = {"first_name": "Aida", "username": None, "language_code": "kk"}
+    user, created = await repo.users.upsert_seen(7, **profile)
+    assert created
+    with counting() as seen:
+        again, created = await repo.users.upsert_seen(7, **profile)
+    assert not created and again == user and seen.count == 0
+    # A write through the repository changes the cached record too.
+    await repo.users.set_locale(7, "ru")
+    with counting() as seen:
+        cached, _ = await repo.users.upsert_seen(7, **profile)
+    assert cached.locale == "ru" and seen.count == 0
+    assert (await repo.users.get(7)).locale == "ru"  # type: ignore[union-attr]
+    # A changed Telegram profile is written (and the write is seen).
+    renamed, _ = await repo.users.upsert_seen(7, **{**profile, "first_name": "Aidana"})
+    assert renamed.first_name == "Aidana"
+    assert (await repo.users.get(7)).first_name == "Aidana"  # type: ignore[union-attr]
+    # Any write to the staff table (a role granted or taken away, by any repository)
+    # empties the cache, so a cached record never outlives someone's reach.
+    await repo.staff.set_role(1, 7, "staff")
+    with counting() as seen:
+        await repo.users.upsert_seen(7, **{**profile, "first_name": "Aidana"})
+    assert seen.count == 1
+    # Without the cache (webhook workers, Redis) every update reads the database.
+    plain = Repos.create(sqlite_db)
+    with counting() as seen:
+        await plain.users.upsert_seen(7, **{**profile, "first_name": "Aidana"})
+    assert seen.count == 1
+
+
+async def test_catalogue_snapshot_follows_every_write(
+    sqlite_url: str, template_db: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "snap.sqlite3"
+    shutil.copyfile(template_db, path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        repo = Repos.create(db, cache=True)
+        centres = await repo.catalogue.centres()
+        course = (await repo.catalogue.courses(centres[0].id))[0]
+        with counting() as seen:
+            assert (await repo.catalogue.course(course.id)) == course
+            assert await repo.catalogue.districts(centres[0].region_id)
+            assert await repo.catalogue.course_by_code(course.code) == course
+        assert seen.count == 0
+        # A staff edit through another repository is seen at once.
+        await repo.courses.set_enrolment(course.id, not course.enrolment_open, actor_id=1)
+        changed = await repo.catalogue.course(course.id)
+        assert changed is not None and changed.enrolment_open is not course.enrolment_open
+        # So is a seat taken (an UPDATE of groups) anywhere in this process.
+        group = (await repo.catalogue.groups(course.id))[0]
+        async with db.transaction_core() as conn:
+            await conn.execute(
+                text("UPDATE groups SET seats_taken = seats_taken + 1 WHERE id = :id"),
+                {"id": group.id},
+            )
+        after = await repo.catalogue.course(course.id)
+        assert after is not None and after.seats_taken == changed.seats_taken + 1
+    finally:
+        await db.dispose()
+
+
+async def test_reads_do_not_wait_for_a_write_transaction(sqlite_db: Database) -> None:
+    """On a SQLite file reads have their own connections (WAL): a read answers while a
+    write transaction is open, and sees only what was committed."""
+    repo = Repos.create(sqlite_db)
+    await repo.users.upsert_seen(1, first_name="A", username=None, language_code="en")
+    async with sqlite_db.transaction_core() as conn:
+        await conn.execute(text("UPDATE users SET first_name = 'B' WHERE id = 1"))
+        user = await asyncio.wait_for(repo.users.get(1), 5)
+        assert user is not None and user.first_name == "A"
+    assert (await repo.users.get(1)).first_name == "B"  # type: ignore[union-attr]
+
+
+async def test_form_state_is_one_write_per_update(sqlite_db: Database) -> None:
+    storage = SQLStorage(sqlite_db, cache=True)
+    key = StorageKey(bot_id=1, chat_id=5, user_id=5)
+    with counting() as seen:
+        async with storage.unit_of_work():
+            await storage.update_data(key, {"full_name": "Serikova Aida"})
+            await storage.set_state(key, "SignUp:phone")
+            await storage.update_data(key, {"phone": "+77001234567"})
+            assert seen.writes == 0  # nothing written yet: collected for the end
+        assert seen.commits == 1 and seen.writes == 1
+    # A new process (no cache) reads the form back: it survives a restart.
+    fresh = SQLStorage(sqlite_db)
+    assert await fresh.get_state(key) == "SignUp:phone"
+    assert await fresh.get_data(key) == {"full_name": "Serikova Aida", "phone": "+77001234567"}
+    # A flush (the bot does one before every Bot API request) writes what was collected.
+    async with storage.unit_of_work():
+        await storage.set_state(key, "SignUp:district")
+        await sqlite_db.flush()
+        assert await fresh.get_state(key) == "SignUp:district"
+        await storage.set_state(key, None)
+        await storage.set_data(key, {})
+    async with sqlite_db.read() as s:
+        assert (await s.scalar(select(FsmState.key))) is None
+
+
+async def test_failed_write_leaves_no_false_state_in_the_cache(sqlite_db: Database) -> None:
+    storage = SQLStorage(sqlite_db, cache=True)
+    key = StorageKey(bot_id=1, chat_id=6, user_id=6)
+    await storage.set_state(key, "SignUp:name")
+    try:
+        async with storage.unit_of_work():
+            await storage.set_state(key, "SignUp:phone")
+            sqlite_db.defer(text("INSERT INTO no_such_table VALUES (1)"))
+    except Exception:
+        pass
+    else:  # pragma: no cover - the write must fail
+        raise AssertionError("the deferred write should have failed")
+    # The transaction rolled back; the cache must say what the database says.
+    assert await storage.get_state(key) == "SignUp:name"
+
+
+async def test_signup_saves_each_answer_before_the_next_question(harness: BotHarness) -> None:
+    """The reply to an answer is sent only after the answer is saved: a new process
+    started the moment the question arrives continues from there."""
+    h = harness
+    centre = (await h.repo.catalogue.centres())[0]
+    course = (await h.repo.catalogue.courses(centre.id))[0]
+    user = h.user(8101, language_code="en")
+    chat = Chat(h, user, "en")
+    user.send_command("start", f"c_{course.code}")
+    await chat.expect("Choose your language")
+    await chat.press("✓ 🇬🇧 English")
+    await chat.expect(chat.label("course-signup"), button=True)
+    await chat.press_key("course-signup")
+    await chat.expect(chat.text("signup-ask-name")[:20])
+    chat.say("Serikova Aida")
+    await chat.expect(chat.text("signup-ask-phone")[:20])
+    # Read the database directly, as a new process would, at the moment the question
+    # arrived: the name and the phone step are there.
+    async with h.app.db.read() as s:
+        row = (await s.execute(select(FsmState.state, FsmState.data))).one()
+    assert row.state == "SignUp:phone" and row.data["full_name"] == "Serikova Aida"
