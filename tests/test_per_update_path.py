@@ -16,6 +16,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 
 from bot.fsm_storage import SQLStorage
+from bot.i18n import LANGUAGE_NAMES
 from db.database import Database
 from db.models import FsmState
 from db.repo import Repos
@@ -183,7 +184,7 @@ async def test_signup_saves_each_answer_before_the_next_question(harness: BotHar
     chat = Chat(h, user, "en")
     user.send_command("start", f"c_{course.code}")
     await chat.expect("Choose your language")
-    await chat.press("✓ 🇬🇧 English")
+    await chat.press(f"✓ {LANGUAGE_NAMES['en']}")
     await chat.expect(chat.label("course-signup"), button=True)
     await chat.press_key("course-signup")
     await chat.expect(chat.text("signup-ask-name")[:20])
