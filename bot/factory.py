@@ -8,7 +8,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
@@ -86,8 +85,9 @@ def pin_response_models() -> list[type]:
 def build_bot(settings: Settings, token: str | None = None, db: Database | None = None) -> Bot:
     """The Bot for replies. With ``db``, every request first writes what the update being
     handled has collected (``Database.unit_of_work``): nothing is shown to a user before
-    it is saved."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    it is saved. Requests without a file are posted as JSON (``OutboxSession``): cheaper
+    to build than multipart form data, on every reply."""
+    session = OutboxSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
     if db is not None:
         session.middleware(SaveBeforeRequest(db))
     return Bot(
