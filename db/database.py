@@ -236,8 +236,15 @@ class ChangeTracker:
                     self.bump(written)
 
 
+class _Pending(dict[Hashable, Executable]):
+    """The writes a unit of work has collected; ``closed`` once it ended (a task started
+    inside it and still running later copied the context: it writes at once then)."""
+
+    closed = False
+
+
 # Writes deferred to the end of the update being handled (see Database.unit_of_work).
-_DEFERRED: ContextVar[dict[Hashable, Executable] | None] = ContextVar("db_deferred", default=None)
+_DEFERRED: ContextVar[_Pending | None] = ContextVar("db_deferred", default=None)
 
 
 class Database:
@@ -308,9 +315,19 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction, committed on success, rolled back on error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction, committed on success, rolled back on error.
+
+        Inside a unit of work, the writes collected so far run first in the same
+        transaction (one write, not two); if it rolls back, they wait for the next."""
+        taken = self._take_pending()
+        try:
+            async with self._sessions() as session, session.begin():
+                for statement in taken.values():
+                    await session.execute(statement)
+                yield session
+        except BaseException:
+            self._restore_pending(taken)
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -333,9 +350,36 @@ class Database:
 
     @asynccontextmanager
     async def transaction_core(self) -> AsyncIterator[AsyncConnection]:
-        """Like transaction() (BEGIN IMMEDIATE on SQLite), with a Core connection."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """Like transaction() (BEGIN IMMEDIATE on SQLite, the unit of work's collected
+        writes first), with a Core connection."""
+        taken = self._take_pending()
+        try:
+            async with self.engine.begin() as conn:
+                for statement in taken.values():
+                    await conn.execute(statement)
+                yield conn
+        except BaseException:
+            self._restore_pending(taken)
+            raise
+
+    def _take_pending(self) -> dict[Hashable, Executable]:
+        pending = _DEFERRED.get()
+        if not pending:  # None or empty
+            return {}
+        taken = dict(pending)
+        pending.clear()
+        return taken
+
+    def _restore_pending(self, taken: dict[Hashable, Executable]) -> None:
+        """Put back writes whose transaction failed, before anything deferred since
+        (a newer write with the same key wins)."""
+        pending = _DEFERRED.get()
+        if pending is None or not taken:
+            return
+        newer = dict(pending)
+        pending.clear()
+        pending.update({k: v for k, v in taken.items() if k not in newer})
+        pending.update(newer)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[None]:
@@ -349,10 +393,11 @@ class Database:
         (the form state, read from the storage's cache; funnel events; the cached user's
         language and consent). The writes run even if the handler failed.
         """
-        if _DEFERRED.get() is not None:
+        current = _DEFERRED.get()
+        if current is not None and not current.closed:
             yield
             return
-        pending: dict[Hashable, Executable] = {}
+        pending = _Pending()
         token = _DEFERRED.set(pending)
         try:
             yield
@@ -360,6 +405,7 @@ class Database:
             try:
                 await self._run(pending)
             finally:
+                pending.closed = True
                 _DEFERRED.reset(token)
 
     async def flush(self) -> None:
@@ -368,21 +414,17 @@ class Database:
         if pending:
             await self._run(pending)
 
-    async def _run(self, pending: dict[Hashable, Executable]) -> None:
-        if not pending:
-            return
-        statements = list(pending.values())
-        pending.clear()
-        async with self.transaction_core() as conn:
-            for statement in statements:
-                await conn.execute(statement)
+    async def _run(self, pending: _Pending) -> None:
+        if pending:
+            async with self.transaction_core():
+                pass  # the collected writes run at its start
 
     def defer(self, statement: Executable, key: Hashable | None = None) -> bool:
         """Run ``statement`` at the end of the current unit of work; False if there is
         none (then the caller writes now). A later statement with the same ``key``
         replaces an earlier one (the last form state of a chat is the one written)."""
         pending = _DEFERRED.get()
-        if pending is None:
+        if pending is None or pending.closed:
             return False
         if key is None:
             key = object()

@@ -195,3 +195,51 @@ async def test_signup_saves_each_answer_before_the_next_question(harness: BotHar
     async with h.app.db.read() as s:
         row = (await s.execute(select(FsmState.state, FsmState.data))).one()
     assert row.state == "SignUp:phone" and row.data["full_name"] == "Serikova Aida"
+
+
+async def test_deferred_writes_join_the_next_transaction(sqlite_db: Database) -> None:
+    storage = SQLStorage(sqlite_db, cache=True)
+    repo = Repos.create(sqlite_db, cache=True)
+    key = StorageKey(bot_id=1, chat_id=9, user_id=9)
+    fresh = SQLStorage(sqlite_db)
+    with counting() as seen:
+        async with storage.unit_of_work():
+            await storage.set_state(key, "SignUp:name")
+            # A write of the handler's own: the form state is written in its transaction.
+            await repo.users.upsert_seen(9, first_name="A", username=None, language_code="en")
+            assert await fresh.get_state(key) == "SignUp:name"
+            # A transaction that fails gives the collected writes back for the next one.
+            await storage.set_state(key, "SignUp:phone")
+            try:
+                async with sqlite_db.transaction_core() as conn:
+                    await conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+            except Exception:
+                pass
+            assert await fresh.get_state(key) == "SignUp:name"
+        assert await fresh.get_state(key) == "SignUp:phone"
+    assert seen.commits == 2  # the user's insert (with the form) and the end of the update
+    # A task started inside the update and still running after it writes at once.
+    leftover: list[asyncio.Task[None]] = []
+
+    async def late_write() -> None:
+        await asyncio.sleep(0.05)
+        await repo.applications.record_funnel(9, "started", None)
+
+    async with storage.unit_of_work():
+        leftover.append(asyncio.create_task(late_write()))
+    await leftover[0]
+    async with sqlite_db.read() as s:
+        assert await s.scalar(text("SELECT count(*) FROM funnel_events")) == 1
+
+
+async def test_staff_role_cache_follows_the_staff_table(sqlite_db: Database) -> None:
+    repo = Repos.create(sqlite_db, cache=True)
+    await repo.users.upsert_seen(11, first_name="A", username=None, language_code="en")
+    assert await repo.staff.role_of(11) is None
+    with counting() as seen:
+        assert await repo.staff.role_of(11) is None
+    assert seen.count == 0
+    await repo.staff.set_role(1, 11, "staff")
+    assert await repo.staff.role_of(11) == "staff"
+    await repo.staff.remove(1, 11)
+    assert await repo.staff.role_of(11) is None  # removing someone removes their reach

@@ -56,10 +56,11 @@ class Repos:
         """``now`` is the injected clock's (deliveries enqueued without a time are due then).
         ``cache``: this process is the only consumer of the updates (long polling), so the
         per-update user record may be kept in memory (``UserCache``)."""
+        users = UserCache(db) if cache else None
         return cls(
             db=db,
-            users=UserRepo(db, UserCache(db) if cache else None),
-            staff=StaffRepo(db),
+            users=UserRepo(db, users),
+            staff=StaffRepo(db, users),
             catalogue=CatalogueRepo(db, snapshot_ttl=5.0 if cache else None),
             centres=CentreRepo(db),
             applications=ApplicationRepo(db),

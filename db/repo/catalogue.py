@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -144,6 +144,8 @@ class CatalogueRepo:
         self.snapshot_ttl = snapshot_ttl
         self._snapshot: _Snapshot | None = None
         self._loading = asyncio.Lock()
+        self._sessions_cache: dict[Hashable, tuple[float, list[SessionDTO]]] = {}
+        self._sessions_generation = -1
 
     async def _snap(self) -> _Snapshot | None:
         if self.snapshot_ttl is None:
@@ -309,6 +311,18 @@ class CatalogueRepo:
         include_cancelled: bool = False,
         limit: int | None = None,
     ) -> list[SessionDTO]:
+        # The course card's timetable (no time bounds) is kept with the snapshot until a
+        # class session is written; bounded lookups (reminders, lists) always query.
+        cache_key = None
+        if self.snapshot_ttl is not None and since is None and until is None:
+            cache_key = (tuple(group_ids), include_cancelled, limit)
+            generation = self.db.changes.generation(("class_sessions",))
+            if generation != self._sessions_generation:
+                self._sessions_cache.clear()
+                self._sessions_generation = generation
+            found = self._sessions_cache.get(cache_key)
+            if found is not None and time.monotonic() - found[0] < self.snapshot_ttl:
+                return list(found[1])
         t = _SESSIONS.c
         query = select(_SESSIONS).where(t.group_id.in_(group_ids))
         if since is not None:
@@ -320,8 +334,14 @@ class CatalogueRepo:
         query = query.order_by(t.starts_at, t.id)
         if limit is not None:
             query = query.limit(limit)
+        loaded_at = time.monotonic()
         async with self.db.read_core() as conn:
-            return [session_dto(x) for x in await conn.execute(query)]
+            found_now = [session_dto(x) for x in await conn.execute(query)]
+        if cache_key is not None and generation == self.db.changes.generation(("class_sessions",)):
+            if len(self._sessions_cache) > 1000:
+                self._sessions_cache.clear()
+            self._sessions_cache[cache_key] = (loaded_at, found_now)
+        return list(found_now)
 
     async def session(self, session_id: int) -> SessionDTO | None:
         async with self.db.read() as s:

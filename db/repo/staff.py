@@ -8,18 +8,30 @@ from db.database import Database
 from db.dto import GrantDTO, StaffDTO
 from db.models import CENTRE_ROLES, Staff, StaffCentre, User
 from db.repo.audit import add_audit
+from db.repo.users import STAFF_TABLES, UserCache
 
 ROLES = ("admin", "staff")
 
 
 class StaffRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: UserCache | None = None) -> None:
         self.db = db
+        # Roles kept with the user records (long polling only): any write to the staff
+        # tables, from any repository, empties it.
+        self.cache = cache
 
     async def role_of(self, user_id: int) -> str | None:
+        if self.cache is not None:
+            known, role = self.cache.role(user_id)
+            if known:
+                return role
+        generation = self.db.changes.generation(STAFF_TABLES)
         table = Staff.__table__
         async with self.db.read_core() as conn:
-            return await conn.scalar(select(table.c.role).where(table.c.user_id == user_id))
+            role = await conn.scalar(select(table.c.role).where(table.c.user_id == user_id))
+        if self.cache is not None:
+            self.cache.put_role(user_id, role, generation)
+        return role
 
     async def list(self, centre_ids: Collection[int] | None = None) -> list[StaffDTO]:
         """The team with each member's centres; with ``centre_ids``, only the staff granted

@@ -109,15 +109,39 @@ class UserCache:
         self.size = size
         self.clock = clock
         self._entries: OrderedDict[int, tuple[float, UserDTO]] = OrderedDict()
+        # Staff roles (None: not staff), looked up for the main menu and every staff
+        # handler; same lifetime rules as the records.
+        self._roles: dict[int, tuple[float, str | None]] = {}
         self._staff_generation = db.changes.generation(STAFF_TABLES)
         self.hits = 0
         self.misses = 0
 
-    def get(self, user_id: int) -> UserDTO | None:
+    def _check_staff_tables(self) -> None:
         generation = self.db.changes.generation(STAFF_TABLES)
         if generation != self._staff_generation:
             self._entries.clear()
+            self._roles.clear()
             self._staff_generation = generation
+
+    def role(self, user_id: int) -> tuple[bool, str | None]:
+        """(known, role) of a cached staff lookup."""
+        self._check_staff_tables()
+        entry = self._roles.get(user_id)
+        if entry is None or self.clock() - entry[0] > self.ttl:
+            return False, None
+        return True, entry[1]
+
+    def put_role(self, user_id: int, role: str | None, generation: int) -> None:
+        """Remember a role read when the staff tables were at ``generation``."""
+        self._check_staff_tables()
+        if generation != self._staff_generation:
+            return  # the staff tables changed while it was being read
+        if len(self._roles) >= self.size:
+            self._roles.clear()
+        self._roles[user_id] = (self.clock(), role)
+
+    def get(self, user_id: int) -> UserDTO | None:
+        self._check_staff_tables()
         entry = self._entries.get(user_id)
         if entry is None or self.clock() - entry[0] > self.ttl:
             self.misses += 1
