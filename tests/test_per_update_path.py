@@ -187,6 +187,8 @@ async def test_signup_saves_each_answer_before_the_next_question(harness: BotHar
     await chat.press(f"✓ {LANGUAGE_NAMES['en']}")
     await chat.expect(chat.label("course-signup"), button=True)
     await chat.press_key("course-signup")
+    await chat.expect(chat.label("signup-consent-agree"), button=True)
+    await chat.press_key("signup-consent-agree")
     await chat.expect(chat.text("signup-ask-name")[:20])
     chat.say("Serikova Aida")
     await chat.expect(chat.text("signup-ask-phone")[:20])
