@@ -50,6 +50,9 @@ FIRST_CITIZEN = 300_000
 LOCALE = "en"
 # BENCH_SQL_LOG=1: the bot prints its most frequent statements (per update) on stderr.
 SQL_LOG = os.environ.get("BENCH_SQL_LOG") == "1"
+# BENCH_VARIANT=uvloop,orjson: the bot runs on uvloop and/or parses and builds JSON with
+# orjson (measurement only: neither is a dependency of the bot).
+VARIANT = os.environ.get("BENCH_VARIANT", "")
 
 
 # ---- the fake Bot API, in its own process --------------------------------------------
@@ -249,6 +252,12 @@ async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
 
     process = BotProcess(settings, on_app=lambda app: app.dispatcher.update.outer_middleware(count))
     app = await process.start()
+    if "orjson" in VARIANT and process.bot is not None:
+        import orjson
+
+        session = process.bot.session
+        session.json_loads = orjson.loads
+        session.json_dumps = lambda obj: orjson.dumps(obj).decode()
     tr = app.translator
     centre = (await app.repo.catalogue.centres())[0]
     course = next(c for c in await app.repo.catalogue.courses(centre.id) if c.enrolment_open)
@@ -628,7 +637,12 @@ def cli() -> None:
         asyncio.run(serve(args.latency))
     elif args.role == "bot":
         profile = Path(args.profile) if args.profile else None
-        asyncio.run(run_bot(args.api, Path(args.workdir), profile))
+        if "uvloop" in VARIANT:
+            import uvloop
+
+            uvloop.run(run_bot(args.api, Path(args.workdir), profile))
+        else:
+            asyncio.run(run_bot(args.api, Path(args.workdir), profile))
     else:
         if args.quick:
             args.users, args.paths = "20", "full"
