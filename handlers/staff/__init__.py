@@ -25,6 +25,7 @@ def staff_routers() -> list[FeatureRouter]:
         schedule,
         stats,
         team,
+        team_add,
     )
 
     return [
@@ -38,6 +39,7 @@ def staff_routers() -> list[FeatureRouter]:
         stats.router,
         outcomes.router,
         team.router,
+        team_add.router,
         chats.router,
         contacts.router,
         audit.router,
