@@ -11,11 +11,12 @@ from db.models import utcnow
 from db.repo.applications import ApplicationRepo
 from db.repo.attendance import AttendanceRepo
 from db.repo.audit import AuditRepo
+from db.repo.broadcasts import BroadcastRepo
 from db.repo.catalogue import CatalogueRepo
 from db.repo.centres import CentreRepo
 from db.repo.conversations import ConversationRepo
 from db.repo.courses import CourseAdminRepo
-from db.repo.deliveries import BroadcastRepo, DeliveryRepo
+from db.repo.deliveries import DeliveryRepo
 from db.repo.kv import KeyValueRepo
 from db.repo.outcomes import OutcomeRepo
 from db.repo.people import PeopleRepo
