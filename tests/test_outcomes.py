@@ -534,3 +534,26 @@ async def test_erasure_removes_answers_certificates_and_follow_ups(any_db: Datab
             assert (await s.scalar(select(model).limit(1))) is None, model
         audit = [str(a) for a in await s.scalars(select(AuditLog.after))]
     assert not any("Private note" in a for a in audit)  # the note never reaches the log
+
+
+def test_the_centre_boundary_seam() -> None:
+    """Today's staff see every centre; a centre-scoped role (issue 11's ``scope`` with
+    ``centre_ids``) limits the outcome screens and the report to its centres."""
+    from dataclasses import dataclass
+
+    from handlers.staff.outcomes.base import may_see, visible_centres
+    from handlers.staff.outcomes.reports import _centre_filter
+
+    @dataclass
+    class Scope:
+        centre_ids: frozenset[int] | None
+
+    assert visible_centres(None) is None and may_see(None, 7)
+    admin = Scope(None)
+    assert may_see(admin, 7) and _centre_filter(admin, 0) is None
+    centre_staff = Scope(frozenset({3}))
+    assert may_see(centre_staff, 3) and not may_see(centre_staff, 7)
+    assert not may_see(centre_staff, None)
+    assert _centre_filter(centre_staff, 0) == frozenset({3})  # "all" means all of theirs
+    assert _centre_filter(centre_staff, 3) == frozenset({3})
+    assert _centre_filter(centre_staff, 7) is False  # refused
