@@ -45,6 +45,9 @@ class App:
     storage: BaseStorage
     dispatcher: Dispatcher
     clock: Clock
+    # Admins this start-up demoted because ADMIN_IDS no longer lists them: the process
+    # revokes the rest of their reach (staff chats, forms, announcements) once it runs.
+    demoted_admins: tuple[int, ...] = ()
 
     async def close(self) -> None:
         # The storage was closed by the dispatcher's shutdown if polling ran; closing a
@@ -189,6 +192,7 @@ async def create_app(
     translator = Translator(default_locale=settings.default_locale)
     app = build_dispatcher(settings, db, translator, storage, clock)
     await app.repo.staff.ensure_admins(settings.admin_ids)
-    for user_id in await app.repo.staff.demote_unlisted_admins(settings.admin_ids):
+    app.demoted_admins = await app.repo.staff.demote_unlisted_admins(settings.admin_ids)
+    for user_id in app.demoted_admins:
         log.warning("user %s is no longer in ADMIN_IDS: their admin role is removed", user_id)
     return app

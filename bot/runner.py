@@ -144,6 +144,7 @@ class BotProcess:
             self.on_app(app)
         await register_commands(bot, app.translator)
         await self._start_services(app, bot)
+        await self._revoke_demoted(app, bot)
         port = self.settings.health_port
         if health_server and port is not None:
             self._side_server = await start_side_server(
@@ -210,6 +211,25 @@ class BotProcess:
         if settings.scheduler_enabled and not leader:
             log.info("another process runs the scheduler; this one takes over if it stops")
             self._leader_task = asyncio.create_task(self._follow(), name="leader-election")
+
+    async def _revoke_demoted(self, app: App, bot: Bot) -> None:
+        """An admin whom ADMIN_IDS no longer lists lost the role at start-up; the rest of
+        their reach goes as it does when an admin removes a member from the team screen:
+        their scheduled announcements are cancelled, their forms cleared, and they are taken
+        out of every staff chat. What the bot could not do is logged for a person to finish."""
+        from bot.revoke import revoke_staff
+
+        for user_id in app.demoted_admins:
+            if self.broadcasts is not None:
+                await self.broadcasts.revoke_author(user_id, actor_id=0)
+            revocation = await revoke_staff(bot, app.repo, self.settings, app.storage, user_id)
+            if revocation.not_removed_from:
+                log.warning(
+                    "user %s (no longer in ADMIN_IDS) could not be removed from %d staff "
+                    "chat(s): the bot needs to be an administrator there; remove them by hand",
+                    user_id,
+                    len(revocation.not_removed_from),
+                )
 
     async def _follow(self) -> None:
         """A follower tries to become the leader now and then (the leader's lock goes with

@@ -127,3 +127,38 @@ async def test_a_broadcast_whose_author_lost_the_role_does_not_fire(h: BotHarnes
     await later(h, 2)
     assert (await h.repo.broadcasts.get(1)).status == "cancelled"
     assert aida.bot_messages() == []
+
+
+async def test_an_admin_dropped_from_admin_ids_loses_their_reach_at_start_up(
+    tmp_path: Path, template_db: Path
+) -> None:
+    """ADMIN_IDS is the bootstrap list: an admin it no longer names loses the role at the
+    next start, and with it everything the role reached, as with the team screen."""
+    former = 7831
+    env = {"ADMIN_IDS": f"{ADMIN_ID},{former}"}
+    clock = ManualClock(T0)
+    async with BotHarness(tmp_path, template=template_db, clock=clock, env=env) as h:
+        aida, _ = await applicant(h, 7832, "en", (await first_course(h))[0].id, post=False)
+        user = h.user(former, first_name="Former", language_code="en")
+        h.staff_group.add_member(user)
+        user.send_command("start")  # a listed admin's first /start makes their staff row
+        await user.wait_reply(timeout=5)
+        await schedule_tomorrow(h, Chat(h, user, "en"), "Scheduled by a former admin.")
+        chat = Chat(h, user, "en")
+        user.send_command("broadcast")  # a form left open
+        await chat.expect(head(chat, "broadcast-ask-message"))
+        own_form = StorageKey(bot_id=h.server.sim.bot_id, chat_id=former, user_id=former)
+        assert await h.app.storage.get_state(own_form) is not None
+
+        h.extra_env["ADMIN_IDS"] = str(ADMIN_ID)
+        await h.restart()
+        assert await h.repo.staff.role_of(former) is None
+        assert (await h.repo.broadcasts.get(1)).status == "cancelled"
+        assert h.staff_group.member_status(former) == "left"
+        assert await h.app.storage.get_state(own_form) is None
+        await later(h, 2)
+        assert aida.bot_messages() == []
+        # A second start has nobody left to demote and touches no chat.
+        bans = len(h.server.requests_for("banChatMember"))
+        await h.restart()
+        assert len(h.server.requests_for("banChatMember")) == bans
