@@ -104,24 +104,27 @@ def _restore(settings: Settings, file: Path) -> int:
 
 async def _import_catalog(path: Path) -> int:
     from bot.config import load_settings
-    from bot.services.catalog import CatalogError, import_catalog
+    from bot.i18n import Translator
+    from bot.services.catalog import CatalogError, import_catalog, render_cli
     from db.database import open_database
 
+    # The command line speaks English: its output goes to logs and to whoever runs it.
+    english = Translator(locales=("en",), default_locale="en").bind("en").plain
     settings = load_settings()
     db = await open_database(settings.database_url)
     try:
         report = await import_catalog(db, path)
     except CatalogError as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
+        for problem in exc.problems:
+            print(render_cli(problem, english, exc.filename), file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"{path}: {exc.strerror}", file=sys.stderr)
         return 1
     finally:
         await db.dispose()
-    for line in report.warnings:
-        print(f"warning: {line}", file=sys.stderr)
+    for problem in report.warnings:
+        print(f"warning: {render_cli(problem, english, path.name)}", file=sys.stderr)
     print(report.summary())
     return 0
 

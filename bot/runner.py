@@ -61,9 +61,18 @@ async def seed_catalog_if_empty(app: App, path: Path | None) -> None:
     """A fresh database gets the catalogue (CATALOG_FILE, or the demo) so the bot works."""
     if await app.repo.catalogue.centres():
         return
-    from bot.services.catalog import import_catalog
+    from bot.services.catalog import CatalogError, import_catalog, render_cli
 
-    report = await import_catalog(app.db, path or DEFAULT_CATALOG_FILE)
+    english = app.translator.bind("en").plain
+    file = path or DEFAULT_CATALOG_FILE
+    try:
+        report = await import_catalog(app.db, file)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            log.error("catalogue file: %s", render_cli(problem, english, exc.filename))
+        raise
+    for problem in report.warnings:
+        log.info("catalogue file: %s", render_cli(problem, english, file.name))
     log.info("catalogue imported: %s", report.summary())
 
 

@@ -33,7 +33,7 @@ def test_demo_faq_parses_and_bad_faq_is_refused_with_its_line() -> None:
 
     bad = demo_text().replace("          ky: Курстар акылуубу?\n", "          xx: Курстар?\n")
     [error] = errors_of(bad)
-    assert "unknown language 'xx'" in error and "faq 1" in error
+    assert "unknown language 'xx'" in error and "FAQ question #1" in error
     long = demo_text().replace("en: Are the courses paid?", "en: " + "Is it paid? " * 8)
     [error] = errors_of(long)
     assert "at most 60 characters" in error

@@ -13,6 +13,7 @@ from bot.services.catalog import CatalogError, parse_catalog
 from bot.services.contacts import ContactError, clean_handle, clean_phones, with_field
 from db.dto import CentreContacts
 from sandbox.harness import ADMIN_ID, BotHarness
+from tests.catalog_text import english
 from tests.e2e import Chat
 from tests.test_staff_support import applicant, h, open_menu, refused_requests
 
@@ -62,8 +63,8 @@ def test_catalogue_contacts_are_optional_and_checked() -> None:
     bad = text.replace('phones: ["+7 700 000 00 00"]', 'phones: ["8 700"]\n      fax: x')
     with pytest.raises(CatalogError) as caught:
         parse_catalog(bad, "bad.yaml")
-    errors = "\n".join(caught.value.errors)
-    assert "contacts.phones: a phone starts with +" in errors
+    errors = "\n".join(english(caught.value))
+    assert "'contacts.phones': a phone number starts with +" in errors
     assert "unknown key 'fax'" in errors
 
 

@@ -34,6 +34,9 @@ SAME_AS_ENGLISH_OK = {
     "support-person-phones",
     "support-said",
     "schedule-btn-regular",
+    # A catalogue entry's code, or a value from the file, in quotes (catalog_import.po).
+    "catalog-where-coded",
+    "catalog-value-text",
 }
 
 

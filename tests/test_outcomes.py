@@ -42,6 +42,7 @@ from db.models import (
 )
 from db.repo import Repos
 from db.repo.outcomes import report_rows
+from tests.catalog_text import english
 from tests.factories import make_catalogue, make_users
 
 LOCALES = ("kk", "ky", "ru", "en")
@@ -144,15 +145,16 @@ def test_question_problems_are_named(old: str, new: str, message: str) -> None:
     assert old in BASE
     with pytest.raises(CatalogError) as info:
         parse_catalog(BASE.replace(old, new, 1))
-    assert message in str(info.value)
+    assert message in "\n".join(english(info.value))
 
 
 async def test_unknown_question_of_a_course_is_refused(sqlite_db: Database) -> None:
     broken = BASE.replace("questions: [work, born]", "questions: [wrok]")
     with pytest.raises(CatalogError) as info:
         await apply_catalog(sqlite_db, parse_catalog(broken))
-    assert "question 'wrok' is neither in this file nor in the database" in str(info.value)
-    assert "did you mean 'work'" in str(info.value)
+    [error] = english(info.value)
+    assert "question 'wrok' is neither in this file nor in the database" in error
+    assert "did you mean 'work'" in error
 
 
 # ---------------------------------------------------------------------- answer checks

@@ -246,7 +246,8 @@ async def test_import_a_timetable_document(h: BotHarness, monkeypatch: pytest.Mo
     await chat.expect_key("schedule-import-not-yaml")
     admin.send_document(b"groups:\n  - code: nope\n    capacity: -1\n", "bad.yaml")
     errors = await chat.expect(chat.text("schedule-import-errors", count=1)[:20])
-    assert "bad.yaml:" in errors.content
+    # In the staff member's language: «строка 3: группа 'nope': 'capacity': …».
+    assert "строка 3: группа 'nope': 'capacity': нужно целое положительное число" in errors.content
 
     extra_day = second.starts_at.astimezone(local).date() + timedelta(days=1)
     yaml = f"""groups:

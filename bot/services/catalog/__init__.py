@@ -5,8 +5,9 @@ Two steps, kept apart so each can be tested on its own:
 
 * ``parse_catalog(text)`` is pure. It reads the YAML with PyYAML's node API so that every
   value keeps its line number, checks everything it can without a database, and returns
-  frozen dataclasses — or raises ``CatalogError`` listing *all* problems, each as
-  ``file:line: where: what``.
+  frozen dataclasses — or raises ``CatalogError`` listing *all* problems, each as data
+  (line, where, a message key and its parameters) that the bot renders in the staff
+  member's language and the command line in English.
 * ``apply_catalog(db, data)`` upserts by ``code`` in one transaction (all or nothing).
   References to codes not in the file are looked up in the database, so a partial file
   (say, only ``groups:`` with new timetables) works. Rows that are in the database but not
@@ -17,6 +18,7 @@ The file format is described for programme staff in ``catalog/README.md``.
 
 The package, by concern:
 
+* ``problems``   — ``Problem`` and ``Text``: what the import says, as keys for the locales;
 * ``model``      — sections, limits, the parsed dataclasses, ``ImportReport``, ``CatalogError``;
 * ``reader``     — ``FieldReader``: one YAML value → one checked field, with its line;
 * ``parsing``    — ``parse_catalog`` and one parser per section (add a section here);
@@ -43,6 +45,14 @@ from bot.services.catalog.model import (
     SessionData,
 )
 from bot.services.catalog.parsing import parse_catalog
+from bot.services.catalog.problems import (
+    Problem,
+    Render,
+    Text,
+    render_cli,
+    render_line,
+    render_problem,
+)
 from bot.services.catalog.writing import apply_catalog, import_catalog, preview_catalog
 
 __all__ = [
@@ -60,10 +70,16 @@ __all__ = [
     "DistrictData",
     "GroupData",
     "ImportReport",
+    "Problem",
     "RegionData",
+    "Render",
     "SessionData",
+    "Text",
     "apply_catalog",
     "import_catalog",
     "parse_catalog",
     "preview_catalog",
+    "render_cli",
+    "render_line",
+    "render_problem",
 ]

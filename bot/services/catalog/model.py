@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.services.catalog.problems import Problem
+
 if TYPE_CHECKING:
     from bot.services.catalog.questions import QuestionData
 
@@ -45,11 +47,15 @@ MAX_CLASSES = 20_000
 
 
 class CatalogError(ValueError):
-    """The catalogue file has problems; ``errors`` lists every one, line by line."""
+    """The catalogue file has problems; ``problems`` lists every one, in line order, as
+    data (``problems.py``): the bot and the command line render them in a language."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors: list[str] = list(errors)
-        super().__init__("\n".join(self.errors))
+    def __init__(self, problems: Sequence[Problem], filename: str = "") -> None:
+        self.problems: list[Problem] = list(problems)
+        self.filename = filename
+        # The language-free form, for a log that no one renders: file:line: message key.
+        keys = "; ".join(f"{p.line}: {p.text.key}" for p in self.problems[:10])
+        super().__init__(f"{filename}: {len(self.problems)} problem(s) ({keys})")
 
 
 # ----------------------------------------------------------------------- parsed data
@@ -165,7 +171,7 @@ class CatalogData:
     courses: tuple[CourseData, ...] = ()
     groups: tuple[GroupData, ...] = ()
     questions: tuple[QuestionData, ...] = ()
-    warnings: tuple[str, ...] = ()  # imported anyway: texts missing in a language
+    warnings: tuple[Problem, ...] = ()  # imported anyway: texts missing in a language
 
     @property
     def districts(self) -> tuple[DistrictData, ...]:
@@ -201,7 +207,7 @@ class ImportReport:
     groups: Counts = field(default_factory=Counts)
     sessions: Counts = field(default_factory=Counts)
     questions: Counts = field(default_factory=Counts)
-    warnings: tuple[str, ...] = ()  # the file's texts missing in a language (imported)
+    warnings: tuple[Problem, ...] = ()  # the file's texts missing in a language (imported)
 
     KINDS = ("regions", "districts", "centres", "courses", "groups", "sessions", "questions")
 

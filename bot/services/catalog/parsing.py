@@ -30,8 +30,28 @@ from bot.services.catalog.model import (
     RegionData,
     SessionData,
 )
+from bot.services.catalog.problems import (
+    FILE,
+    KIND_CENTRE,
+    KIND_CLASS,
+    KIND_CONTACTS,
+    KIND_COURSE,
+    KIND_DISTRICT,
+    KIND_FAQ,
+    KIND_GROUP,
+    KIND_REGION,
+    KIND_WEEKLY,
+    Place,
+    Problem,
+    Text,
+    coded,
+    listing,
+    numbered,
+    say,
+    suggest,
+)
 from bot.services.catalog.questions import QuestionData, parse_course_questions, parse_question
-from bot.services.catalog.reader import FieldReader, entry_label, line_of, suggest
+from bot.services.catalog.reader import FieldReader, entry_label, line_of
 from bot.services.catalog.validation import check_file
 from bot.services.contacts import (
     PHONES_MAX,
@@ -42,6 +62,10 @@ from bot.services.contacts import (
     clean_text,
     clean_url,
 )
+
+
+class _AnchorError(ComposerError):
+    """An anchor or an alias in the file (``_PlainLoader``)."""
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -59,10 +83,37 @@ class _PlainLoader(yaml.SafeLoader):
             else None
         )
         if found is not None:
-            raise ComposerError(
+            raise _AnchorError(
                 None, None, f"{found} are not allowed; write the lines out", event.start_mark
             )
         return super().compose_node(parent, index)
+
+
+# PyYAML's most common complaints, said in the coordinator's language; anything else is
+# shown as PyYAML words it (in English) inside a translated sentence.
+_YAML_PROBLEMS = (
+    ("mapping values are not allowed", "catalog-yaml-colon"),
+    ("could not find expected ':'", "catalog-yaml-no-colon"),
+    ("cannot start any token", "catalog-yaml-tab"),
+    ("expected <block end>", "catalog-yaml-indent"),
+    ("found unexpected end of stream", "catalog-yaml-unclosed"),
+)
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> Text:
+    if isinstance(exc, _AnchorError):
+        return say("catalog-yaml-anchors", anchor="&name", alias="*name")
+    words = " ".join(x for x in (exc.context, exc.problem) if x)
+    known = next((key for marker, key in _YAML_PROBLEMS if marker in words), None)
+    if known is not None:
+        text = say(known)
+    else:
+        text = say("catalog-yaml-other", problem=exc.problem or exc.context or "?")
+    if exc.context and exc.problem and exc.context_mark is not None:
+        text = text.and_then(say("catalog-yaml-started", number=exc.context_mark.line + 1))
+    if "flow mapping" in (exc.context or ""):
+        text = text.and_then(say("catalog-hint-quotes", example='{ru: "…, …"}'))
+    return text
 
 
 def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
@@ -74,21 +125,15 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = exc.problem or exc.context or "cannot read the file"
-        if exc.context and exc.problem and exc.context_mark is not None:
-            problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
-        if "flow mapping" in (exc.context or ""):
-            problem += '; a text with a comma or a colon in {…} goes in quotes: {ru: "…, …"}'
-
-        raise CatalogError([f"{filename}:{line}: YAML syntax error: {problem}"]) from exc
+        raise CatalogError([Problem(line, (), _yaml_problem(exc))], filename) from exc
     except yaml.YAMLError as exc:
-        raise CatalogError([f"{filename}: cannot read the file: {exc}"]) from exc
+        problem = say("catalog-yaml-other", problem=str(exc))
+        raise CatalogError([Problem(0, (), problem)], filename) from exc
     if root is None:
-        raise CatalogError(
-            [f"{filename}:1: the file is empty; expected some of: {', '.join(SECTIONS)}"]
-        )
+        empty = Problem(1, (), say("catalog-err-empty-file", sections=listing(SECTIONS)))
+        raise CatalogError([empty], filename)
 
-    top = p.fields(root, "file", (), SECTIONS)
+    top = p.fields(root, (FILE,), (), SECTIONS)
     regions: list[RegionData] = []
     centres: list[CentreData] = []
     courses: list[CourseData] = []
@@ -96,27 +141,27 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
     questions: list[QuestionData] = []
     if top is not None:
         if "questions" in top:
-            for i, n in enumerate(p.items(top["questions"], "file", "questions")):
+            for i, n in enumerate(p.items(top["questions"], (FILE,), "questions")):
                 if (q := parse_question(p, n, i)) is not None:
                     questions.append(q)
         if "regions" in top:
-            for i, n in enumerate(p.items(top["regions"], "file", "regions")):
+            for i, n in enumerate(p.items(top["regions"], (FILE,), "regions")):
                 if (r := _parse_region(p, n, i)) is not None:
                     regions.append(r)
         if "centres" in top:
-            for i, n in enumerate(p.items(top["centres"], "file", "centres")):
+            for i, n in enumerate(p.items(top["centres"], (FILE,), "centres")):
                 if (c := _parse_centre(p, n, i)) is not None:
                     centres.append(c)
         if "courses" in top:
-            for i, n in enumerate(p.items(top["courses"], "file", "courses")):
+            for i, n in enumerate(p.items(top["courses"], (FILE,), "courses")):
                 if (k := _parse_course(p, n, i)) is not None:
                     courses.append(k)
         if "groups" in top:
-            for i, n in enumerate(p.items(top["groups"], "file", "groups")):
+            for i, n in enumerate(p.items(top["groups"], (FILE,), "groups")):
                 if (g := _parse_group(p, n, i)) is not None:
                     groups.append(g)
 
-    warnings = tuple(text for _, _, text in sorted(p.warnings))
+    warnings = tuple(sorted(p.warnings, key=lambda w: w.line))
     data = CatalogData(
         filename,
         tuple(regions),
@@ -128,12 +173,12 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
     )
     check_file(p, data)
     if p.problems:
-        raise CatalogError(p.errors())
+        raise CatalogError(p.errors(), filename)
     return data
 
 
 def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
-    where = entry_label("region", node, index)
+    where: Place = (entry_label(KIND_REGION, node, index),)
     f = p.fields(node, where, ("code", "country", "name"), ("kind", "districts"))
     if f is None:
         return None
@@ -145,9 +190,9 @@ def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
     districts_ok = True
     if "districts" in f:
         for i, n in enumerate(p.items(f["districts"], where, "districts")):
-            dwhere = entry_label("district", n, i)
-            if dwhere.startswith("district #"):
-                dwhere = f"{where}, {dwhere}"
+            label = entry_label(KIND_DISTRICT, n, i)
+            # A district without a valid code is named by its place in its region.
+            dwhere = (*where, label) if label.key == "catalog-where-numbered" else (label,)
             df = p.fields(n, dwhere, ("code", "name"))
             if df is None:
                 districts_ok = False
@@ -165,7 +210,7 @@ def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
 
 def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
     keys = ("code", "region", "name", "city", "address", "latitude", "longitude", "timezone")
-    where = entry_label("centre", node, index)
+    where: Place = (entry_label(KIND_CENTRE, node, index),)
     f = p.fields(node, where, keys, ("faq", "contacts"))
     if f is None:
         return None
@@ -211,21 +256,22 @@ def _parse_centre(p: FieldReader, node: Node, index: int) -> CentreData | None:
 
 
 FAQ_MAX = 6  # questions shown as buttons under the offer to ask staff
+FAQ_QUESTION_MAX = 60  # a question is a button
 
 
 def _parse_faq(
-    p: FieldReader, node: Node, where: str
+    p: FieldReader, node: Node, where: Place
 ) -> tuple[tuple[dict[str, str], dict[str, str]], ...] | None:
     """``faq: [{question: {ru: …, kk: …}, answer: {…}}, …]``; a text may leave languages
     out (the bot falls back to ru, then en), but a question and its answer need one."""
     items = p.items(node, where, "faq")
     if len(items) > FAQ_MAX:
-        p.err(node, where, f"'faq' has {len(items)} questions; at most {FAQ_MAX} fit on a screen")
+        p.err(node, where, say("catalog-err-faq-too-many", count=len(items), max=FAQ_MAX))
         return None
     out: list[tuple[dict[str, str], dict[str, str]]] = []
     ok = True
     for n, item in enumerate(items, 1):
-        label = f"{where}, faq {n}"
+        label = (*where, numbered(KIND_FAQ, n))
         f = p.fields(item, label, ("question", "answer"))
         if f is None or "question" not in f or "answer" not in f:
             ok = False
@@ -235,46 +281,46 @@ def _parse_faq(
         if question is None or answer is None:
             ok = False
             continue
-        if any(len(q) > 60 for q in question.values()):
-            p.err(f["question"], label, "a question is at most 60 characters (it is a button)")
+        if any(len(q) > FAQ_QUESTION_MAX for q in question.values()):
+            p.err(f["question"], label, say("catalog-err-faq-question-long", max=FAQ_QUESTION_MAX))
             ok = False
             continue
         out.append((question, answer))
     return tuple(out) if ok else None
 
 
-def _some_languages(p: FieldReader, node: Node, where: str, key: str) -> dict[str, str] | None:
+def _some_languages(p: FieldReader, node: Node, where: Place, key: str) -> dict[str, str] | None:
     """A text in one or more of the languages (the others fall back)."""
     if not isinstance(node, MappingNode):
-        p.err(node, where, f"'{key}' needs texts by language ({', '.join(LOCALES)})")
+        p.err(node, where, say("catalog-err-texts-by-language", key=key, example=_EXAMPLE))
         return None
     found: dict[str, str] = {}
     for key_node, value_node in node.value:
         lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
         if lang not in LOCALES:
-            p.err(key_node, where, f"'{key}': unknown language '{lang}'; use {', '.join(LOCALES)}")
+            p.unknown_language(key_node, where, key, lang)
             return None
         text = p.text(value_node, where, f"{key}.{lang}")
         if text is None:
             return None
         found[lang] = text
     if not found:
-        p.err(node, where, f"'{key}' has no text")
+        p.err(node, where, say("catalog-err-no-text", key=key, languages=listing(LOCALES)))
         return None
     return found
 
 
-def _parse_contacts(p: FieldReader, node: Node, where: str) -> dict[str, Any] | None:
+def _parse_contacts(p: FieldReader, node: Node, where: Place) -> dict[str, Any] | None:
     """A centre's optional contacts, checked as the bot checks them when staff type them;
     texts may be given in some languages only (the others fall back) or as one text."""
     keys = ("phones", "hours", "person", "map_url", "website", "instagram", "telegram", "demo")
-    f = p.fields(node, f"{where}: contacts", (), keys)
+    f = p.fields(node, (*where, KIND_CONTACTS), (), keys)
     if f is None:
         return None
     out: dict[str, Any] = {}
     ok = True
     for key, value in f.items():
-        label = f"{where}: contacts.{key}"
+        label = f"contacts.{key}"
         try:
             if key == "demo":
                 flag = p.boolean(value, where, "contacts.demo")
@@ -286,12 +332,12 @@ def _parse_contacts(p: FieldReader, node: Node, where: str) -> dict[str, Any] | 
                 items = value.value if isinstance(value, SequenceNode) else [value]
                 phones = [p.text(n, where, "contacts.phones") for n in items]
                 if any(x is None for x in phones) or not 1 <= len(phones) <= PHONES_MAX:
-                    p.err(value, label, f"give one to {PHONES_MAX} phone numbers")
+                    p.err(value, where, say("catalog-err-phones-count", key=label, max=PHONES_MAX))
                     ok = False
                     continue
                 out["phones"] = [clean_phone(str(x)) for x in phones]
             elif key in TEXT_FIELDS:
-                texts = _partial_texts(p, value, label)
+                texts = _partial_texts(p, value, where, label)
                 if texts is None:
                     ok = False
                     continue
@@ -305,34 +351,36 @@ def _parse_contacts(p: FieldReader, node: Node, where: str) -> dict[str, Any] | 
                 else:
                     out[key] = clean_handle(raw, "instagram.com" if key == "instagram" else "t.me")
         except ContactError as exc:
-            p.err(value, label, CONTACT_PROBLEMS.get(exc.code, "not a valid value"))
+            problem = CONTACT_PROBLEMS.get(exc.code, "catalog-err-contact-invalid")
+            p.err(value, where, say(problem, key=label))
             ok = False
     return out if ok else None
 
 
 CONTACT_PROBLEMS = {
-    "phone": "a phone starts with + and the country code, e.g. +7 7262 00 00 00",
-    "url": "a link must start with https://",
-    "handle": "an account is @name (letters, digits, _ and .) or a link to it",
-    "text": "a text of up to 200 characters",
+    "phone": "catalog-err-contact-phone",
+    "url": "catalog-err-contact-url",
+    "handle": "catalog-err-contact-handle",
+    "text": "catalog-err-contact-text",
 }
+_EXAMPLE = "{ru: …, kk: …}"
 
 
-def _partial_texts(p: FieldReader, node: Node, where: str) -> dict[str, str] | None:
+def _partial_texts(p: FieldReader, node: Node, where: Place, key: str) -> dict[str, str] | None:
     """One text for every language, or texts in some of kk, ky, ru, en."""
     if isinstance(node, ScalarNode):
-        text = p.text(node, where, "text")
+        text = p.text(node, where, key)
         return {"ru": text} if text is not None else None
     if not isinstance(node, MappingNode):
-        p.err(node, where, "give a text, or texts by language (kk, ky, ru, en)")
+        p.err(node, where, say("catalog-err-texts-by-language", key=key, example=_EXAMPLE))
         return None
     out: dict[str, str] = {}
     for key_node, value_node in node.value:
         lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
         if lang not in LOCALES:
-            p.err(key_node, where, f"unknown language '{lang}'; use {', '.join(LOCALES)}")
+            p.unknown_language(key_node, where, key, lang)
             return None
-        text = p.text(value_node, where, lang)
+        text = p.text(value_node, where, f"{key}.{lang}")
         if text is None:
             return None
         out[lang] = text
@@ -351,7 +399,7 @@ def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
         "enrolment_open",
         "free_of_charge",
     )
-    where = entry_label("course", node, index)
+    where: Place = (entry_label(KIND_COURSE, node, index),)
     f = p.fields(node, where, required, ("modules", "certificate", "questions"))
     if f is None:
         return None
@@ -363,14 +411,14 @@ def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
     )
     languages = _parse_languages(p, f["languages"], where) if "languages" in f else None
     weeks = (
-        p.whole(f["duration_weeks"], where, "duration_weeks", "a positive whole number of weeks")
+        p.whole(f["duration_weeks"], where, "duration_weeks", weeks=True)
         if "duration_weeks" in f
         else None
     )
     modules: int | None = None
     modules_ok = True
     if "modules" in f:
-        modules = p.whole(f["modules"], where, "modules", "a positive whole number")
+        modules = p.whole(f["modules"], where, "modules")
         modules_ok = modules is not None
     certificate: dict[str, str] | None = {}
     if "certificate" in f:
@@ -422,9 +470,9 @@ def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
     )
 
 
-def _parse_languages(p: FieldReader, node: Node, where: str) -> tuple[str, ...] | None:
+def _parse_languages(p: FieldReader, node: Node, where: Place) -> tuple[str, ...] | None:
     if not isinstance(node, SequenceNode) or not node.value:
-        p.err(node, where, f"'languages' must be a list like [kk, ru] of: {', '.join(LOCALES)}")
+        p.err(node, where, say("catalog-err-languages-list", languages=listing(LOCALES)))
         return None
     out: list[str] = []
     ok = True
@@ -433,7 +481,7 @@ def _parse_languages(p: FieldReader, node: Node, where: str) -> tuple[str, ...] 
         if lang is None:
             ok = False
         elif lang in out:
-            p.err(item, where, f"'languages': '{lang}' is listed twice")
+            p.err(item, where, say("catalog-err-listed-twice", key="languages", value=lang))
             ok = False
         else:
             out.append(lang)
@@ -441,7 +489,7 @@ def _parse_languages(p: FieldReader, node: Node, where: str) -> tuple[str, ...] 
 
 
 def _parse_group(p: FieldReader, node: Node, index: int) -> GroupData | None:
-    where = entry_label("group", node, index)
+    where: Place = (entry_label(KIND_GROUP, node, index),)
     f = p.fields(node, where, ("code",), ("course", "name", "capacity", "sessions", "weekly"))
     if f is None:
         return None
@@ -457,7 +505,7 @@ def _parse_group(p: FieldReader, node: Node, index: int) -> GroupData | None:
         name = p.localized(f["name"], where, "name")
         ok = ok and name is not None
     if "capacity" in f:
-        capacity = p.whole(f["capacity"], where, "capacity", "a positive whole number")
+        capacity = p.whole(f["capacity"], where, "capacity")
         ok = ok and capacity is not None
     group_code = code or f"#{index + 1}"
     explicit: list[SessionData] = []
@@ -500,8 +548,10 @@ def _parse_group(p: FieldReader, node: Node, index: int) -> GroupData | None:
     )
 
 
-def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> SessionData | None:
-    where = f"{group_where}, class"
+def _parse_session(
+    p: FieldReader, node: Node, group_where: Place, group: str
+) -> SessionData | None:
+    where = (*group_where, KIND_CLASS)
     p.classes += 1  # listed classes count towards MAX_CLASSES too
     f = p.fields(node, where, ("date", "start", "end"), ("code", "room", "cancelled"))
     if f is None:
@@ -512,7 +562,7 @@ def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> 
     if "code" in f:
         code = p.code(f["code"], where)
         ok = code is not None
-        where = f"{group_where}, class '{code}'" if code else where
+        where = (*group_where, coded(KIND_CLASS, code)) if code else where
     day = p.day(f["date"], where, "date") if "date" in f else None
     start = p.clock(f["start"], where, "start") if "start" in f else None
     end = p.clock(f["end"], where, "end") if "end" in f else None
@@ -523,7 +573,11 @@ def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> 
         cancelled = p.boolean(f["cancelled"], where, "cancelled")
         ok = ok and cancelled is not None
     if start is not None and end is not None and end <= start:
-        p.err(f["end"], where, f"'end' {end:%H:%M} must be after 'start' {start:%H:%M}")
+        p.err(
+            f["end"],
+            where,
+            say("catalog-err-end-before-start", end=f"{end:%H:%M}", start=f"{start:%H:%M}"),
+        )
         ok = False
     if not ok or day is None or start is None or end is None:
         return None
@@ -531,9 +585,9 @@ def _parse_session(p: FieldReader, node: Node, group_where: str, group: str) -> 
 
 
 def _parse_weekly(
-    p: FieldReader, node: Node, group_where: str, group: str
+    p: FieldReader, node: Node, group_where: Place, group: str
 ) -> list[SessionData] | None:
-    where = f"{group_where}, weekly"
+    where = (*group_where, KIND_WEEKLY)
     f = p.fields(node, where, ("days", "start", "end", "from", "until"), ("room", "skip"))
     if f is None:
         return None
@@ -543,7 +597,7 @@ def _parse_weekly(
         day_nodes = p.items(f["days"], where, "days")
         ok = bool(day_nodes)
         if not day_nodes:
-            p.err(f["days"], where, "'days' must list week days like [mon, wed, fri]")
+            p.err(f["days"], where, say("catalog-err-days-empty"))
         for n in day_nodes:
             name = p.text(n, where, "days")
             index = WEEKDAY_NAMES.get(name.strip().rstrip(".").lower()) if name else None
@@ -553,12 +607,11 @@ def _parse_weekly(
                 p.err(
                     n,
                     where,
-                    f"'days': '{name}' is not a week day; write mon, tue, … or пн, вт, …"
-                    f" (дс, сс, … in Kazakh; дш, шш, … in Kyrgyz){suggest(name, WEEKDAYS)}",
+                    say("catalog-err-not-weekday", value=name).and_then(suggest(name, WEEKDAYS)),
                 )
                 ok = False
             elif index in days:
-                p.err(n, where, f"'days': '{name}' is listed twice")
+                p.err(n, where, say("catalog-err-listed-twice", key="days", value=name))
                 ok = False
             else:
                 days.append(index)
@@ -579,14 +632,24 @@ def _parse_weekly(
             else:
                 skip.add(d)
     if start is not None and end is not None and end <= start:
-        p.err(f["end"], where, f"'end' {end:%H:%M} must be after 'start' {start:%H:%M}")
+        p.err(
+            f["end"],
+            where,
+            say("catalog-err-end-before-start", end=f"{end:%H:%M}", start=f"{start:%H:%M}"),
+        )
         ok = False
     if first is not None and last is not None:
         if last < first:
-            p.err(f["until"], where, f"'until' {last} is before 'from' {first}")
+            p.err(
+                f["until"],
+                where,
+                say(
+                    "catalog-err-until-before-from", until=last.isoformat(), first=first.isoformat()
+                ),
+            )
             ok = False
         elif (last - first).days > MAX_RULE_DAYS:
-            p.err(f["until"], where, "a weekly rule may span at most two years")
+            p.err(f["until"], where, say("catalog-err-rule-too-long", days=MAX_RULE_DAYS))
             ok = False
     if not ok or start is None or end is None or first is None or last is None:
         return None
@@ -596,13 +659,17 @@ def _parse_weekly(
     while current <= last:
         if current.weekday() in days and current not in skip:
             if p.classes + len(out) >= MAX_CLASSES:
-                p.err(node, where, f"the file makes more than {MAX_CLASSES} classes; split it")
+                p.err(node, where, say("catalog-err-too-many-classes", max=MAX_CLASSES))
                 return None
             code = f"{group}-{current:%Y%m%d}{start:%H%M}"
             out.append(SessionData(group, code, current, start, end, room, None, True, line))
         current += timedelta(days=1)
     p.classes += len(out)
     if not out:
-        p.err(node, where, f"no class falls on these days between {first} and {last}")
+        p.err(
+            node,
+            where,
+            say("catalog-err-no-class-days", first=first.isoformat(), last=last.isoformat()),
+        )
         return None
     return out

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from bot.config import LOCALES
-from bot.services.catalog.reader import FieldReader, entry_label, line_of, suggest
+from bot.services.catalog.problems import KIND_OPTION, KIND_QUESTION, Place, listing, numbered, say
+from bot.services.catalog.reader import FieldReader, entry_label, line_of
 
 KINDS = ("choice", "multi", "text", "number", "date")
 CHOICE_KINDS = ("choice", "multi")
@@ -50,35 +51,36 @@ class QuestionData:
         return [{"code": o.code, "text": dict(o.text)} for o in self.options]
 
 
-def _texts(p: FieldReader, node: Node, where: str, key: str) -> dict[str, str] | None:
+def _texts(p: FieldReader, node: Node, where: Place, key: str) -> dict[str, str] | None:
     """Texts in some of the four languages (at least one)."""
     if not isinstance(node, MappingNode):
-        p.err(node, where, f"'{key}' needs texts by language, e.g. {{ru: …, kk: …}}")
+        p.err(node, where, say("catalog-err-texts-by-language", key=key, example="{ru: …, kk: …}"))
         return None
     out: dict[str, str] = {}
+    lines: dict[str, int] = {}
     ok = True
     for key_node, value_node in node.value:
         lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
         if lang not in LOCALES:
+            p.unknown_language(key_node, where, key, lang)
+            ok = False
+            continue
+        if lang in lines:
             p.err(
                 key_node,
                 where,
-                f"'{key}': unknown language '{lang}'{suggest(lang, LOCALES)}; "
-                f"use {', '.join(LOCALES)}",
+                say("catalog-err-language-twice", key=key, lang=lang, number=lines[lang]),
             )
             ok = False
             continue
-        if lang in out:
-            p.err(key_node, where, f"'{key}': '{lang}' is given twice")
-            ok = False
-            continue
+        lines[lang] = line_of(key_node)
         value = p.text(value_node, where, f"{key}.{lang}")
         if value is None:
             ok = False
             continue
         out[lang] = value
     if ok and not out:
-        p.err(node, where, f"'{key}' has no text in any language")
+        p.err(node, where, say("catalog-err-no-text", key=key, languages=listing(LOCALES)))
         return None
     return out if ok else None
 
@@ -90,7 +92,7 @@ def fill_languages(texts: dict[str, str], fallback: str | None) -> dict[str, str
 
 
 def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | None:
-    where = entry_label("question", node, index)
+    where: Place = (entry_label(KIND_QUESTION, node, index),)
     f = p.fields(
         node, where, ("code", "kind", "text"), ("options", "required", "min", "max", "fallback")
     )
@@ -103,7 +105,7 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
     text = _texts(p, f["text"], where, "text") if "text" in f else None
     ok = ok and text is not None
     if text is not None and fallback is not None and fallback not in text:
-        p.err(f["fallback"], where, f"'fallback' is '{fallback}' but 'text' has no '{fallback}'")
+        p.err(f["fallback"], where, say("catalog-err-fallback-missing", lang=fallback))
         ok = False
     required = True
     if "required" in f:
@@ -113,15 +115,15 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
     options: list[OptionData] = []
     if kind in CHOICE_KINDS:
         if "options" not in f:
-            p.err(node, where, f"a '{kind}' question needs 'options'")
+            p.err(node, where, say("catalog-err-needs-options", kind=kind))
             ok = False
         else:
             nodes = p.items(f["options"], where, "options")
             if len(nodes) < 2 or len(nodes) > OPTIONS_MAX:
-                p.err(f["options"], where, f"'options' must list 2 to {OPTIONS_MAX} options")
+                p.err(f["options"], where, say("catalog-err-options-count", max=OPTIONS_MAX))
                 ok = False
             for i, n in enumerate(nodes):
-                owhere = f"{where}, option #{i + 1}"
+                owhere = (*where, numbered(KIND_OPTION, i + 1))
                 of = p.fields(n, owhere, ("code", "text"))
                 if of is None:
                     ok = False
@@ -132,19 +134,17 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
                     ok = False
                     continue
                 if any(o.code == ocode for o in options):
-                    p.err(of["code"], owhere, f"option code '{ocode}' is used twice")
+                    p.err(of["code"], owhere, say("catalog-err-option-twice", code=ocode))
                     ok = False
                     continue
                 options.append(OptionData(ocode, fill_languages(otext, fallback)))
     elif "options" in f:
-        p.err(
-            f["options"], where, f"only 'choice' and 'multi' questions have options, not '{kind}'"
-        )
+        p.err(f["options"], where, say("catalog-err-options-not-allowed", kind=str(kind)))
         ok = False
     low = high = None
     if kind == "number":
         if "min" not in f or "max" not in f:
-            p.err(node, where, "a 'number' question needs 'min' and 'max'")
+            p.err(node, where, say("catalog-err-needs-min-max"))
             ok = False
         else:
             low = p.number(f["min"], where, "min", -NUMBER_LIMIT, NUMBER_LIMIT)
@@ -152,12 +152,16 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
             if low is None or high is None:
                 ok = False
             elif high < low:
-                p.err(f["max"], where, f"'max' {high:g} is below 'min' {low:g}")
+                p.err(
+                    f["max"],
+                    where,
+                    say("catalog-err-max-below-min", max=f"{high:g}", min=f"{low:g}"),
+                )
                 ok = False
     else:
         for key in ("min", "max"):
             if key in f:
-                p.err(f[key], where, f"only 'number' questions have '{key}'")
+                p.err(f[key], where, say("catalog-err-only-number", key=key))
                 ok = False
     if not ok or code is None or kind is None or text is None:
         return None
@@ -174,7 +178,7 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
     )
 
 
-def parse_course_questions(p: FieldReader, node: Node, where: str) -> tuple[str, ...] | None:
+def parse_course_questions(p: FieldReader, node: Node, where: Place) -> tuple[str, ...] | None:
     """A course's ``questions: [code, …]``."""
     out: list[str] = []
     ok = True
@@ -183,7 +187,7 @@ def parse_course_questions(p: FieldReader, node: Node, where: str) -> tuple[str,
         if code is None:
             ok = False
         elif code in out:
-            p.err(n, where, f"'questions': '{code}' is listed twice")
+            p.err(n, where, say("catalog-err-listed-twice", key="questions", value=code))
             ok = False
         else:
             out.append(code)

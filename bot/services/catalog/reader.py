@@ -1,12 +1,11 @@
 """Reading YAML nodes as typed fields: each reader checks one value, keeps its line
-number, and records a ``file:line: where: what`` problem instead of raising.
+number, and records a ``Problem`` (line, where, message key) instead of raising.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -15,6 +14,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import LOCALES
 from bot.services.catalog.model import CODE_MAX, ROOM_MAX
+from bot.services.catalog.problems import (
+    Place,
+    Problem,
+    Text,
+    coded,
+    listing,
+    numbered,
+    say,
+    suggest,
+)
 
 _CODE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,21 +42,13 @@ def line_of(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    options = list(choices)
-    lowered = {c.lower(): c for c in options}
-    if word.lower() in lowered:
-        return f" (did you mean '{lowered[word.lower()]}'?)"
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _describe(node: Node) -> str:
+def describe(node: Node) -> Text:
+    """What a value is, for «…, not {found}»."""
     if isinstance(node, MappingNode):
-        return "a block of 'key: value' lines"
+        return say("catalog-value-block")
     if isinstance(node, SequenceNode):
-        return "a list"
-    return f"'{node.value}'"
+        return say("catalog-value-list")
+    return say("catalog-value-text", value=str(node.value))
 
 
 class FieldReader:
@@ -55,43 +56,40 @@ class FieldReader:
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems: list[tuple[int, int, str]] = []
-        self.warnings: list[tuple[int, int, str]] = []  # imported anyway, but said
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # imported anyway, but said
         self._ctor = SafeConstructor()
         self.classes = 0  # classes made so far (listed or from weekly rules)
 
     # -- reporting
 
-    def err(self, where_node: Node | int, where: str | None, message: str) -> None:
+    def err(self, where_node: Node | int, where: Place, message: Text) -> None:
         line = where_node if isinstance(where_node, int) else line_of(where_node)
-        text = f"{where}: {message}" if where else message
-        self.problems.append((line, len(self.problems), f"{self.filename}:{line}: {text}"))
+        self.problems.append(Problem(line, where, message))
 
-    def errors(self) -> list[str]:
-        return [text for _, _, text in sorted(self.problems)]
+    def errors(self) -> list[Problem]:
+        """The problems in line order (in the order found within a line)."""
+        return sorted(self.problems, key=lambda problem: problem.line)
 
-    def warn(self, where_node: Node, where: str, message: str) -> None:
-        line = line_of(where_node)
-        self.warnings.append(
-            (line, len(self.warnings), f"{self.filename}:{line}: {where}: {message}")
-        )
+    def warn(self, where_node: Node, where: Place, message: Text) -> None:
+        self.warnings.append(Problem(line_of(where_node), where, message))
 
     # -- structure
 
     def fields(
         self,
         node: Node,
-        where: str,
+        where: Place,
         required: Sequence[str],
         optional: Sequence[str] = (),
     ) -> dict[str, Node] | None:
         """The keys of a mapping, checked: no unknown, duplicate or missing keys.
 
-        YAML merge keys (``<<: *anchor``) are honoured: merged keys fill in only what the
+        YAML merge keys (``<<: {…}``) are honoured: merged keys fill in only what the
         mapping does not give itself.
         """
         if not isinstance(node, MappingNode):
-            self.err(node, where, f"expected a block of 'key: value' lines, not {_describe(node)}")
+            self.err(node, where, say("catalog-err-not-block", found=describe(node)))
             return None
         allowed = (*required, *optional)
         own: dict[str, Node] = {}
@@ -105,12 +103,12 @@ class FieldReader:
                             merged.setdefault(k.value, v)
                 continue
             if not isinstance(key_node, ScalarNode):
-                self.err(key_node, where, "a key must be a single word")
+                self.err(key_node, where, say("catalog-err-key-not-word"))
                 continue
             key = str(key_node.value)
             if key in key_lines:
                 self.err(
-                    key_node, where, f"'{key}' is given twice (first on line {key_lines[key]})"
+                    key_node, where, say("catalog-err-key-twice", key=key, number=key_lines[key])
                 )
                 continue
             key_lines[key] = line_of(key_node)
@@ -124,76 +122,72 @@ class FieldReader:
                 self.err(
                     key_lines[key],
                     where,
-                    f"unknown key '{key}'{suggest(key, allowed)}; "
-                    f"allowed here: {', '.join(allowed)}",
+                    say("catalog-err-unknown-key", key=key, allowed=listing(allowed)).and_then(
+                        suggest(key, allowed)
+                    ),
                 )
                 continue
             if isinstance(value_node, ScalarNode) and value_node.tag == _NULL:
                 if key in required:
-                    self.err(key_lines[key], where, f"'{key}' has no value")
+                    self.err(key_lines[key], where, say("catalog-err-no-value", key=key))
                 continue
             out[key] = value_node
         for key in required:
             if key not in own:
-                self.err(node, where, f"missing '{key}'")
+                self.err(node, where, say("catalog-err-missing-key", key=key))
         return out
 
-    def _merge_sources(self, node: Node, where: str) -> list[MappingNode]:
+    def _merge_sources(self, node: Node, where: Place) -> list[MappingNode]:
         if isinstance(node, MappingNode):
             return [node]
         if isinstance(node, SequenceNode) and all(isinstance(n, MappingNode) for n in node.value):
             return list(node.value)
-        self.err(node, where, "'<<' must refer to a block defined with '&name'")
+        self.err(node, where, say("catalog-err-merge", key="<<"))
         return []
 
-    def items(self, node: Node, where: str, key: str) -> list[Node]:
+    def items(self, node: Node, where: Place, key: str) -> list[Node]:
         if isinstance(node, SequenceNode):
             return list(node.value)
-        self.err(node, where, f"'{key}' must be a list (lines starting with '- ')")
+        self.err(node, where, say("catalog-err-not-list", key=key))
         return []
 
     # -- scalars
 
-    def text(self, node: Node, where: str, key: str) -> str | None:
+    def text(self, node: Node, where: Place, key: str) -> str | None:
         if isinstance(node, ScalarNode) and node.tag == _NULL:
-            self.err(node, where, f"'{key}' is empty")
+            self.err(node, where, say("catalog-err-empty", key=key))
             return None
         if not isinstance(node, ScalarNode):
-            self.err(node, where, f"'{key}' must be text, not {_describe(node)}")
+            self.err(node, where, say("catalog-err-not-text", key=key, found=describe(node)))
             return None
         value = str(node.value).strip()
         if not value:
-            self.err(node, where, f"'{key}' is empty")
+            self.err(node, where, say("catalog-err-empty", key=key))
             return None
         return value
 
     def code(
-        self, node: Node, where: str, key: str = "code", max_len: int = CODE_MAX
+        self, node: Node, where: Place, key: str = "code", max_len: int = CODE_MAX
     ) -> str | None:
         value = self.text(node, where, key)
         if value is None:
             return None
         if not _CODE_RE.match(value):
-            self.err(
-                node,
-                where,
-                f"'{key}' '{value}' may only hold small Latin letters, digits, '-' and '_' "
-                "(for example taraz-java)",
-            )
+            self.err(node, where, say("catalog-err-code-letters", key=key, value=value))
             return None
         if len(value) > max_len:
-            self.err(node, where, f"'{key}' '{value}' is longer than {max_len} characters")
+            self.err(node, where, say("catalog-err-too-long", key=key, max=max_len))
             return None
         return value
 
-    def room(self, node: Node, where: str) -> str | None:
+    def room(self, node: Node, where: Place) -> str | None:
         value = self.text(node, where, "room")
         if value is not None and len(value) > ROOM_MAX:
-            self.err(node, where, f"'room' is longer than {ROOM_MAX} characters")
+            self.err(node, where, say("catalog-err-too-long", key="room", max=ROOM_MAX))
             return None
         return value
 
-    def choice(self, node: Node, where: str, key: str, choices: Sequence[str]) -> str | None:
+    def choice(self, node: Node, where: Place, key: str, choices: Sequence[str]) -> str | None:
         value = self.text(node, where, key)
         if value is None:
             return None
@@ -201,20 +195,41 @@ class FieldReader:
             self.err(
                 node,
                 where,
-                f"'{key}' must be one of {', '.join(choices)}, not '{value}'"
-                f"{suggest(value, choices)}",
+                say(
+                    "catalog-err-not-one-of", key=key, value=value, choices=listing(choices)
+                ).and_then(suggest(value, choices)),
             )
             return None
         return value
 
-    def localized(self, node: Node, where: str, key: str) -> dict[str, str] | None:
+    def unknown_language(
+        self, key_node: Node, where: Place, key: str, lang: str, *, flow: bool = False
+    ) -> None:
+        """A language key that is not kk, ky, ru or en. In the one-line form, a word that
+        is no language code at all is most likely a piece of text cut at a comma."""
+        hint = None
+        if flow and not (lang.isascii() and lang.isalpha() and len(lang) <= 3):
+            hint = say("catalog-hint-quotes", example='{ru: "…, …"}')
+        self.err(
+            key_node,
+            where,
+            say(
+                "catalog-err-unknown-language", key=key, lang=lang, languages=listing(LOCALES)
+            ).and_then(suggest(lang, LOCALES), hint),
+        )
+
+    def localized(self, node: Node, where: Place, key: str) -> dict[str, str] | None:
         """A text in every language: {kk: …, ky: …, ru: …, en: …}."""
         if not isinstance(node, MappingNode):
             self.err(
                 node,
                 where,
-                f"'{key}' needs a text in each language ({', '.join(LOCALES)}), "
-                f"not {_describe(node)}",
+                say(
+                    "catalog-err-needs-languages",
+                    key=key,
+                    languages=listing(LOCALES),
+                    found=describe(node),
+                ),
             )
             return None
         seen: dict[str, str] = {}
@@ -236,18 +251,8 @@ class FieldReader:
                 seen[previous] = f"{seen[previous]}, {lang}"
                 continue
             if lang not in LOCALES:
-                self.err(
-                    key_node,
-                    where,
-                    f"'{key}': unknown language '{lang}'{suggest(lang, LOCALES)}; "
-                    f"use {', '.join(LOCALES)}"
-                    + (
-                        ' (a text with a comma or a colon goes in quotes: {ru: "…, …"})'
-                        if node.flow_style
-                        and previous is not None
-                        and not (lang.isascii() and lang.isalpha() and len(lang) <= 3)
-                        else ""
-                    ),
+                self.unknown_language(
+                    key_node, where, key, lang, flow=bool(node.flow_style) and previous is not None
                 )
                 ok = False
                 continue
@@ -255,7 +260,7 @@ class FieldReader:
                 self.err(
                     key_node,
                     where,
-                    f"'{key}': '{lang}' is given twice (first on line {lines[lang]})",
+                    say("catalog-err-language-twice", key=key, lang=lang, number=lines[lang]),
                 )
                 ok = False
                 continue
@@ -269,7 +274,7 @@ class FieldReader:
         if not ok:
             return None
         if not seen:
-            self.err(node, where, f"'{key}' has no text in any language ({', '.join(LOCALES)})")
+            self.err(node, where, say("catalog-err-no-text", key=key, languages=listing(LOCALES)))
             return None
         missing = [lang for lang in LOCALES if lang not in seen]
         if missing:
@@ -278,57 +283,74 @@ class FieldReader:
             self.warn(
                 node,
                 where,
-                f"'{key}' has no text in {', '.join(missing)}: the {source} text is shown "
-                "there until you add it",
+                say(
+                    "catalog-warn-missing-languages",
+                    key=key,
+                    missing=listing(missing),
+                    source=source,
+                ),
             )
             seen.update(dict.fromkeys(missing, seen[source]))
         return {lang: seen[lang] for lang in LOCALES}
 
-    def whole(self, node: Node, where: str, key: str, what: str) -> int | None:
+    def whole(self, node: Node, where: Place, key: str, *, weeks: bool = False) -> int | None:
         if isinstance(node, ScalarNode) and node.tag == _INT:
             value = int(self._ctor.construct_yaml_int(node))
             if value > 0:
                 return value
-        self.err(node, where, f"'{key}' must be {what}")
+        if weeks:
+            self.err(node, where, say("catalog-err-whole-weeks", key=key, found=describe(node)))
+        else:
+            self.err(node, where, say("catalog-err-whole", key=key, found=describe(node)))
         return None
 
-    def number(self, node: Node, where: str, key: str, low: float, high: float) -> float | None:
+    def number(self, node: Node, where: Place, key: str, low: float, high: float) -> float | None:
         if isinstance(node, ScalarNode) and node.tag in (_INT, _FLOAT):
             value = float(self._ctor.construct_yaml_float(node))
             if low <= value <= high:
                 return value
-            self.err(node, where, f"'{key}' must be between {low:g} and {high:g}, not {value:g}")
+            self.err(
+                node,
+                where,
+                say(
+                    "catalog-err-out-of-range",
+                    key=key,
+                    low=f"{low:g}",
+                    high=f"{high:g}",
+                    value=f"{value:g}",
+                ),
+            )
             return None
-        self.err(node, where, f"'{key}' must be a number like 42.9, not {_describe(node)}")
+        self.err(node, where, say("catalog-err-not-number", key=key, found=describe(node)))
         return None
 
-    def boolean(self, node: Node, where: str, key: str) -> bool | None:
+    def boolean(self, node: Node, where: Place, key: str) -> bool | None:
         if isinstance(node, ScalarNode) and node.tag == _BOOL:
             return bool(self._ctor.construct_yaml_bool(node))
-        self.err(node, where, f"'{key}' must be true or false, not {_describe(node)}")
+        self.err(node, where, say("catalog-err-not-boolean", key=key, found=describe(node)))
         return None
 
-    def day(self, node: Node, where: str, key: str) -> date | None:
+    def day(self, node: Node, where: Place, key: str) -> date | None:
         raw = str(node.value).strip() if isinstance(node, ScalarNode) else ""
         if _DATE_RE.match(raw):
             try:
                 return date.fromisoformat(raw)
             except ValueError:
-                self.err(node, where, f"'{key}': there is no such date as {raw}")
+                self.err(node, where, say("catalog-err-no-such-date", key=key, value=raw))
                 return None
-        self.err(node, where, f"'{key}' must be a date like 2026-12-07, not {_describe(node)}")
+        self.err(node, where, say("catalog-err-not-date", key=key, found=describe(node)))
         return None
 
-    def clock(self, node: Node, where: str, key: str) -> time | None:
+    def clock(self, node: Node, where: Place, key: str) -> time | None:
         # The raw text is used on purpose: YAML 1.1 would read 18:30 as the number 1110.
         raw = str(node.value).strip() if isinstance(node, ScalarNode) else ""
         match = _TIME_RE.match(raw)
         if match and int(match[1]) < 24 and int(match[2]) < 60:
             return time(int(match[1]), int(match[2]))
-        self.err(node, where, f"'{key}' must be a time like 18:30, not {_describe(node)}")
+        self.err(node, where, say("catalog-err-not-time", key=key, found=describe(node)))
         return None
 
-    def timezone(self, node: Node, where: str, key: str) -> str | None:
+    def timezone(self, node: Node, where: Place, key: str) -> str | None:
         value = self.text(node, where, key)
         if value is None:
             return None
@@ -336,17 +358,17 @@ class FieldReader:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             # An offset like UTC+6 is not a zone: it cannot follow a change of the law.
-            hint = "" if _OFFSET_RE.match(value) else suggest(value, available_timezones())
+            hint = None if _OFFSET_RE.match(value) else suggest(value, available_timezones())
             self.err(
                 node,
                 where,
-                f"'{key}': unknown time zone '{value}'{hint}; use an IANA name like Asia/Almaty",
+                say("catalog-err-unknown-zone", key=key, value=value).and_then(hint),
             )
             return None
         return value
 
 
-def entry_label(kind: str, node: Node, index: int) -> str:
+def entry_label(kind: Text, node: Node, index: int) -> Text:
     """How errors name an entry: by its code when it has a valid one, else by position."""
     if isinstance(node, MappingNode):
         for key, value in node.value:
@@ -357,5 +379,5 @@ def entry_label(kind: str, node: Node, index: int) -> str:
             ):
                 code = str(value.value).strip()
                 if _CODE_RE.match(code):
-                    return f"{kind} '{code}'"
-    return f"{kind} #{index + 1}"
+                    return coded(kind, code)
+    return numbered(kind, index + 1)

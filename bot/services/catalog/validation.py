@@ -6,29 +6,40 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from bot.services.catalog.model import CatalogData
+from bot.services.catalog.problems import (
+    KIND_CENTRE,
+    KIND_COURSE,
+    KIND_DISTRICT,
+    KIND_GROUP,
+    KIND_QUESTION,
+    KIND_REGION,
+    Text,
+    coded,
+    say,
+)
 from bot.services.catalog.reader import FieldReader
 
 
 def check_file(p: FieldReader, data: CatalogData) -> None:
     """Checks across entries: codes used twice, and two classes of a group at one time."""
 
-    def unique(kind: str, entries: Iterable[tuple[str, int]]) -> None:
+    def unique(kind: Text, entries: Iterable[tuple[str, int]]) -> None:
         seen: dict[str, int] = {}
         for code, line in entries:
             if code in seen:
-                p.err(line, f"{kind} '{code}'", f"code is already used on line {seen[code]}")
+                p.err(line, (coded(kind, code),), say("catalog-err-code-used", number=seen[code]))
             else:
                 seen[code] = line
 
-    unique("region", ((r.code, r.line) for r in data.regions))
-    unique("district", ((d.code, d.line) for d in data.districts))
-    unique("centre", ((c.code, c.line) for c in data.centres))
-    unique("course", ((c.code, c.line) for c in data.courses))
-    unique("group", ((g.code, g.line) for g in data.groups))
-    unique("question", ((q.code, q.line) for q in data.questions))
+    unique(KIND_REGION, ((r.code, r.line) for r in data.regions))
+    unique(KIND_DISTRICT, ((d.code, d.line) for d in data.districts))
+    unique(KIND_CENTRE, ((c.code, c.line) for c in data.centres))
+    unique(KIND_COURSE, ((c.code, c.line) for c in data.courses))
+    unique(KIND_GROUP, ((g.code, g.line) for g in data.groups))
+    unique(KIND_QUESTION, ((q.code, q.line) for q in data.questions))
 
     # Two weekly rules that overlap clash on many days; say so once per pair of lines.
-    clashes: dict[tuple[int, int], list[str]] = {}
+    clashes: dict[tuple[int, int], list[Text]] = {}
     codes: dict[str, int] = {}
     code_pairs: set[tuple[int, int]] = set()
     for s in data.sessions:
@@ -36,7 +47,7 @@ def check_file(p: FieldReader, data: CatalogData) -> None:
             first = codes[s.code]
             code_pairs.add((s.line, first))
             clashes.setdefault((s.line, first), []).append(
-                f"class code '{s.code}' is already used on line {first}"
+                say("catalog-err-class-code-used", code=s.code, number=first)
             )
         elif s.code is not None:
             codes[s.code] = s.line
@@ -51,8 +62,12 @@ def check_file(p: FieldReader, data: CatalogData) -> None:
             if (s.line, first) in code_pairs:
                 continue
             clashes.setdefault((s.line, first), []).append(
-                f"group '{g.code}' has two classes at {at:%Y-%m-%d %H:%M} (see line {first})"
+                say(
+                    "catalog-err-two-classes", group=g.code, at=f"{at:%Y-%m-%d %H:%M}", number=first
+                )
             )
     for (line, _first), messages in clashes.items():
-        more = f" — and {len(messages) - 1} more like it" if len(messages) > 1 else ""
-        p.err(line, None, messages[0] + more)
+        more = (
+            say("catalog-hint-more-like-it", count=len(messages) - 1) if len(messages) > 1 else None
+        )
+        p.err(line, (), messages[0].and_then(more))

@@ -22,7 +22,18 @@ from bot.services.catalog.model import (
     SessionData,
 )
 from bot.services.catalog.parsing import parse_catalog
-from bot.services.catalog.reader import suggest
+from bot.services.catalog.problems import (
+    KIND_CENTRE,
+    KIND_COURSE,
+    KIND_GROUP,
+    KIND_QUESTION,
+    KIND_REGION,
+    Problem,
+    Text,
+    coded,
+    say,
+    suggest,
+)
 from db.database import Database
 from db.dto import SessionDTO
 from db.models import (
@@ -62,12 +73,11 @@ class _Applier:
         self.s = session
         self.data = data
         self.report = ImportReport(warnings=data.warnings)
-        self.problems: list[tuple[int, int, str]] = []
+        self.problems: list[Problem] = []
         self.unchanged_courses: set[str] = set()
 
-    def err(self, line: int, where: str, message: str) -> None:
-        text = f"{self.data.filename}:{line}: {where}: {message}"
-        self.problems.append((line, len(self.problems), text))
+    def err(self, line: int, where: Text, message: Text) -> None:
+        self.problems.append(Problem(line, (where,), message))
 
     async def by_code(self, model: type[_M], codes: Iterable[str]) -> dict[str, _M]:
         out: dict[str, _M] = {}
@@ -85,13 +95,14 @@ class _Applier:
 
     async def unknown(
         self,
-        model: type[Region] | type[Centre] | type[Course],
-        kind: str,
+        model: type[Region] | type[Centre] | type[Course] | type[Question],
+        kind: Text,
         code: str,
         in_file: Iterable[str],
-    ) -> str:
+    ) -> Text:
         known = set(in_file) | set(await self.s.scalars(select(model.code)))
-        return f"{kind} '{code}' is neither in this file nor in the database{suggest(code, known)}"
+        found = say("catalog-err-not-found", kind=kind, code=code)
+        return found.and_then(suggest(code, known))
 
     async def run(self) -> ImportReport:
         d = self.data
@@ -119,12 +130,12 @@ class _Applier:
         # ---- check references and rules that need the database
         for c in d.centres:
             if c.region not in file_regions and c.region not in regions:
-                msg = await self.unknown(Region, "region", c.region, file_regions)
-                self.err(c.region_line, f"centre '{c.code}'", msg)
+                msg = await self.unknown(Region, KIND_REGION, c.region, file_regions)
+                self.err(c.region_line, coded(KIND_CENTRE, c.code), msg)
         for k in d.courses:
             if k.centre not in file_centres and k.centre not in centres:
-                msg = await self.unknown(Centre, "centre", k.centre, file_centres)
-                self.err(k.centre_line, f"course '{k.code}'", msg)
+                msg = await self.unknown(Centre, KIND_CENTRE, k.centre, file_centres)
+                self.err(k.centre_line, coded(KIND_COURSE, k.code), msg)
         for g in d.groups:
             await self._check_group(g, groups.get(g.code), file_courses, courses, courses_by_id)
         file_questions = {q.code for q in d.questions}
@@ -134,13 +145,8 @@ class _Applier:
         for k in d.courses:
             for qcode in k.questions or ():
                 if qcode not in file_questions and qcode not in questions:
-                    known = file_questions | set(await self.s.scalars(select(Question.code)))
-                    self.err(
-                        k.questions_line or k.line,
-                        f"course '{k.code}'",
-                        f"question '{qcode}' is neither in this file nor in the database"
-                        f"{suggest(qcode, known)}",
-                    )
+                    msg = await self.unknown(Question, KIND_QUESTION, qcode, file_questions)
+                    self.err(k.questions_line or k.line, coded(KIND_COURSE, k.code), msg)
 
         # Which time zone each group's classes are in: the file wins over the database.
         course_centre = {c.code: centres_by_id[c.centre_id].code for c in courses_by_id.values()}
@@ -186,11 +192,12 @@ class _Applier:
             if stored is not None and (db_group is None or stored.group_id != db_group.id):
                 self.err(
                     s.line,
-                    f"group '{g.code}'",
-                    f"class code '{s.code}' already belongs to another group in the database",
+                    coded(KIND_GROUP, g.code),
+                    say("catalog-err-class-code-taken", code=str(s.code)),
                 )
         if self.problems:
-            raise CatalogError([text for _, _, text in sorted(self.problems)])
+            problems = sorted(self.problems, key=lambda problem: problem.line)
+            raise CatalogError(problems, d.filename)
 
         # ---- write
         await self._write_regions(regions, districts)
@@ -210,9 +217,9 @@ class _Applier:
         courses: dict[str, Course],
         courses_by_id: dict[int, Course],
     ) -> None:
-        where = f"group '{g.code}'"
+        where = coded(KIND_GROUP, g.code)
         if g.course and g.course not in file_courses and g.course not in courses:
-            msg = await self.unknown(Course, "course", g.course, file_courses)
+            msg = await self.unknown(Course, KIND_COURSE, g.course, file_courses)
             self.err(g.course_line or g.line, where, msg)
             return
         if row is None and g.course is None and g.name is None and g.capacity is None:
@@ -221,10 +228,7 @@ class _Applier:
             )
             known.discard(g.code)
             self.err(
-                g.line,
-                where,
-                f"no such group in the database{suggest(g.code, known)}; a new group "
-                "needs course, name and capacity",
+                g.line, where, say("catalog-err-no-such-group").and_then(suggest(g.code, known))
             )
             return
         if row is None:
@@ -235,9 +239,7 @@ class _Applier:
             ]
             if missing:
                 self.err(
-                    g.line,
-                    where,
-                    f"the group is not in the database yet, so it needs {', '.join(missing)}",
+                    g.line, where, say("catalog-err-new-group-needs", missing=", ".join(missing))
                 )
             return
         current_course = courses_by_id[row.course_id].code
@@ -245,24 +247,23 @@ class _Applier:
             self.err(
                 g.course_line or g.line,
                 where,
-                f"the group belongs to course '{current_course}'; a group cannot move to "
-                "another course — give the new group a new code",
+                say("catalog-err-group-course-fixed", course=current_course),
             )
         if g.capacity is not None and g.capacity < row.seats_taken:
             self.err(
                 g.line,
                 where,
-                f"capacity {g.capacity} is below the {row.seats_taken} seats already taken",
+                say("catalog-err-capacity-below-taken", capacity=g.capacity, taken=row.seats_taken),
             )
 
     def _zone(self, name: str | None, g: GroupData) -> ZoneInfo | None:
         if name is None:
-            self.err(g.line, f"group '{g.code}'", "cannot tell the centre's time zone")
+            self.err(g.line, coded(KIND_GROUP, g.code), say("catalog-err-no-zone"))
             return None
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.err(g.line, f"group '{g.code}'", f"the centre's time zone '{name}' is unknown")
+            self.err(g.line, coded(KIND_GROUP, g.code), say("catalog-err-zone-unknown", zone=name))
             return None
 
     def _utc(self, s: SessionData, tz: ZoneInfo, g: GroupData) -> tuple[datetime, datetime] | None:
@@ -271,8 +272,8 @@ class _Applier:
             if utc.astimezone(tz).replace(tzinfo=None) != local:
                 self.err(
                     s.line,
-                    f"group '{g.code}'",
-                    f"{local:%Y-%m-%d %H:%M} does not exist in {tz.key} (the clocks change)",
+                    coded(KIND_GROUP, g.code),
+                    say("catalog-err-no-such-time", at=f"{local:%Y-%m-%d %H:%M}", zone=tz.key),
                 )
                 return None
         return starts, ends
@@ -542,7 +543,9 @@ async def import_catalog(db: Database, path: Path) -> ImportReport:
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CatalogError([f"{path.name}: the file is not UTF-8 text; save it as UTF-8"]) from exc
+        problem = Problem(0, (), say("catalog-err-not-utf8"))
+        raise CatalogError([problem], path.name) from exc
     except OSError as exc:
-        raise CatalogError([f"{path}: cannot read the file ({exc.strerror or exc})"]) from exc
+        problem = Problem(0, (), say("catalog-err-cannot-read", problem=exc.strerror or str(exc)))
+        raise CatalogError([problem], str(path)) from exc
     return await apply_catalog(db, parse_catalog(text, path.name))

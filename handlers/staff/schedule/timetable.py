@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,9 +32,11 @@ from bot.services.catalog import (
     CatalogData,
     CatalogError,
     ImportReport,
+    Problem,
     apply_catalog,
     parse_catalog,
     preview_catalog,
+    render_line,
 )
 from bot.staff_callbacks import ScheduleAction, ScheduleCB
 from bot.telegram_utils import answer_first, drop_keyboard, show, split_text
@@ -55,6 +58,7 @@ router = FeatureRouter(__name__)
 
 IMPORT_MAX_BYTES = 512 * 1024
 IMPORT_ERRORS_SHOWN = 15
+PROBLEM_CHARS = 240  # a line at most, so that 15 of them fit in one message
 
 KIND_KEYS = {
     "regions": "schedule-kind-regions",
@@ -265,7 +269,7 @@ def warning_lines(t: BoundTranslator, report: ImportReport) -> list[str]:
     """Texts the file gives in fewer than four languages: imported, and said."""
     if not report.warnings:
         return []
-    shown = "\n".join(line[:200] for line in report.warnings[:IMPORT_ERRORS_SHOWN])
+    shown = problem_lines(t, report.warnings)
     lines = ["", t("schedule-import-warnings", count=len(report.warnings))]
     lines.append(f"<pre>{escape(shown)}</pre>")
     if len(report.warnings) > IMPORT_ERRORS_SHOWN:
@@ -302,10 +306,18 @@ async def _read_upload(
         return None
 
 
+def problem_lines(t: BoundTranslator, problems: Sequence[Problem]) -> str:
+    """The first problems of a file, one a line in the staff member's language, as plain
+    text («line 12: course 'python-1': …»)."""
+    return "\n".join(
+        render_line(problem, t.plain)[:PROBLEM_CHARS] for problem in problems[:IMPORT_ERRORS_SHOWN]
+    )
+
+
 async def _errors(message: Message, t: BoundTranslator, exc: CatalogError) -> None:
-    shown = "\n".join(line[:200] for line in exc.errors[:IMPORT_ERRORS_SHOWN])
-    more = len(exc.errors) - IMPORT_ERRORS_SHOWN
-    body = t("schedule-import-errors", count=len(exc.errors)) + f"\n<pre>{escape(shown)}</pre>"
+    shown = problem_lines(t, exc.problems)
+    more = len(exc.problems) - IMPORT_ERRORS_SHOWN
+    body = t("schedule-import-errors", count=len(exc.problems)) + f"\n<pre>{escape(shown)}</pre>"
     if more > 0:
         body += "\n" + t.n("schedule-import-more", more)
     await message.answer(body, reply_markup=cancel_markup(t))
