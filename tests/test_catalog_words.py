@@ -246,3 +246,17 @@ def test_keys_passed_by_a_variable_come_from_the_package() -> None:
             assert not isinstance(first, ast.JoinedStr | ast.BinOp), (
                 f"{path.name}:{call.lineno}: a message key built from parts"
             )
+
+
+def test_an_empty_contact_text_is_said_not_dropped() -> None:
+    """``person: {}`` once left the whole centre out of the file without a word."""
+    text = SMALL.replace(
+        "    timezone: Asia/Bishkek\n",
+        "    timezone: Asia/Bishkek\n    contacts:\n      person: {}\n",
+    )
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(text, "small.yaml")
+    assert english(info.value) == [
+        f"small.yaml:{line_of(text, 'person: {}')}: centre 'c1': 'contacts.person' has no text "
+        "in any language (kk, ky, ru, en); add at least one"
+    ]

@@ -4,8 +4,9 @@ section (regions, centres, courses, groups and their classes).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import date, time, timedelta
+from typing import Any, TypeVar
 
 import yaml
 from yaml.composer import ComposerError
@@ -50,7 +51,7 @@ from bot.services.catalog.problems import (
     say,
     suggest,
 )
-from bot.services.catalog.questions import QuestionData, parse_course_questions, parse_question
+from bot.services.catalog.questions import parse_course_questions, parse_question
 from bot.services.catalog.reader import FieldReader, entry_label, line_of
 from bot.services.catalog.validation import check_file
 from bot.services.contacts import (
@@ -134,47 +135,35 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> CatalogData:
         raise CatalogError([empty], filename)
 
     top = p.fields(root, (FILE,), (), SECTIONS)
-    regions: list[RegionData] = []
-    centres: list[CentreData] = []
-    courses: list[CourseData] = []
-    groups: list[GroupData] = []
-    questions: list[QuestionData] = []
-    if top is not None:
-        if "questions" in top:
-            for i, n in enumerate(p.items(top["questions"], (FILE,), "questions")):
-                if (q := parse_question(p, n, i)) is not None:
-                    questions.append(q)
-        if "regions" in top:
-            for i, n in enumerate(p.items(top["regions"], (FILE,), "regions")):
-                if (r := _parse_region(p, n, i)) is not None:
-                    regions.append(r)
-        if "centres" in top:
-            for i, n in enumerate(p.items(top["centres"], (FILE,), "centres")):
-                if (c := _parse_centre(p, n, i)) is not None:
-                    centres.append(c)
-        if "courses" in top:
-            for i, n in enumerate(p.items(top["courses"], (FILE,), "courses")):
-                if (k := _parse_course(p, n, i)) is not None:
-                    courses.append(k)
-        if "groups" in top:
-            for i, n in enumerate(p.items(top["groups"], (FILE,), "groups")):
-                if (g := _parse_group(p, n, i)) is not None:
-                    groups.append(g)
-
+    # Questions first: the courses name them.
+    questions = _section(p, top, "questions", parse_question)
+    regions = _section(p, top, "regions", _parse_region)
+    centres = _section(p, top, "centres", _parse_centre)
+    courses = _section(p, top, "courses", _parse_course)
+    groups = _section(p, top, "groups", _parse_group)
     warnings = tuple(sorted(p.warnings, key=lambda w: w.line))
-    data = CatalogData(
-        filename,
-        tuple(regions),
-        tuple(centres),
-        tuple(courses),
-        tuple(groups),
-        tuple(questions),
-        warnings,
-    )
+    data = CatalogData(filename, regions, centres, courses, groups, questions, warnings)
     check_file(p, data)
     if p.problems:
         raise CatalogError(p.errors(), filename)
     return data
+
+
+_E = TypeVar("_E")
+
+
+def _section(
+    p: FieldReader,
+    top: dict[str, Node] | None,
+    name: str,
+    parse: Callable[[FieldReader, Node, int], _E | None],
+) -> tuple[_E, ...]:
+    """The entries of one section of the file, each parsed on its own (a broken entry is
+    left out, its problems said)."""
+    if top is None or name not in top:
+        return ()
+    entries = (parse(p, node, i) for i, node in enumerate(p.items(top[name], (FILE,), name)))
+    return tuple(entry for entry in entries if entry is not None)
 
 
 def _parse_region(p: FieldReader, node: Node, index: int) -> RegionData | None:
@@ -276,8 +265,8 @@ def _parse_faq(
         if f is None or "question" not in f or "answer" not in f:
             ok = False
             continue
-        question = _some_languages(p, f["question"], label, "question")
-        answer = _some_languages(p, f["answer"], label, "answer")
+        question = p.some_languages(f["question"], label, "question")
+        answer = p.some_languages(f["answer"], label, "answer")
         if question is None or answer is None:
             ok = False
             continue
@@ -287,27 +276,6 @@ def _parse_faq(
             continue
         out.append((question, answer))
     return tuple(out) if ok else None
-
-
-def _some_languages(p: FieldReader, node: Node, where: Place, key: str) -> dict[str, str] | None:
-    """A text in one or more of the languages (the others fall back)."""
-    if not isinstance(node, MappingNode):
-        p.err(node, where, say("catalog-err-texts-by-language", key=key, example=_EXAMPLE))
-        return None
-    found: dict[str, str] = {}
-    for key_node, value_node in node.value:
-        lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
-        if lang not in LOCALES:
-            p.unknown_language(key_node, where, key, lang)
-            return None
-        text = p.text(value_node, where, f"{key}.{lang}")
-        if text is None:
-            return None
-        found[lang] = text
-    if not found:
-        p.err(node, where, say("catalog-err-no-text", key=key, languages=listing(LOCALES)))
-        return None
-    return found
 
 
 def _parse_contacts(p: FieldReader, node: Node, where: Place) -> dict[str, Any] | None:
@@ -363,7 +331,6 @@ CONTACT_PROBLEMS = {
     "handle": "catalog-err-contact-handle",
     "text": "catalog-err-contact-text",
 }
-_EXAMPLE = "{ru: …, kk: …}"
 
 
 def _partial_texts(p: FieldReader, node: Node, where: Place, key: str) -> dict[str, str] | None:
@@ -371,20 +338,7 @@ def _partial_texts(p: FieldReader, node: Node, where: Place, key: str) -> dict[s
     if isinstance(node, ScalarNode):
         text = p.text(node, where, key)
         return {"ru": text} if text is not None else None
-    if not isinstance(node, MappingNode):
-        p.err(node, where, say("catalog-err-texts-by-language", key=key, example=_EXAMPLE))
-        return None
-    out: dict[str, str] = {}
-    for key_node, value_node in node.value:
-        lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
-        if lang not in LOCALES:
-            p.unknown_language(key_node, where, key, lang)
-            return None
-        text = p.text(value_node, where, f"{key}.{lang}")
-        if text is None:
-            return None
-        out[lang] = text
-    return out or None
+    return p.some_languages(node, where, key)
 
 
 def _parse_course(p: FieldReader, node: Node, index: int) -> CourseData | None:
@@ -564,24 +518,33 @@ def _parse_session(
         ok = code is not None
         where = (*group_where, coded(KIND_CLASS, code)) if code else where
     day = p.day(f["date"], where, "date") if "date" in f else None
-    start = p.clock(f["start"], where, "start") if "start" in f else None
-    end = p.clock(f["end"], where, "end") if "end" in f else None
+    hours = _hours(p, f, where)
     if "room" in f:
         room = p.room(f["room"], where)
         ok = ok and room is not None
     if "cancelled" in f:
         cancelled = p.boolean(f["cancelled"], where, "cancelled")
         ok = ok and cancelled is not None
-    if start is not None and end is not None and end <= start:
+    if not ok or day is None or hours is None:
+        return None
+    start, end = hours
+    return SessionData(group, code, day, start, end, room, cancelled, False, line_of(node))
+
+
+def _hours(p: FieldReader, f: dict[str, Node], where: Place) -> tuple[time, time] | None:
+    """A class's 'start' and 'end' (both required by the caller), the end after the start."""
+    start = p.clock(f["start"], where, "start") if "start" in f else None
+    end = p.clock(f["end"], where, "end") if "end" in f else None
+    if start is None or end is None:
+        return None
+    if end <= start:
         p.err(
             f["end"],
             where,
             say("catalog-err-end-before-start", end=f"{end:%H:%M}", start=f"{start:%H:%M}"),
         )
-        ok = False
-    if not ok or day is None or start is None or end is None:
         return None
-    return SessionData(group, code, day, start, end, room, cancelled, False, line_of(node))
+    return start, end
 
 
 def _parse_weekly(
@@ -615,8 +578,7 @@ def _parse_weekly(
                 ok = False
             else:
                 days.append(index)
-    start = p.clock(f["start"], where, "start") if "start" in f else None
-    end = p.clock(f["end"], where, "end") if "end" in f else None
+    hours = _hours(p, f, where)
     first = p.day(f["from"], where, "from") if "from" in f else None
     last = p.day(f["until"], where, "until") if "until" in f else None
     room = None
@@ -631,13 +593,6 @@ def _parse_weekly(
                 ok = False
             else:
                 skip.add(d)
-    if start is not None and end is not None and end <= start:
-        p.err(
-            f["end"],
-            where,
-            say("catalog-err-end-before-start", end=f"{end:%H:%M}", start=f"{start:%H:%M}"),
-        )
-        ok = False
     if first is not None and last is not None:
         if last < first:
             p.err(
@@ -651,8 +606,9 @@ def _parse_weekly(
         elif (last - first).days > MAX_RULE_DAYS:
             p.err(f["until"], where, say("catalog-err-rule-too-long", days=MAX_RULE_DAYS))
             ok = False
-    if not ok or start is None or end is None or first is None or last is None:
+    if not ok or hours is None or first is None or last is None:
         return None
+    start, end = hours
     out: list[SessionData] = []
     line = line_of(node)
     current = first

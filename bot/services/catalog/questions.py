@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import Node
 
 from bot.config import LOCALES
-from bot.services.catalog.problems import KIND_OPTION, KIND_QUESTION, Place, listing, numbered, say
+from bot.services.catalog.problems import KIND_OPTION, KIND_QUESTION, Place, numbered, say
 from bot.services.catalog.reader import FieldReader, entry_label, line_of
 
 KINDS = ("choice", "multi", "text", "number", "date")
@@ -51,40 +51,6 @@ class QuestionData:
         return [{"code": o.code, "text": dict(o.text)} for o in self.options]
 
 
-def _texts(p: FieldReader, node: Node, where: Place, key: str) -> dict[str, str] | None:
-    """Texts in some of the four languages (at least one)."""
-    if not isinstance(node, MappingNode):
-        p.err(node, where, say("catalog-err-texts-by-language", key=key, example="{ru: …, kk: …}"))
-        return None
-    out: dict[str, str] = {}
-    lines: dict[str, int] = {}
-    ok = True
-    for key_node, value_node in node.value:
-        lang = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
-        if lang not in LOCALES:
-            p.unknown_language(key_node, where, key, lang)
-            ok = False
-            continue
-        if lang in lines:
-            p.err(
-                key_node,
-                where,
-                say("catalog-err-language-twice", key=key, lang=lang, number=lines[lang]),
-            )
-            ok = False
-            continue
-        lines[lang] = line_of(key_node)
-        value = p.text(value_node, where, f"{key}.{lang}")
-        if value is None:
-            ok = False
-            continue
-        out[lang] = value
-    if ok and not out:
-        p.err(node, where, say("catalog-err-no-text", key=key, languages=listing(LOCALES)))
-        return None
-    return out if ok else None
-
-
 def fill_languages(texts: dict[str, str], fallback: str | None) -> dict[str, str]:
     """Every language: the missing ones take the fallback language's text."""
     source = texts.get(fallback or "") or next(iter(texts.values()))
@@ -102,7 +68,7 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
     kind = p.choice(f["kind"], where, "kind", KINDS) if "kind" in f else None
     fallback = p.choice(f["fallback"], where, "fallback", LOCALES) if "fallback" in f else None
     ok = code is not None and kind is not None and ("fallback" not in f or fallback is not None)
-    text = _texts(p, f["text"], where, "text") if "text" in f else None
+    text = p.some_languages(f["text"], where, "text") if "text" in f else None
     ok = ok and text is not None
     if text is not None and fallback is not None and fallback not in text:
         p.err(f["fallback"], where, say("catalog-err-fallback-missing", lang=fallback))
@@ -129,7 +95,7 @@ def parse_question(p: FieldReader, node: Node, index: int) -> QuestionData | Non
                     ok = False
                     continue
                 ocode = p.code(of["code"], owhere) if "code" in of else None
-                otext = _texts(p, of["text"], owhere, "text") if "text" in of else None
+                otext = p.some_languages(of["text"], owhere, "text") if "text" in of else None
                 if ocode is None or otext is None:
                     ok = False
                     continue

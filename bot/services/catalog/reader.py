@@ -36,6 +36,7 @@ _MERGE = _TAG + "merge"
 # A text missing in some languages shows the first of these that the file gives: Russian
 # is read in both countries.
 FALLBACK_ORDER = ("ru", "en", "kk", "ky")
+_EXAMPLE = "{ru: …, kk: …}"  # texts by language, as a file writes them
 
 
 def line_of(node: Node) -> int:
@@ -219,7 +220,8 @@ class FieldReader:
         )
 
     def localized(self, node: Node, where: Place, key: str) -> dict[str, str] | None:
-        """A text in every language: {kk: …, ky: …, ru: …, en: …}."""
+        """A text in every language: {kk: …, ky: …, ru: …, en: …}. A language left out
+        shows the text of another (``FALLBACK_ORDER``), and a warning says so."""
         if not isinstance(node, MappingNode):
             self.err(
                 node,
@@ -232,6 +234,36 @@ class FieldReader:
                 ),
             )
             return None
+        seen = self._by_language(node, where, key)
+        if seen is None:
+            return None
+        missing = [lang for lang in LOCALES if lang not in seen]
+        if missing:
+            # Imported with a fallback, and said: the missing languages show this text.
+            source = next(lang for lang in FALLBACK_ORDER if lang in seen)
+            self.warn(
+                node,
+                where,
+                say(
+                    "catalog-warn-missing-languages",
+                    key=key,
+                    missing=listing(missing),
+                    source=source,
+                ),
+            )
+            seen.update(dict.fromkeys(missing, seen[source]))
+        return {lang: seen[lang] for lang in LOCALES}
+
+    def some_languages(self, node: Node, where: Place, key: str) -> dict[str, str] | None:
+        """Texts in some of the four languages (at least one); the caller fills in the
+        others (a question's ``fallback``, a centre's FAQ and contacts at display)."""
+        if not isinstance(node, MappingNode):
+            self.err(node, where, say("catalog-err-texts-by-language", key=key, example=_EXAMPLE))
+            return None
+        return self._by_language(node, where, key)
+
+    def _by_language(self, node: MappingNode, where: Place, key: str) -> dict[str, str] | None:
+        """The texts of a {lang: text} block, each language once, at least one."""
         seen: dict[str, str] = {}
         lines: dict[str, int] = {}
         ok = True
@@ -276,22 +308,7 @@ class FieldReader:
         if not seen:
             self.err(node, where, say("catalog-err-no-text", key=key, languages=listing(LOCALES)))
             return None
-        missing = [lang for lang in LOCALES if lang not in seen]
-        if missing:
-            # Imported with a fallback, and said: the missing languages show this text.
-            source = next(lang for lang in FALLBACK_ORDER if lang in seen)
-            self.warn(
-                node,
-                where,
-                say(
-                    "catalog-warn-missing-languages",
-                    key=key,
-                    missing=listing(missing),
-                    source=source,
-                ),
-            )
-            seen.update(dict.fromkeys(missing, seen[source]))
-        return {lang: seen[lang] for lang in LOCALES}
+        return seen
 
     def whole(self, node: Node, where: Place, key: str, *, weeks: bool = False) -> int | None:
         if isinstance(node, ScalarNode) and node.tag == _INT:

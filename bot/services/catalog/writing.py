@@ -278,6 +278,22 @@ class _Applier:
                 return None
         return starts, ends
 
+    def _upsert(
+        self, kind: str, rows: dict[str, _M], model: type[_M], code: str, values: dict[str, Any]
+    ) -> bool:
+        """One row by its code: added when ``rows`` (what the database holds) has none,
+        else given the values that differ; counted under ``kind`` of the report. True
+        when the row is new or changed."""
+        row = rows.get(code)
+        if row is None:
+            rows[code] = model(code=code, **values)
+            self.s.add(rows[code])
+            self._count(kind, True, True)
+            return True
+        changed = _assign(row, values)
+        self._count(kind, False, changed)
+        return changed
+
     def _count(self, kind: str, created: bool, changed: bool) -> None:
         counts: Counts = getattr(self.report, kind)
         if created:
@@ -292,24 +308,13 @@ class _Applier:
     ) -> None:
         for r in self.data.regions:
             values = {"country": r.country, "kind": r.kind, "name": r.name, "sort": r.sort}
-            row = regions.get(r.code)
-            if row is None:
-                regions[r.code] = Region(code=r.code, **values)
-                self.s.add(regions[r.code])
-                self._count("regions", True, True)
-            else:
-                self._count("regions", False, _assign(row, values))
+            self._upsert("regions", regions, Region, r.code, values)
         await self.s.flush()
         for r in self.data.regions:
             region_id = regions[r.code].id
             for x in r.districts:
                 values = {"region_id": region_id, "name": x.name, "sort": x.sort}
-                drow = districts.get(x.code)
-                if drow is None:
-                    self.s.add(District(code=x.code, **values))
-                    self._count("districts", True, True)
-                else:
-                    self._count("districts", False, _assign(drow, values))
+                self._upsert("districts", districts, District, x.code, values)
         await self.s.flush()
 
     async def _write_centres(self, centres: dict[str, Centre], regions: dict[str, Region]) -> None:
@@ -326,13 +331,7 @@ class _Applier:
             }
             if c.contacts is not None:
                 values["contacts"] = c.contacts
-            row = centres.get(c.code)
-            if row is None:
-                centres[c.code] = Centre(code=c.code, **values)
-                self.s.add(centres[c.code])
-                self._count("centres", True, True)
-            else:
-                self._count("centres", False, _assign(row, values))
+            self._upsert("centres", centres, Centre, c.code, values)
         await self.s.flush()
         for c in self.data.centres:
             if c.faq is not None:  # given in the file: it replaces what is stored
@@ -359,16 +358,8 @@ class _Applier:
                 "free_of_charge": k.free_of_charge,
                 "sort": k.sort,
             }
-            row = courses.get(k.code)
-            if row is None:
-                courses[k.code] = Course(code=k.code, **values)
-                self.s.add(courses[k.code])
-                self._count("courses", True, True)
-            else:
-                changed = _assign(row, values)
-                self._count("courses", False, changed)
-                if not changed:
-                    self.unchanged_courses.add(k.code)
+            if not self._upsert("courses", courses, Course, k.code, values):
+                self.unchanged_courses.add(k.code)
         await self.s.flush()
 
     async def _write_questions(self, questions: dict[str, Question]) -> None:
@@ -382,13 +373,7 @@ class _Applier:
                 "max_value": q.max_value,
                 "sort": q.sort,
             }
-            row = questions.get(q.code)
-            if row is None:
-                questions[q.code] = Question(code=q.code, **values)
-                self.s.add(questions[q.code])
-                self._count("questions", True, True)
-            else:
-                self._count("questions", False, _assign(row, values))
+            self._upsert("questions", questions, Question, q.code, values)
         await self.s.flush()
 
     async def _write_course_questions(
@@ -430,14 +415,8 @@ class _Applier:
                 values["name"] = g.name
             if g.capacity is not None:
                 values["capacity"] = g.capacity
-            row = groups.get(g.code)
-            if row is None:
-                # seats_taken is left to its default (0) and never written here.
-                groups[g.code] = Group(code=g.code, **values)
-                self.s.add(groups[g.code])
-                self._count("groups", True, True)
-            else:
-                self._count("groups", False, _assign(row, values))
+            # seats_taken is left to its default (0) on a new group and never written here.
+            self._upsert("groups", groups, Group, g.code, values)
         await self.s.flush()
 
     async def _write_sessions(
