@@ -129,6 +129,7 @@ class TeamAction(StrEnum):
     grant_pick = "gp"  # pick a centre to grant a member
     grant = "g"  # grant (centre, value: role letter)
     revoke = "rv"  # take a centre away (centre)
+    reach = "rh"  # whom each centre's announcements reach (handlers/staff/team_reach.py)
 
 
 class TeamCB(CallbackData, prefix="stm"):

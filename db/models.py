@@ -117,6 +117,26 @@ class StaffCentre(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Whom a centre's own staff reach with an announcement ("plus whatever the admin
+# allows"): its applicants only (no row), plus people of its region, or everyone.
+REACHES = ("applicants", "region", "everyone")
+
+
+class CentreReach(Base):
+    """A centre's announcement reach, widened by a programme admin (no row: the centre's
+    own applicants only). Applied when the audience is counted and again when the
+    announcement fires."""
+
+    __tablename__ = "centre_reach"
+
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("centres.id", ondelete="CASCADE"), primary_key=True
+    )
+    reach: Mapped[str] = mapped_column(String(16))  # region | everyone
+    set_by: Mapped[int | None] = mapped_column(BigInteger)
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CentreChat(Base):
     """The staff chat bound to a centre (new applications, digests, questions go there;
     STAFF_CHAT_ID is the programme-wide fallback). One chat may serve several centres."""

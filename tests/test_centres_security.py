@@ -25,6 +25,7 @@ from db.models import (
     Broadcast,
     Centre,
     CentreChat,
+    CentreReach,
     ClassSession,
     Course,
     Delivery,
@@ -140,6 +141,7 @@ async def snapshot(h: BotHarness) -> dict[str, Any]:
         "grants": select(StaffCentre.user_id, StaffCentre.centre_id, StaffCentre.role),
         "chats": select(CentreChat.centre_id, CentreChat.chat_id),
         "contacts": select(Centre.id, Centre.contacts),
+        "reach": select(CentreReach.centre_id, CentreReach.reach),
         "broadcasts": select(Broadcast.id, Broadcast.status),
         "deliveries": select(Delivery.id),
         "audit": select(AuditLog.id),
@@ -281,6 +283,22 @@ async def test_centre_staff_get_nothing_of_another_centre(h: BotHarness) -> None
     await intruder.wait_callback_answer(query["id"])
 
     assert leaked(h) == [], leaked(h)
+    # A centre manager cannot widen even their own centre's announcement reach: only a
+    # programme admin can, and the refusal says so.
+    from handlers.staff.team_reach import ReachAction, ReachCB
+
+    only_admin = h.app.translator.plain("en", "centres-reach-admin-only")
+    for centre_id in (centre_a.id, B):
+        for action, value in (
+            (ReachAction.set, "e"),
+            (ReachAction.set, "r"),
+            (ReachAction.centre, ""),
+        ):
+            data = ReachCB(action=action, centre=centre_id, value=value).pack()
+            query = intruder.press(data, menu.message_id)
+            answer = await intruder.wait_callback_answer(query["id"])
+            assert (answer.text, answer.show_alert) == (only_admin, True)
+
     # Deep links to B's course and centre open the public catalogue, never staff data.
     intruder.send_command("start", "c_zeta-course")
     await intruder.wait_reply()

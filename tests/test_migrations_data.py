@@ -134,6 +134,26 @@ async def _with_data(url: str) -> None:
         await db.migrate()
         assert {name: n for name, n in (await _counts(db)).items() if name in before} == before
 
+        # 0006 (centre_reach): a widened centre, down to 0005 and up again; no other
+        # table loses a row, and the reach is gone with its table (centres keep the
+        # default: their applicants only).
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO centre_reach (centre_id, reach, set_by, set_at)"
+                    " VALUES (1, 'region', 10, :t0)"
+                ),
+                {"t0": T0},
+            )
+        widened = await _counts(db)
+        assert widened["centre_reach"] == 1
+        await db.downgrade("0005_centres")
+        down = await _counts(db)
+        assert "centre_reach" not in down
+        assert down == {k: n for k, n in widened.items() if k != "centre_reach"}
+        await db.migrate()
+        assert await _counts(db) == {**widened, "centre_reach": 0}
+
         async with db.engine.connect() as conn:
             owner = await conn.scalar(text("SELECT id FROM users WHERE username = 'ann'"))
             bootstrap: dict[int, object] = dict(

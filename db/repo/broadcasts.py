@@ -4,6 +4,7 @@ finished) and its progress message. Its messages are ``deliveries`` rows
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     case,
+    delete,
     exists,
     func,
     literal,
@@ -21,7 +23,17 @@ from sqlalchemy import (
 
 from db.database import Database
 from db.dto import Audience, BroadcastDTO
-from db.models import Application, Broadcast, Course, User
+from db.models import (
+    REACHES,
+    Application,
+    Broadcast,
+    Centre,
+    CentreReach,
+    Course,
+    District,
+    User,
+    utcnow,
+)
 from db.repo.audit import add_audit
 from db.repo.deliveries import DELIVERIES, LOCALES, _skip_pending
 
@@ -64,24 +76,73 @@ def audience_conditions(
         conditions.append(User.id != author_id)
     if audience.locale is not None:
         conditions.append(_resolved_locale(default_locale) == audience.locale)
-    app: list[ColumnElement[bool]] = []
+    # What the person's applications must show: the filters about applications to the
+    # author's own courses (course, group, status) and the district filter.
+    own: list[ColumnElement[bool]] = []
     if audience.course_id is not None:
-        app.append(Application.course_id == audience.course_id)
+        own.append(Application.course_id == audience.course_id)
     if audience.group_id is not None:
-        app.append(Application.group_id == audience.group_id)
-    if audience.district_id is not None:
-        app.append(Application.district_id == audience.district_id)
+        own.append(Application.group_id == audience.group_id)
     if audience.status is not None:
-        app.append(Application.status == audience.status)
-    if audience.centres is not None:
-        app.append(
-            Application.course_id.in_(
-                select(Course.id).where(Course.centre_id.in_(list(audience.centres)))
-            )
-        )
-    if app:
-        conditions.append(exists().where(Application.user_id == User.id, *app))
+        own.append(Application.status == audience.status)
+    district = (
+        [Application.district_id == audience.district_id]
+        if audience.district_id is not None
+        else []
+    )
+    if audience.centres is None:
+        if own or district:
+            conditions.append(exists().where(Application.user_id == User.id, *own, *district))
+        return conditions
+    centres = list(audience.centres)
+    applicants = exists().where(
+        Application.user_id == User.id,
+        Application.course_id.in_(select(Course.id).where(Course.centre_id.in_(centres))),
+        *own,
+        *district,
+    )
+    if own:
+        # Course, group and status are about the centres' own applications: the reach
+        # a programme admin allows does not widen them.
+        conditions.append(applicants)
+        return conditions
+    wider = reach_condition(centres)
+    if district:
+        wider = and_(wider, exists().where(Application.user_id == User.id, *district))
+    conditions.append(or_(applicants, wider))
     return conditions
+
+
+def _reaching(centres: list[int], reach: str) -> ColumnElement[bool]:
+    return and_(CentreReach.centre_id.in_(centres), CentreReach.reach == reach)
+
+
+def reach_condition(centres: list[int]) -> ColumnElement[bool]:
+    """Who the centres' announcements reach beyond their applicants, as a programme admin
+    set it (``centre_reach``, read by the query itself, so the setting of the moment
+    applies: when the audience is counted and again when the announcement fires).
+
+    ``everyone``: every person who uses the bot. ``region``: people whose application
+    names a district of a centre's region, or who applied to a course of a centre in it
+    (what the database knows of where a person is; an opened centre link is not kept)."""
+    regions = (
+        select(Centre.region_id)
+        .join(CentreReach, CentreReach.centre_id == Centre.id)
+        .where(_reaching(centres, "region"))
+    )
+    in_region = exists().where(
+        Application.user_id == User.id,
+        or_(
+            Application.district_id.in_(select(District.id).where(District.region_id.in_(regions))),
+            Application.course_id.in_(
+                select(Course.id)
+                .join(Centre, Centre.id == Course.centre_id)
+                .where(Centre.region_id.in_(regions))
+            ),
+        ),
+    )
+    everyone = exists().where(_reaching(centres, "everyone"))
+    return or_(everyone, and_(exists().where(_reaching(centres, "region")), in_region))
 
 
 class BroadcastRepo:
@@ -108,6 +169,45 @@ class BroadcastRepo:
         async with self.db.read() as s:
             rows = await s.scalars(select(User.id).where(*conditions).order_by(User.id))
             return [int(x) for x in rows]
+
+    async def reaches(self, centre_ids: Iterable[int] | None = None) -> dict[int, str]:
+        """Centres whose reach a programme admin widened: {centre id: region | everyone}
+        (a centre not named: its applicants only)."""
+        query = select(CentreReach.centre_id, CentreReach.reach)
+        if centre_ids is not None:
+            query = query.where(CentreReach.centre_id.in_(list(centre_ids)))
+        async with self.db.read() as s:
+            return {int(c): str(r) for c, r in (await s.execute(query)).all()}
+
+    async def set_reach(self, actor_id: int, centre_id: int, reach: str) -> str | None:
+        """Set a centre's announcement reach (audited); returns the one before, or None
+        if there is no such centre. ``applicants`` removes the widening."""
+        if reach not in REACHES:
+            raise ValueError(reach)
+        async with self.db.transaction() as s:
+            if await s.get(Centre, centre_id) is None:
+                return None
+            row = await s.get(CentreReach, centre_id, with_for_update=True)
+            before = row.reach if row is not None else "applicants"
+            if before == reach:
+                return before
+            if reach == "applicants":
+                await s.execute(delete(CentreReach).where(CentreReach.centre_id == centre_id))
+            elif row is None:
+                s.add(CentreReach(centre_id=centre_id, reach=reach, set_by=actor_id))
+            else:
+                row.reach, row.set_by, row.set_at = reach, actor_id, utcnow()
+            add_audit(
+                s,
+                actor_id,
+                "centre.reach",
+                "centre",
+                centre_id,
+                {"reach": before},
+                {"reach": reach},
+                centre_id=centre_id,
+            )
+            return before
 
     async def create(
         self,

@@ -135,7 +135,8 @@ async def on_audience_chosen(
         await state.clear()
         await show(callback, t("broadcast-draft-gone"))
         return
-    text = t("broadcast-confirm", count=count, filters=await describe(t, repo, audience))
+    filters = await describe(t, repo, audience, reach=True)
+    text = t("broadcast-confirm", count=count, filters=filters)
     rows = [
         [
             bc_button(t.plain("broadcast-send-now"), BcAction.now),

@@ -10,7 +10,7 @@ from aiogram.types import (
 
 from bot.config import Settings
 from bot.i18n import LANGUAGE_NAMES, BoundTranslator
-from db.dto import Audience, CentreDTO
+from db.dto import Audience, CentreDTO, CountDTO, RegionDTO
 from db.repo import Repos
 from handlers.broadcast.base import PICK_MAX, STATUSES, BcAction, bc_button
 
@@ -73,16 +73,48 @@ PICK_KEYS = {
 }
 
 
-async def describe(t: BoundTranslator, repo: Repos, audience: Audience) -> str:
-    """ "everyone who uses the bot" or "language: … · course: …" (plain text)."""
+async def describe(
+    t: BoundTranslator, repo: Repos, audience: Audience, *, reach: bool = False
+) -> str:
+    """ "everyone who uses the bot" or "language: … · course: …" (plain text); with
+    ``reach``, the centres' announcement reach as a programme admin set it now."""
     values = await filter_values(t, repo, audience)
     parts = [t.plain(FILTER_KEYS[dim], value=value) for dim, value in values.items() if value]
     text = " · ".join(parts) if parts else t.plain("broadcast-filter-everyone")
     if audience.centres is None:
         return text
     centres = {c.id: c for c in await repo.catalogue.centres()}
-    names = ", ".join(t.pick(centres[c].city) for c in audience.centres if c in centres)
-    return f"{text} · {t.plain('centres-audience-limit', centres=names or '—')}"
+    ours = [centres[c] for c in audience.centres if c in centres]
+    reaches = await repo.broadcasts.reaches(audience.centres) if reach else {}
+    if audience.course_id is not None or audience.group_id is not None or audience.status:
+        reaches = {}  # filters about the centres' own applications: no widening
+    return f"{text} · {reach_limit(t, ours, reaches, await repo.catalogue.regions())}"
+
+
+def reach_limit(
+    t: BoundTranslator,
+    centres: list[CentreDTO],
+    reaches: dict[int, str],
+    regions: list[RegionDTO],
+) -> str:
+    """Whom announcements limited to these centres reach, in words."""
+    if any(reaches.get(c.id) == "everyone" for c in centres):
+        return t.plain("centres-reach-limit-everyone")
+    names = {r.id: t.pick(r.name) for r in regions}
+    parts = []
+    only = [t.pick(c.city) for c in centres if c.id not in reaches]
+    if only or not centres:
+        parts.append(t.plain("centres-audience-limit", centres=", ".join(only) or "—"))
+    for c in centres:
+        if reaches.get(c.id) == "region":
+            parts.append(
+                t.plain(
+                    "centres-reach-limit-region",
+                    centre=t.pick(c.city),
+                    region=names.get(c.region_id, "—"),
+                )
+            )
+    return "; ".join(parts)
 
 
 async def audience_view(
@@ -104,7 +136,9 @@ async def audience_view(
         rows.append([bc_button(t.plain("broadcast-btn-reset"), BcAction.reset)])
     rows.append([bc_button(t.plain("broadcast-btn-continue", count=count), BcAction.done)])
     rows.append([bc_button(t.plain("broadcast-btn-quit"), BcAction.quit)])
-    text = t("broadcast-audience", filters=await describe(t, repo, audience), count=count)
+    text = t(
+        "broadcast-audience", filters=await describe(t, repo, audience, reach=True), count=count
+    )
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -134,6 +168,7 @@ async def picker_view(
             group_id=audience.group_id,
             centre_ids=audience.centres,
         )
+        named += await wider_districts(repo, audience, {int(i.key or 0) for i in named})
         for item in named[:PICK_MAX]:
             district = await repo.catalogue.district(int(item.key or 0))
             if district is not None:
@@ -146,6 +181,25 @@ async def picker_view(
     rows.append([bc_button(t.plain("broadcast-pick-any"), BcAction.set, dim=dim, value="")])
     rows.append([bc_button(t.plain("broadcast-btn-back"), BcAction.filters)])
     return t(PICK_KEYS[dim]), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def wider_districts(repo: Repos, audience: Audience, shown: set[int]) -> list[CountDTO]:
+    """Districts a widened reach adds to the district picker (no course chosen): every
+    district people named (reach ``everyone``), or those of the centres' regions."""
+    if audience.centres is None or audience.course_id is not None:
+        return []
+    reaches = await repo.broadcasts.reaches(audience.centres)
+    if not reaches:
+        return []
+    named = await repo.courses.districts_in_applications()
+    if "everyone" not in reaches.values():
+        centres = {c.id: c for c in await repo.catalogue.centres()}
+        regions = {
+            centres[c].region_id for c, r in reaches.items() if r == "region" and c in centres
+        }
+        districts = {d.id for r in regions for d in await repo.catalogue.districts(r)}
+        named = [i for i in named if int(i.key or 0) in districts]
+    return [i for i in named if int(i.key or 0) not in shown]
 
 
 def with_filter(audience: Audience, dim: str, value: str) -> Audience | None:

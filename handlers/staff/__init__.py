@@ -26,6 +26,7 @@ def staff_routers() -> list[FeatureRouter]:
         stats,
         team,
         team_add,
+        team_reach,
     )
 
     return [
@@ -40,6 +41,7 @@ def staff_routers() -> list[FeatureRouter]:
         outcomes.router,
         team.router,
         team_add.router,
+        team_reach.router,
         chats.router,
         contacts.router,
         audit.router,

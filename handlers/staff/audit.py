@@ -51,6 +51,7 @@ ACTION_KEYS = {
     "staff.revoke": "centres-audit-revoke",
     "centre.chat": "centres-audit-chat",
     "centre.contacts": "centres-audit-contacts",
+    "centre.reach": "centres-audit-reach",
 }
 FIELD_KEYS = {
     "status": "audit-field-status",
@@ -73,6 +74,7 @@ FIELD_KEYS = {
     "skipped": "audit-field-skipped",
     "centre_id": "centres-field-centre",
     "chat_id": "centres-field-chat",
+    "reach": "centres-field-reach",
 }
 BROADCAST_STATUSES = ("scheduled", "sending", "stopped", "cancelled")
 # Shown even when unchanged: they say whom an entry is about (attendance names the session).
@@ -83,6 +85,11 @@ ROLE_KEYS = {
     "manager": "centres-role-manager",
 }
 STATUSES = ("pending", "accepted", "waitlisted", "rejected", "cancelled")
+REACH_KEYS = {
+    "applicants": "centres-reach-btn-applicants",
+    "region": "centres-reach-btn-region",
+    "everyone": "centres-reach-btn-everyone",
+}
 
 
 # The zone a staff member most likely lives in, by the language they read: Kazakhstan's
@@ -138,6 +145,8 @@ class _Render:
             return t.plain(f"audit-broadcast-{value}")
         if field == "status" and value in STATUSES:
             return t.plain("status-" + str(value))
+        if field == "reach" and value in REACH_KEYS:
+            return t.plain(REACH_KEYS[str(value)])
         if field == "role" and value in ROLE_KEYS:
             return t.plain(ROLE_KEYS[str(value)])
         if field == "group_id" and isinstance(value, int):

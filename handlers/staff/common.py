@@ -137,6 +137,7 @@ STAFF_PREFIXES = frozenset(
         "sch",
         "sct",
         "srj",
+        "srh",
     }
 )
 STAFF_STATE_GROUPS = ("StaffForm:", "OutcomeForm:")

@@ -139,7 +139,8 @@ async def team_view(
             InlineKeyboardButton(
                 text=t.plain("centres-btn-chats"),
                 callback_data=ChatsCB(action=ChatsAction.list).pack(),
-            )
+            ),
+            tm_button(t.plain("centres-btn-reach"), TeamAction.reach),
         ]
     )
     rows.append([home_button(t)])
