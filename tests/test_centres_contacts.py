@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import LOCALES
 from bot.contacts import contacts_lines
 from bot.services.catalog import CatalogError, parse_catalog
 from bot.services.contacts import ContactError, clean_handle, clean_phones, with_field
@@ -39,7 +40,14 @@ def test_values_are_checked() -> None:
     contacts = CentreContacts(phones=("+77000000000",), demo=True)
     edited = with_field(contacts, "website", "https://example.org/it", "kk")
     assert edited.website == "https://example.org/it" and not edited.demo
-    assert with_field(edited, "hours", "Дс–Жм 9–18", "kk").hours == {"kk": "Дс–Жм 9–18"}
+    hours = with_field(edited, "hours", "Дс–Жм 9–18", "kk")
+    assert hours.hours == {"kk": "Дс–Жм 9–18"}
+    both = with_field(hours, "hours", "Пн–Пт 9–18", "ru").hours
+    assert both == {"kk": "Дс–Жм 9–18", "ru": "Пн–Пт 9–18"}  # one language at a time
+    assert with_field(hours, "hours", "9–18", "*").hours == dict.fromkeys(LOCALES, "9–18")
+    assert with_field(hours, "hours", "-", "kk").hours == {}
+    with pytest.raises(ContactError):
+        with_field(hours, "hours", "9–18", "de")
     assert with_field(edited, "phones", "-", "kk").phones == ()
     with pytest.raises(ContactError):
         with_field(edited, "website", "http://plain.example", "kk")
@@ -134,23 +142,52 @@ async def test_a_manager_edits_their_centres_contacts(h: BotHarness) -> None:
     await chat.press_key("centres-field-telegram")
     chat.say("https://t.me/naryn_pl87")
     await chat.expect(chat.text("contacts-telegram", handle="naryn_pl87"))
+    # A text: each language's text is shown; the manager says which language they write.
     await chat.press_key("centres-field-hours")
+    screen = await chat.expect(chat.label("centres-contacts-btn-all-languages"), button=True)
+    assert "Кыргызча: —" in screen.content
+    await chat.press("Кыргызча")
+    ask = chat.text("centres-contacts-ask-lang", field="x", centre="y", language="Кыргызча")
+    await chat.expect(ask[-30:])
     chat.say("Дш–Жм 8:00–17:00")
-    await chat.expect(chat.text("contacts-hours", hours="Дш–Жм 8:00–17:00"))
+    await chat.expect("Кыргызча: Дш–Жм 8:00–17:00")
+    await chat.press("Русский")
+    chat.say("Пн–Пт 8:00–17:00")
+    saved = await chat.expect("Русский: Пн–Пт 8:00–17:00")
+    assert "Кыргызча: Дш–Жм 8:00–17:00" in saved.content  # the other language stays
+    # Қазақша has no text of its own: it shows the Russian one, and says so.
+    assert chat.text("centres-contacts-text-missing", text="Пн–Пт 8:00–17:00") in saved.content
+    await chat.press("Русский")
+    chat.say("-")  # clears Russian only
+    await chat.expect(
+        "Русский: " + chat.text("centres-contacts-text-missing", text="Дш–Жм 8:00–17:00")
+    )
+    await chat.press("Русский")
+    chat.say("Пн–Пт 8:00–17:00")
+    await chat.expect("Русский: Пн–Пт 8:00–17:00")
+    await chat.press_key("btn-back")
+    await chat.press_key("centres-field-person")
+    await chat.press_key("centres-contacts-btn-all-languages")
+    chat.say("Нурлан Асанов")
+    await chat.expect("English: Нурлан Асанов")
     stored = (await h.repo.catalogue.centre(naryn.id)).contacts
     assert stored.phones == ("+996 3522 5 00 00",) and stored.telegram == "naryn_pl87"
-    # Typed in Kyrgyz, the hours show in every language until translated.
-    ru = h.app.translator.bind("ru")
-    assert ru("contacts-hours", hours="Дш–Жм 8:00–17:00") in "\n".join(
-        contacts_lines(ru, await h.repo.catalogue.centre(naryn.id))
-    )
+    assert stored.hours == {"ky": "Дш–Жм 8:00–17:00", "ru": "Пн–Пт 8:00–17:00"}
+    assert stored.person == dict.fromkeys(("kk", "ky", "ru", "en"), "Нурлан Асанов")
+    # Each reader gets their language's text, or the Russian one.
+    for locale, hours in (("ky", "Дш–Жм"), ("ru", "Пн–Пт"), ("kk", "Пн–Пт"), ("en", "Пн–Пт")):
+        tr = h.app.translator.bind(locale)
+        lines = "\n".join(contacts_lines(tr, await h.repo.catalogue.centre(naryn.id)))
+        assert tr("contacts-hours", hours=f"{hours} 8:00–17:00") in lines
+        assert tr("contacts-person", person="Нурлан Асанов") in lines
+    await chat.press_key("btn-back")
     await chat.press_key("centres-field-phones")
     chat.say("-")  # cleared
     await chat.expect(chat.text("centres-saved"))
     assert (await h.repo.catalogue.centre(naryn.id)).contacts.phones == ()
     # Audited, for the centre.
     rows = await h.repo.audit.latest(centre_ids=frozenset({naryn.id}), viewer_id=0)
-    assert [r.action for r in rows] == ["centre.contacts"] * 4 + ["staff.grant"]
+    assert [r.action for r in rows] == ["centre.contacts"] * 8 + ["staff.grant"]
     assert refused_requests(h) == []
 
 

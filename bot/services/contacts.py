@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot.config import LOCALES
 from db.dto import CentreContacts
 
 PHONES_MAX = 3
@@ -19,6 +20,7 @@ _HANDLE = re.compile(r"^[A-Za-z0-9_.]{3,32}$")
 _URL = re.compile(r"^https://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 FIELDS = ("phones", "hours", "person", "map_url", "website", "instagram", "telegram")
 TEXT_FIELDS = frozenset({"hours", "person"})
+ALL_LANGUAGES = "*"  # a text typed once for every language
 
 
 class ContactError(ValueError):
@@ -71,21 +73,36 @@ def clean_text(raw: str) -> str:
     return text
 
 
-def with_field(contacts: CentreContacts, field: str, raw: str, locale: str) -> CentreContacts:
-    """The contacts with one field set from what staff typed ("-" clears it). A text typed
-    in the bot is shown in every language until the catalogue gives translations. Set by
-    hand, the contacts are real: the demo mark goes."""
+def with_field(
+    contacts: CentreContacts, field: str, raw: str, locale: str = ALL_LANGUAGES
+) -> CentreContacts:
+    """The contacts with one field set from what staff typed ("-" clears it). A text
+    (hours, contact person) is typed in one language (``locale``: that language's text
+    changes, the others stay) or for all of them (``ALL_LANGUAGES``: the same text in
+    every language); a language without a text shows Russian, else English, else any.
+    Set by hand, the contacts are real: the demo mark goes."""
     if field not in FIELDS:
+        raise ContactError("field")
+    if field in TEXT_FIELDS and locale != ALL_LANGUAGES and locale not in LOCALES:
         raise ContactError("field")
     data = contacts.to_json()
     data.pop("demo", None)
-    if raw.strip() in ("-", "—"):
+    clear = raw.strip() in ("-", "—")
+    if field in TEXT_FIELDS and locale != ALL_LANGUAGES:
+        texts = dict(data.get(field) or {})
+        if clear:
+            texts.pop(locale, None)
+        else:
+            texts[locale] = clean_text(raw)
+        data[field] = texts
+        return CentreContacts.from_json(data)
+    if clear:
         data.pop(field, None)
         return CentreContacts.from_json(data)
     if field == "phones":
         data[field] = list(clean_phones(raw))
     elif field in TEXT_FIELDS:
-        data[field] = {locale: clean_text(raw)}
+        data[field] = dict.fromkeys(LOCALES, clean_text(raw))
     elif field in ("map_url", "website"):
         data[field] = clean_url(raw)
     else:

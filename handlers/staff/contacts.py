@@ -1,8 +1,10 @@
 """Centre contacts, edited from the bot by the centre's manager (or a programme admin).
 
 Each field is one button; the typed value is checked (international phones, https links,
-@handles) and "-" clears the field. A text typed here (hours, contact person) is shown
-in every language until the catalogue gives translations.
+@handles) and "-" clears the field. A text (hours, contact person) shows each language's
+text first: the manager writes one language's text, or one text for every language; a
+language without its own text shows Russian, else English (as a catalogue file may give
+some languages only).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.contacts import contacts_block
 from bot.filters import HasText
-from bot.i18n import BoundTranslator
+from bot.i18n import LANGUAGE_NAMES, BoundTranslator, escape, pick_text
 from bot.keyboards import inline_rows
 from bot.roles import RoleFilter
 from bot.routing import FeatureRouter
-from bot.services.contacts import ContactError, with_field
+from bot.services.contacts import ALL_LANGUAGES, TEXT_FIELDS, ContactError, with_field
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
 from db.dto import CentreDTO, StaffScope, UserDTO
@@ -48,7 +50,8 @@ router.callback_query.filter(
 class ContactsAction(StrEnum):
     centres = "l"
     centre = "c"
-    edit = "e"
+    edit = "e"  # a field: ask for it (a text: show its languages first)
+    lang = "g"  # a text field in one language (lang: kk, ky, ru, en) or all ("*")
 
 
 # Field codes kept short for the 64-byte callback data.
@@ -85,14 +88,62 @@ class ContactsCB(CallbackData, prefix="sct"):
     action: ContactsAction
     centre: int = 0
     field: str = ""
+    lang: str = ""
 
 
 def ct_button(
-    text: str, action: ContactsAction, centre: int = 0, field: str = ""
+    text: str, action: ContactsAction, centre: int = 0, field: str = "", lang: str = ""
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=text[:64], callback_data=ContactsCB(action=action, centre=centre, field=field).pack()
+        text=text[:64],
+        callback_data=ContactsCB(action=action, centre=centre, field=field, lang=lang).pack(),
     )
+
+
+FIELD_OF = {name: code for code, name in FIELD_CODES.items()}
+
+
+def field_label(t: BoundTranslator, field: str) -> str:
+    return t.plain(f"centres-field-{field.replace('_', '-')}")
+
+
+def texts_view(
+    t: BoundTranslator, centre: CentreDTO, field: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A text field in each language: its own text, or what that language shows instead;
+    a button per language and one for all of them."""
+    texts: dict[str, str] = getattr(centre.contacts, field)
+    lines = [t("centres-contacts-texts", field=field_label(t, field), centre=t.pick(centre.name))]
+    for lang, name in LANGUAGE_NAMES.items():
+        own = texts.get(lang)
+        shown = pick_text(texts, lang) if texts else ""
+        value = (
+            escape(own) if own else t("centres-contacts-text-missing", text=shown) if shown else "—"
+        )
+        lines.append(f"{escape(name)}: {value}")
+    lines += ["", t("centres-contacts-texts-hint")]
+    code = FIELD_OF[field]
+    buttons = [
+        ct_button(name, ContactsAction.lang, centre.id, code, lang)
+        for lang, name in LANGUAGE_NAMES.items()
+    ]
+    markup = inline_rows(buttons, width=2)
+    markup.inline_keyboard.insert(
+        0,
+        [
+            ct_button(
+                t.plain("centres-contacts-btn-all-languages"),
+                ContactsAction.lang,
+                centre.id,
+                code,
+                ALL_LANGUAGES,
+            )
+        ],
+    )
+    markup.inline_keyboard.append(
+        [ct_button(t.plain("btn-back"), ContactsAction.centre, centre.id), home_button(t)]
+    )
+    return "\n".join(lines), markup
 
 
 async def managed_centre(repo: Repos, scope: StaffScope, centre_id: int) -> CentreDTO | None:
@@ -154,7 +205,7 @@ async def on_centre(
     await show(callback, *card(t, centre, several=len(await manageable(repo, scope)) > 1))
 
 
-@router.callback_query(ContactsCB.filter(F.action == ContactsAction.edit))
+@router.callback_query(ContactsCB.filter(F.action.in_({ContactsAction.edit, ContactsAction.lang})))
 async def ask_value(
     callback: CallbackQuery,
     callback_data: ContactsCB,
@@ -166,13 +217,33 @@ async def ask_value(
 ) -> None:
     centre = await managed_centre(repo, scope, callback_data.centre)
     field = FIELD_CODES.get(callback_data.field)
-    if centre is None or field is None:
+    lang = callback_data.lang if callback_data.action is ContactsAction.lang else ""
+    if (
+        centre is None
+        or field is None
+        or (lang and (field not in TEXT_FIELDS or lang not in (*LANGUAGE_NAMES, ALL_LANGUAGES)))
+        or (callback_data.action is ContactsAction.lang and not lang)
+    ):
         stale(t, callback_answer)
         return
+    if field in TEXT_FIELDS and not lang:  # which language first
+        await state.clear()
+        await show(callback, *texts_view(t, centre, field))
+        return
     await state.set_state(StaffForm.contact)
-    await state.set_data({"centre": centre.id, "field": field})
-    label = t.plain(f"centres-field-{field.replace('_', '-')}")
-    text = t("centres-contacts-ask", field=label, centre=t.pick(centre.name))
+    await state.set_data({"centre": centre.id, "field": field, "lang": lang})
+    label = field_label(t, field)
+    if lang == ALL_LANGUAGES:
+        text = t("centres-contacts-ask-all", field=label, centre=t.pick(centre.name))
+    elif lang:
+        text = t(
+            "centres-contacts-ask-lang",
+            field=label,
+            centre=t.pick(centre.name),
+            language=LANGUAGE_NAMES[lang],
+        )
+    else:
+        text = t("centres-contacts-ask", field=label, centre=t.pick(centre.name))
     await show(
         callback,
         f"{text}\n{t('centres-contacts-example-' + field.replace('_', '-'))}",
@@ -190,14 +261,16 @@ async def got_value(
     scope: StaffScope,
 ) -> None:
     data = await state.get_data()
-    centre_id, field = data.get("centre"), data.get("field")
+    centre_id, field, lang = data.get("centre"), data.get("field"), data.get("lang")
     centre = await managed_centre(repo, scope, centre_id) if isinstance(centre_id, int) else None
     if centre is None or not isinstance(field, str):
         await state.clear()
         await message.answer(t("error-stale-button"))
         return
+    # A form from before texts were written per language: the text is for all of them.
+    lang = lang if isinstance(lang, str) and lang else ALL_LANGUAGES
     try:
-        contacts = with_field(centre.contacts, field, message.text or "", t.locale)
+        contacts = with_field(centre.contacts, field, message.text or "", lang)
     except ContactError as exc:
         key = ERROR_KEYS.get(exc.code, "centres-contacts-error-text")
         await message.answer(t(key), reply_markup=cancel_markup(t))
@@ -206,7 +279,10 @@ async def got_value(
     await repo.centres.set_contacts(user.id, centre.id, contacts)
     fresh = await repo.catalogue.centre(centre.id)
     assert fresh is not None
-    text, markup = card(t, fresh, several=len(await manageable(repo, scope)) > 1)
+    if field in TEXT_FIELDS:
+        text, markup = texts_view(t, fresh, field)
+    else:
+        text, markup = card(t, fresh, several=len(await manageable(repo, scope)) > 1)
     await message.answer(f"{t('centres-saved')}\n\n{text}", reply_markup=markup)
 
 
