@@ -41,9 +41,26 @@ def centre_button(t: BoundTranslator, centre: CentreDTO) -> InlineKeyboardButton
 CENTRES_ON_FIRST_SCREEN = 8
 
 
-async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyboardMarkup]:
+async def home_region(repo: Repos, user: UserDTO | None) -> int | None:
+    """The region of the district the person named in their latest application, if any.
+    Asked only of someone who has consented (nobody applies before): a first visit costs
+    no query; the district comes from the in-memory catalogue."""
+    if user is None or user.consent_at is None:
+        return None
+    for app in await repo.applications.for_user(user.id):  # newest first
+        if app.district_id is not None:
+            district = await repo.catalogue.district(app.district_id)
+            if district is not None:
+                return district.region_id
+    return None
+
+
+async def centres_view(
+    t: BoundTranslator, repo: Repos, user: UserDTO | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
     """The first screen: centres grouped by country and region (a flag each). A small
-    network shows its centres right away; a large one asks for the region first."""
+    network shows its centres right away; a large one asks for the region first. Once a
+    person's district is known (an earlier application), their region comes first."""
     centres = await repo.catalogue.centres()
     if not centres:
         return t("catalogue-empty"), InlineKeyboardMarkup(inline_keyboard=[])
@@ -57,6 +74,17 @@ async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyb
         groups,
         key=lambda r: countries.index(regions[r].country) if r in regions else len(countries),
     )
+    home = await home_region(repo, user) if len(order) > 1 else None
+    if home not in groups:
+        home = None
+    else:
+        order.remove(home)
+        order.insert(0, home)
+    near = (
+        [t("catalogue-your-region-first", region=region_name(t, regions.get(home)))]
+        if home is not None
+        else []
+    )
     if len(centres) > CENTRES_ON_FIRST_SCREEN and len(order) > 1:
         buttons = [
             InlineKeyboardButton(
@@ -66,8 +94,8 @@ async def centres_view(t: BoundTranslator, repo: Repos) -> tuple[str, InlineKeyb
             )
             for r in order
         ]
-        return t("catalogue-choose-region"), inline_rows(buttons)
-    lines = [t("catalogue-choose-centre")]
+        return "\n".join([t("catalogue-choose-region"), *near]), inline_rows(buttons)
+    lines = [t("catalogue-choose-centre"), *near]
     if len(order) > 1:
         for r in order:
             cities = ", ".join(dict.fromkeys(t.pick(c.city) for c in groups[r]))
@@ -226,10 +254,15 @@ async def open_course_by_code(
 @router.message(Command("courses"))
 @router.message(TextKey("menu-catalogue"))
 async def open_catalogue(
-    message: Message, state: FSMContext, t: BoundTranslator, repo: Repos, settings: Settings
+    message: Message,
+    state: FSMContext,
+    user: UserDTO,
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
 ) -> None:
     await leave_form(message, state, t, repo, settings)
-    text, markup = await centres_view(t, repo)
+    text, markup = await centres_view(t, repo, user)
     await message.answer(text, reply_markup=markup)
 
 
@@ -244,7 +277,7 @@ async def on_catalogue(
 ) -> None:
     action = callback_data.action
     if action is CatAction.centres:
-        text, markup = await centres_view(t, repo)
+        text, markup = await centres_view(t, repo, user)
         await show(callback, text, markup)
         return
     if action is CatAction.region:

@@ -4,6 +4,7 @@ each of the four languages, and edited from the bot by the centre's manager."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -221,4 +222,49 @@ async def test_a_large_network_asks_for_the_region_first(h: BotHarness) -> None:
     await chat.press(naryn)
     page = await chat.expect(chat.text("catalogue-choose-centre-in", region="Naryn Region")[:5])
     assert "Lyceum 2 — Lyceum 2" in page.buttons()
+    assert refused_requests(h) == []
+
+
+async def test_the_catalogue_offers_the_persons_region_first(h: BotHarness) -> None:
+    """Once a person's district is known (an earlier application), the first screen puts
+    their region's centres first and says why; a first visit keeps the usual order."""
+    centres = await h.repo.catalogue.centres()
+    regions = {r.id: r for r in await h.repo.catalogue.regions()}
+    last = centres[-1]
+    assert last.region_id != centres[0].region_id
+    district = (await h.repo.catalogue.districts(last.region_id))[0]
+    chat = Chat(h, h.user(6401, first_name="Dana", language_code="en"), "en")
+    chat.user.send_command("start")
+    await chat.user.wait_reply()
+    await h.repo.users.set_locale(chat.user.id, "en")
+    chat.user.send_command("courses")
+    usual = await chat.expect_key("catalogue-choose-centre")
+    assert "📍" not in usual.content.split("\n")[1]
+    first_button = usual.buttons()[0]
+
+    # Dana applied before, naming her district.
+    await h.repo.users.set_consent(chat.user.id, datetime(2026, 11, 1, tzinfo=UTC))
+    course = (await h.repo.catalogue.courses(centres[0].id))[0]
+    await h.repo.applications.submit(
+        user_id=chat.user.id,
+        course_id=course.id,
+        group_id=None,
+        full_name="Dana D",
+        phone="+77010000000",
+        district_id=district.id,
+        consent_at=datetime(2026, 11, 1, tzinfo=UTC),
+        source=None,
+    )
+    chat.user.send_command("courses")
+    near = await chat.expect(
+        chat.text("catalogue-your-region-first", region=regions[last.region_id].name["en"])
+    )
+    assert near.buttons()[0] != first_button
+    home = [c for c in centres if c.region_id == last.region_id]
+    assert near.buttons()[0] in (
+        h.app.translator.plain(
+            "en", "catalogue-centre-button", name=c.name["en"], city=c.city["en"]
+        )
+        for c in home
+    )
     assert refused_requests(h) == []
