@@ -158,7 +158,7 @@ async def confirm_time(
         count=count,
         when=fmt_when(at, tz, t.locale),
         tz=zone_label(t, centre),
-        filters=await describe(t, repo, audience),
+        filters=await describe(t, repo, audience, reach=True),
     )
     rows = [
         [bc_button(t.plain("broadcast-btn-confirm-schedule"), BcAction.plan)],
@@ -298,7 +298,7 @@ async def scheduled_view(
             b.audience, settings.default_locale, author_id=b.author_id
         )
         when = fmt_when(b.scheduled_at or b.created_at, tz, t.locale)
-        filters = await describe(t, repo, b.audience)
+        filters = await describe(t, repo, b.audience, reach=True)
         lines.append(
             t("broadcast-scheduled-item", id=b.id, when=when, count=count, filters=filters)
         )
