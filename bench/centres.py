@@ -10,7 +10,9 @@ programme admin (no centre filter) and for the staff of one centre (the filter e
 scoped screen adds), in the same run; the ratio scoped/unscoped is printed. The centre
 filter is then timed again without the index that carries it
 (``ix_applications_course_status``: a course's applications), and without the courses'
-``ix_courses_centre`` too. Finally the per-update user load (the query that brings the
+``ix_courses_centre`` too. An announcement's audience (count and recipients) is timed for
+one centre by each announcement reach a programme admin may set (its applicants, plus
+its region, everyone). Finally the per-update user load (the query that brings the
 staff scope along) is timed for a citizen and for a staff member with three centres.
 """
 
@@ -207,6 +209,27 @@ async def main(applications: int, repeat: int) -> None:
         a = await timed(repo.courses.overview, repeat)
         b = await timed(lambda: repo.courses.overview(one), repeat)
         print(f"{'staff menu counts':<24} {a * 1000:>10.2f} ms {b * 1000:>9.2f} ms {b / a:>7.2f}")
+
+        # An announcement's audience: counted in the wizard, listed when it fires; a
+        # programme admin's (everyone) next to one centre's, by the reach an admin set.
+        from db.dto import Audience
+
+        bc = repo.broadcasts
+        for label, audience, reach in (
+            ("applicants", Audience(centres=(7,)), "applicants"),
+            ("+region", Audience(centres=(7,)), "region"),
+            ("everyone", Audience(centres=(7,)), "everyone"),
+        ):
+            await bc.set_reach(0, 7, reach)
+            for what, query in (("count", bc.audience_count), ("ids", bc.audience_ids)):
+                a = await timed(lambda q=query: q(Audience(), "ru"), repeat)  # type: ignore[misc]
+                b = await timed(lambda q=query, x=audience: q(x, "ru"), repeat)  # type: ignore[misc]
+                rows = await bc.audience_count(audience, "ru")
+                name = f"{what} · {label}"
+                print(
+                    f"{name:<24} {a * 1000:>10.2f} ms {b * 1000:>9.2f} ms {b / a:>7.2f}   {rows:,}"
+                )
+        await bc.set_reach(0, 7, "applicants")
 
         # Which index carries the centre filter: the same scoped queries with the
         # applications' course indexes dropped one by one (recreated afterwards).

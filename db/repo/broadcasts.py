@@ -92,11 +92,10 @@ def audience_conditions(
     )
     if audience.centres is None:
         if own or district:
-            conditions.append(exists().where(Application.user_id == User.id, *own, *district))
+            conditions.append(applied(*own, *district))
         return conditions
     centres = list(audience.centres)
-    applicants = exists().where(
-        Application.user_id == User.id,
+    applicants = applied(
         Application.course_id.in_(select(Course.id).where(Course.centre_id.in_(centres))),
         *own,
         *district,
@@ -108,9 +107,16 @@ def audience_conditions(
         return conditions
     wider = reach_condition(centres)
     if district:
-        wider = and_(wider, exists().where(Application.user_id == User.id, *district))
+        wider = and_(wider, applied(*district))
     conditions.append(or_(applicants, wider))
     return conditions
+
+
+def applied(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The person has an application with all of these. An uncorrelated ``IN``: the
+    applications are read once, not once per person (a correlated EXISTS has no index on
+    ``applications.user_id`` to use and took seconds at 10,000 applications)."""
+    return User.id.in_(select(Application.user_id).where(*conditions))
 
 
 def _reaching(centres: list[int], reach: str) -> ColumnElement[bool]:
@@ -130,8 +136,7 @@ def reach_condition(centres: list[int]) -> ColumnElement[bool]:
         .join(CentreReach, CentreReach.centre_id == Centre.id)
         .where(_reaching(centres, "region"))
     )
-    in_region = exists().where(
-        Application.user_id == User.id,
+    in_region = applied(
         or_(
             Application.district_id.in_(select(District.id).where(District.region_id.in_(regions))),
             Application.course_id.in_(
