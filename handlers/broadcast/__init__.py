@@ -3,9 +3,11 @@
 The wizard (staff only, private chat): /broadcast or the staff menu's 📣 section → send
 the message (text with formatting, photo, video, document, with a caption) → choose the
 audience (everyone active, or by language, course, group, district and application
-status, combinable; the count is shown) → a preview (sent to the staff member exactly
-as recipients will see it) → send now, or schedule for a time typed or picked
-in the centre's time zone. Scheduled announcements can be listed and cancelled.
+status, combinable; the count is shown; centre staff reach people who applied to their
+centres, plus whatever a programme admin allows per centre: handlers/staff/team_reach.py)
+→ a preview (sent to the staff member exactly as recipients will see it) → send now, or
+schedule for a time typed or picked in the centre's time zone. Scheduled announcements
+can be listed and cancelled.
 
 The content is frozen when the staff member sends it (``bot/broadcast_content.py``: text
 and entities, or file id and caption, kept in the form and then in ``broadcasts.content``):
