@@ -1,7 +1,8 @@
 """Centre boundaries hold on every staff route: a manager of centre A, pressing forged
 buttons, typing into forged form states and opening deep links that name centre B's
-application, course, group, class, broadcast, staff member and chat, sees nothing of B
-and changes nothing.
+application, trainee, course, group, class, broadcast, staff member and chat, sees
+nothing of B and changes nothing (the outcome screens included: progress, drop-outs,
+the roster, certificates, the report and the journal).
 
 Centre B's rows get ids (9001...) that no row of centre A has, so every forged id names
 B's row or nothing; whatever the bot answers, none of B's names or numbers may reach the
@@ -19,11 +20,13 @@ from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select, text
 
+from db.dto_outcomes import COMPLETED, STUDYING
 from db.models import (
     Application,
     AuditLog,
     Broadcast,
     Centre,
+    Certificate,
     CentreChat,
     CentreReach,
     ClassSession,
@@ -37,6 +40,7 @@ from handlers import attendance, broadcast
 from handlers.broadcast.base import BroadcastForm
 from handlers.staff import staff_routers
 from handlers.staff.common import StaffForm
+from handlers.staff.outcomes.base import Out, OutCB, OutcomeForm
 from sandbox.harness import ADMIN_ID, STAFF_CHAT_ID, BotHarness
 from tests.test_staff_support import h, refused_requests
 
@@ -45,6 +49,7 @@ __all__ = ["h"]
 B = 9001  # centre, course, group, class, application and broadcast of centre B
 B_MEMBER = 9002  # B's staff member
 B_APPLICANT = 9003
+B_TRAINEE = 9004  # an accepted trainee of B's group who has completed (user 9005)
 B_CHAT = -100_9001
 A_CHAT = -100_8001
 INTRUDER = 8001
@@ -55,6 +60,8 @@ MARKERS = (
     "Zeta Group",
     "Zeta Applicant",
     "+77019999999",
+    "Zeta Trainee",
+    "+77019999998",
     "ZetaStaff",
     "№ 9001",
     "#9001",
@@ -97,7 +104,11 @@ async def make_centre_b(h: BotHarness) -> None:
             ),
         ]:
             await s.execute(text(sql), params)
-    for uid, name in ((B_MEMBER, "ZetaStaff"), (B_APPLICANT, "ZetaPerson")):
+    for uid, name in (
+        (B_MEMBER, "ZetaStaff"),
+        (B_APPLICANT, "ZetaPerson"),
+        (B_TRAINEE + 1, "ZetaPupil"),
+    ):
         await h.repo.users.upsert_seen(uid, first_name=name, username=None, language_code="ru")
         await h.repo.users.set_locale(uid, "ru")
     await h.repo.staff.grant(ADMIN_ID, B_MEMBER, B, "manager")
@@ -112,6 +123,20 @@ async def make_centre_b(h: BotHarness) -> None:
                 "b": B,
                 "u": B_APPLICANT,
                 "t": datetime(2026, 11, 20, tzinfo=UTC).replace(tzinfo=None),
+            },
+        )
+        await s.execute(
+            text(
+                "INSERT INTO applications (id, user_id, course_id, group_id, full_name, phone,"
+                " status, progress, consent_at, created_at, updated_at) VALUES (:a, :u, :b, :b,"
+                " 'Zeta Trainee', '+77019999998', 'accepted', :p, :t, :t, :t)"
+            ),
+            {
+                "a": B_TRAINEE,
+                "b": B,
+                "u": B_TRAINEE + 1,
+                "p": COMPLETED,
+                "t": datetime(2026, 11, 2),
             },
         )
         await s.execute(
@@ -133,7 +158,14 @@ async def make_centre_b(h: BotHarness) -> None:
 
 async def snapshot(h: BotHarness) -> dict[str, Any]:
     queries = {
-        "applications": select(Application.id, Application.status, Application.group_id),
+        "applications": select(
+            Application.id,
+            Application.status,
+            Application.group_id,
+            Application.progress,
+            Application.dropout_reason,
+        ),
+        "certificates": select(Certificate.id),
         "groups": select(Group.id, Group.capacity, Group.seats_taken),
         "courses": select(Course.id, Course.enrolment_open),
         "sessions": select(ClassSession.id, ClassSession.starts_at, ClassSession.cancelled),
@@ -167,8 +199,25 @@ def callback_classes() -> set[type[CallbackData]]:
     return found
 
 
+# The outcome screens' arguments that would pass every check but the centre's.
+OUTCOME_ARGS = {
+    Out.progress: STUDYING,
+    Out.drop_reason: "job",
+    Out.drop_skip: "job",
+    Out.report_period: "30",
+    Out.journal: "202612",
+}
+
+
 def forged(cls: type[CallbackData]) -> list[str]:
     """Every action of a class, each number naming one of centre B's rows."""
+    if cls is OutCB:
+        # B's trainee or B's group and centre (9001), and "all centres" (0) for the report.
+        return [
+            OutCB(action=action, id=id_, arg=OUTCOME_ARGS.get(action, "")).pack()
+            for action in Out
+            for id_ in (B, B_TRAINEE, *((0,) if action.name.startswith("report") else ()))
+        ]
     choices: list[list[Any]] = []
     for name, field in cls.model_fields.items():
         kind = field.annotation
@@ -196,7 +245,15 @@ def forged(cls: type[CallbackData]) -> list[str]:
     ]
 
 
-PERSONAL = ("Zeta Applicant", "+77019999999", "ZetaStaff", "№ 9001", "#9001")
+PERSONAL = (
+    "Zeta Applicant",
+    "+77019999999",
+    "Zeta Trainee",
+    "+77019999998",
+    "ZetaStaff",
+    "№ 9001",
+    "#9001",
+)
 
 
 def leaked(h: BotHarness, markers: tuple[str, ...] = MARKERS) -> list[str]:
@@ -239,7 +296,7 @@ async def test_centre_staff_get_nothing_of_another_centre(h: BotHarness) -> None
                 query = intruder.press(data, message_id, chat_id=chat_id)
                 answer = await intruder.wait_callback_answer(query["id"])
                 refused += (answer.text, answer.show_alert) == (stale, True)
-    assert refused > 150, refused
+    assert refused > 250, refused
     # Sections that name no row (menus, lists, statistics) open on centre A's data only.
     assert leaked(h) == []
 
@@ -258,8 +315,12 @@ async def test_centre_staff_get_nothing_of_another_centre(h: BotHarness) -> None
         "name": "Hijack",
         "draft": [INTRUDER, menu.message_id],
         "aud": {"course_id": B, "centres": [B]},
+        "app": B_TRAINEE,
+        "reason": "job",
     }
-    states = [s.state for s in StaffForm.__states__] + [s.state for s in BroadcastForm.__states__]
+    states = [
+        s.state for form_ in (StaffForm, BroadcastForm, OutcomeForm) for s in form_.__states__
+    ]
     for state in states:
         for reply in ("7", str(B_APPLICANT), "2026-12-20 10:00-12:00 101"):
             await h.app.storage.set_state(key, state)
@@ -274,6 +335,20 @@ async def test_centre_staff_get_nothing_of_another_centre(h: BotHarness) -> None
             "timetable.yaml",
         )
         await intruder.wait_reply()
+    # B's certificate file sent in the attach step, and B's roster confirmed.
+    await h.app.storage.set_state(key, OutcomeForm.certificate_file.state)
+    await h.app.storage.set_data(key, form)
+    intruder.send_document(b"%PDF-1.4 Zeta", "cert.pdf", mime_type="application/pdf")
+    await intruder.wait_reply()
+    await h.app.storage.set_state(key, None)
+    await h.app.storage.set_data(key, {"roster_group": B, "roster_out": [B_TRAINEE]})
+    for data in (
+        OutCB(action=Out.roster_toggle, id=B_TRAINEE).pack(),
+        OutCB(action=Out.roster_confirm, id=B).pack(),
+    ):
+        query = intruder.press(data, menu.message_id)
+        answer = await intruder.wait_callback_answer(query["id"])
+        assert (answer.text, answer.show_alert) == (stale, True)
     # A broadcast draft naming B's course, sent now: nobody of B is reached.
     await h.app.storage.set_state(key, BroadcastForm.audience.state)
     await h.app.storage.set_data(key, form)

@@ -538,24 +538,17 @@ async def test_erasure_removes_answers_certificates_and_follow_ups(any_db: Datab
     assert not any("Private note" in a for a in audit)  # the note never reaches the log
 
 
-def test_the_centre_boundary_seam() -> None:
-    """Today's staff see every centre; a centre-scoped role (issue 11's ``scope`` with
-    ``centre_ids``) limits the outcome screens and the report to its centres."""
-    from dataclasses import dataclass
+def test_the_centre_boundary_of_the_report() -> None:
+    """The report counts a programme admin's every centre, and a centre member's own
+    centres only: "all" means all of theirs, and another centre is refused."""
+    from db.dto import StaffScope
+    from handlers.staff.outcomes.reports import report_centres
 
-    from handlers.staff.outcomes.base import may_see, visible_centres
-    from handlers.staff.outcomes.reports import _centre_filter
-
-    @dataclass
-    class Scope:
-        centre_ids: frozenset[int] | None
-
-    assert visible_centres(None) is None and may_see(None, 7)
-    admin = Scope(None)
-    assert may_see(admin, 7) and _centre_filter(admin, 0) is None
-    centre_staff = Scope(frozenset({3}))
-    assert may_see(centre_staff, 3) and not may_see(centre_staff, 7)
-    assert not may_see(centre_staff, None)
-    assert _centre_filter(centre_staff, 0) == frozenset({3})  # "all" means all of theirs
-    assert _centre_filter(centre_staff, 3) == frozenset({3})
-    assert _centre_filter(centre_staff, 7) is False  # refused
+    admin = StaffScope("admin")
+    assert report_centres(admin, 0) == (True, None)
+    assert report_centres(admin, 7) == (True, frozenset({7}))
+    member = StaffScope("staff", centres=frozenset({3, 4}))
+    assert report_centres(member, 0) == (True, frozenset({3, 4}))
+    assert report_centres(member, 3) == (True, frozenset({3}))
+    assert report_centres(member, 7)[0] is False  # refused
+    assert report_centres(StaffScope("staff"), 0) == (True, frozenset())  # nothing to count

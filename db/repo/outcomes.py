@@ -2,8 +2,8 @@
 certificates and follow-ups. One short transaction per call; plain dataclasses out.
 
 "Centres this staff member may see" is the ``centre_ids`` parameter of the staff-facing
-queries: None means every centre (today's staff role); issue 11's centre scopes pass
-their set.
+queries: the ``StaffScope.centre_ids`` of the caller (None: every centre, a programme
+admin; an empty set counts nothing).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The staff's outcomes section: trainee progress by group (attendance, flags, drop-outs,
 the completion roster), certificates, the programme report and the attendance journal.
 
-Every handler checks the role (``RoleFilter`` on the router) and the centre
-(``base.may_see``: today every staff member sees every centre; with centre-scoped roles
-the injected ``scope`` limits it).
+Every handler checks the role (``RoleFilter`` on the router, which injects the
+``StaffScope``) and the centre of the row a button or form names
+(``handlers/staff/scope.py``): a trainee, group or centre outside the scope is answered
+like a stale button.
 """
 
 from __future__ import annotations

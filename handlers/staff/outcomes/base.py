@@ -6,19 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from html import escape
-from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.config import Settings
 from bot.i18n import BoundTranslator
 from bot.services.outcomes.answers import shown
-from db.dto import ApplicationDTO, GroupDTO
+from db.dto import ApplicationDTO, GroupContextDTO, StaffScope
 from db.dto_outcomes import COMPLETED, DROPPED, STUDYING, TraineeDTO
 from db.repo import Repos
-from handlers.staff.common import clip, home_button
+from handlers.staff.common import clip, home_button, stale
+from handlers.staff.scope import application_in_scope, context_in_scope
 
 
 class Out(StrEnum):
@@ -68,34 +69,39 @@ def button(text: str, action: Out, id_: int = 0, arg: str = "") -> InlineKeyboar
 # ---- the centre boundary -------------------------------------------------------------
 
 
-def visible_centres(scope: Any) -> frozenset[int] | None:
-    """The centres this staff member may see (None: every centre). Today's staff role
-    sees every centre; with centre-scoped roles (issue 11) the injected ``scope`` says."""
-    return getattr(scope, "centre_ids", None) if scope is not None else None
+async def trainee_in_scope(repo: Repos, scope: StaffScope, app_id: int) -> ApplicationDTO | None:
+    """The accepted application if its centre is one of this staff member's, else None."""
+    app = await application_in_scope(repo, scope, app_id)
+    return app if app is not None and app.status == "accepted" else None
 
 
-def may_see(scope: Any, centre_id: int | None) -> bool:
-    centres = visible_centres(scope)
-    return centres is None or (centre_id is not None and centre_id in centres)
-
-
-async def group_centre(repo: Repos, group_id: int) -> tuple[GroupDTO, int] | None:
-    group = await repo.catalogue.group(group_id)
-    course = await repo.catalogue.course(group.course_id) if group else None
-    if group is None or course is None:
-        return None
-    return group, course.centre_id
-
-
-async def app_in_scope(repo: Repos, scope: Any, app_id: int) -> ApplicationDTO | None:
-    """The accepted application if this staff member may see its centre, else None."""
-    app = await repo.applications.get(app_id)
-    if app is None or app.status != "accepted":
-        return None
-    course = await repo.catalogue.course(app.course_id)
-    if course is None or not may_see(scope, course.centre_id):
-        return None
+async def trainee_or_stale(
+    t: BoundTranslator,
+    repo: Repos,
+    scope: StaffScope,
+    app_id: int,
+    callback_answer: CallbackAnswer,
+) -> ApplicationDTO | None:
+    """The trainee a button names, or None after telling the staff member the button is
+    stale (gone, not accepted, or of another centre)."""
+    app = await trainee_in_scope(repo, scope, app_id)
+    if app is None:
+        stale(t, callback_answer)
     return app
+
+
+async def group_or_stale(
+    t: BoundTranslator,
+    repo: Repos,
+    scope: StaffScope,
+    group_id: int,
+    callback_answer: CallbackAnswer,
+) -> GroupContextDTO | None:
+    """The group a button names with its course and centre, or None (stale, told)."""
+    context = await context_in_scope(repo, scope, group_id)
+    if context is None:
+        stale(t, callback_answer)
+    return context
 
 
 # ---- views ---------------------------------------------------------------------------
@@ -125,13 +131,16 @@ def trainee_line(t: BoundTranslator, tr: TraineeDTO, streak: int) -> str:
 
 
 async def group_view(
-    t: BoundTranslator, repo: Repos, settings: Settings, group_id: int, now: datetime
-) -> tuple[str, InlineKeyboardMarkup] | None:
-    found = await group_centre(repo, group_id)
-    if found is None:
-        return None
-    group, centre_id = found
-    course = await repo.catalogue.course(group.course_id)
+    t: BoundTranslator,
+    repo: Repos,
+    settings: Settings,
+    context: GroupContextDTO,
+    now: datetime,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A group checked against the staff member's scope: its trainees with attendance,
+    the flagged ones, the roster and the journal."""
+    group, course = context.group, context.course
+    group_id = group.id
     trainees = await repo.outcomes.trainees(group_id, now)
     marked = sum(tr.marked for tr in trainees)
     present = sum(tr.present for tr in trainees)
@@ -143,7 +152,7 @@ async def group_view(
     lines = [
         t(
             "outcomes-group-head",
-            course=t.pick(course.title) if course else "—",
+            course=t.pick(course.title),
             group=t.pick(group.name),
             trainees=len(trainees),
             rate=f"{round(100 * present / marked)}%" if marked else "—",
@@ -166,7 +175,7 @@ async def group_view(
     if trainees:
         rows.append([button(t.plain("outcomes-btn-roster"), Out.roster, group_id)])
     rows.append([button(t.plain("outcomes-btn-journal"), Out.journal, group_id)])
-    rows.append([button(t.plain("btn-back"), Out.centre, centre_id), home_button(t)])
+    rows.append([button(t.plain("btn-back"), Out.centre, context.centre.id), home_button(t)])
     if not trainees:
         lines.append(t("outcomes-no-trainees"))
     return "\n\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)

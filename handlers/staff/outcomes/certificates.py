@@ -5,7 +5,6 @@ at once and can ask for it again from "My courses"."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F
@@ -20,14 +19,15 @@ from bot.i18n import BoundTranslator, Translator
 from bot.outcomes import send_certificate
 from bot.routing import FeatureRouter
 from bot.telegram_utils import show
-from db.dto import ApplicationDTO
+from db.dto import ApplicationDTO, StaffScope
 from db.repo import Repos
+from handlers.staff.common import alert
 from handlers.staff.outcomes.base import (
     Out,
     OutCB,
     OutcomeForm,
-    app_in_scope,
     button,
+    trainee_in_scope,
     trainee_view,
 )
 
@@ -73,12 +73,36 @@ async def _issue(
     )
 
 
-async def _completed(repo: Repos, scope: Any, app_id: int, clock: Clock) -> ApplicationDTO | None:
-    app = await app_in_scope(repo, scope, app_id)
+async def _completed(repo: Repos, scope: StaffScope, app_id: int) -> ApplicationDTO | None:
+    app = await trainee_in_scope(repo, scope, app_id)
     if app is None:
         return None
     progress, _ = await repo.outcomes.progress_of(app.id)
     return app if progress == "completed" else None
+
+
+async def _completed_or_alert(
+    t: BoundTranslator,
+    repo: Repos,
+    scope: StaffScope,
+    app_id: int,
+    callback_answer: CallbackAnswer,
+) -> ApplicationDTO | None:
+    """The completed trainee a button names, or None after saying a certificate needs a
+    completed trainee (also for one that is gone or of another centre)."""
+    app = await _completed(repo, scope, app_id)
+    if app is None:
+        alert(callback_answer, t.plain("outcomes-cert-not-completed"))
+    return app
+
+
+async def _send(
+    bot: Bot, repo: Repos, translator: Translator, settings: Settings, app: ApplicationDTO
+) -> bool:
+    """Send the certificate to the trainee in their language; False if it did not go."""
+    user = await repo.users.get(app.user_id)
+    locale = (user.locale if user else None) or settings.default_locale
+    return await send_certificate(bot, repo, translator, app, locale)
 
 
 @router.callback_query(OutCB.filter(F.action.in_({Out.cert_make, Out.cert_resend})))
@@ -92,20 +116,16 @@ async def on_make(
     clock: Clock,
     bot: Bot,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    app = await _completed(repo, scope, callback_data.id, clock)
+    app = await _completed_or_alert(t, repo, scope, callback_data.id, callback_answer)
     if app is None:
-        callback_answer.text = t.plain("outcomes-cert-not-completed")
-        callback_answer.show_alert = True
         return
     if callback_data.action is Out.cert_make:
         await _issue(
             repo, clock, app, callback.from_user.id, number=None, file_id=None, file_kind=None
         )
-    user = await repo.users.get(app.user_id)
-    locale = (user.locale if user else None) or settings.default_locale
-    sent = await send_certificate(bot, repo, translator, app, locale)
+    sent = await _send(bot, repo, translator, settings, app)
     callback_answer.text = t.plain("outcomes-cert-sent" if sent else "outcomes-cert-not-sent")
     callback_answer.show_alert = not sent
     await show(callback, *await trainee_view(t, repo, settings, app, clock.now()))
@@ -120,12 +140,10 @@ async def on_attach(
     repo: Repos,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    app = await _completed(repo, scope, callback_data.id, clock)
+    app = await _completed_or_alert(t, repo, scope, callback_data.id, callback_answer)
     if app is None:
-        callback_answer.text = t.plain("outcomes-cert-not-completed")
-        callback_answer.show_alert = True
         return
     await state.set_state(OutcomeForm.certificate_file)
     await state.set_data({"app": app.id})
@@ -145,10 +163,10 @@ async def got_file(
     settings: Settings,
     clock: Clock,
     bot: Bot,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     data = await state.get_data()
-    app = await _completed(repo, scope, int(data.get("app", 0)), clock)
+    app = await _completed(repo, scope, int(data.get("app", 0)))
     if app is None:
         await state.clear()
         await message.answer(t("error-stale-button"))
@@ -174,9 +192,7 @@ async def got_file(
         repo, clock, app, message.from_user.id, number=number, file_id=file_id, file_kind=kind
     )
     await state.clear()
-    user = await repo.users.get(app.user_id)
-    locale = (user.locale if user else None) or settings.default_locale
-    sent = await send_certificate(bot, repo, translator, app, locale)
+    sent = await _send(bot, repo, translator, settings, app)
     await message.answer(t("outcomes-cert-sent" if sent else "outcomes-cert-not-sent"))
     text, markup = await trainee_view(t, repo, settings, app, clock.now())
     await message.answer(text, reply_markup=markup)

@@ -4,7 +4,7 @@ roster at the end of a term (everyone completed unless tapped)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from aiogram import F
 from aiogram.filters import StateFilter
@@ -20,32 +20,32 @@ from bot.outcomes import progress_changed
 from bot.routing import FeatureRouter
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import show
-from db.dto_outcomes import COMPLETED, DROPOUT_REASONS, DROPPED, PROGRESS
+from db.dto import StaffScope
+from db.dto_outcomes import COMPLETED, DROPOUT_REASONS, DROPPED, PROGRESS, TraineeDTO
 from db.repo import Repos
 from handlers.staff.common import clip, home_button, stale
 from handlers.staff.outcomes.base import (
     Out,
     OutCB,
     OutcomeForm,
-    app_in_scope,
     button,
-    group_centre,
+    group_or_stale,
     group_view,
-    may_see,
+    trainee_in_scope,
+    trainee_or_stale,
     trainee_view,
-    visible_centres,
 )
+from handlers.staff.scope import centre_label, centres_in_scope
 
 router = FeatureRouter(__name__)
 NOTE_MAX = 300
 
 
-async def section_view(t: BoundTranslator, repo: Repos, scope: Any) -> tuple[str, Any]:
-    centres = visible_centres(scope)
+async def section_view(
+    t: BoundTranslator, repo: Repos, scope: StaffScope
+) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
-        [button(clip(f"{t.pick(c.city)} · {t.pick(c.name)}", 64), Out.centre, c.id)]
-        for c in await repo.catalogue.centres()
-        if centres is None or c.id in centres
+        [button(centre_label(t, c), Out.centre, c.id)] for c in await centres_in_scope(repo, scope)
     ]
     rows.append([button(t.plain("outcomes-btn-report"), Out.report)])
     rows.append([home_button(t)])
@@ -55,7 +55,7 @@ async def section_view(t: BoundTranslator, repo: Repos, scope: Any) -> tuple[str
 @router.callback_query(StaffMenuCB.filter(F.section == StaffSection.outcomes))
 @router.callback_query(OutCB.filter(F.action == Out.section))
 async def open_section(
-    callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos, scope: Any = None
+    callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos, scope: StaffScope
 ) -> None:
     await state.clear()
     text, markup = await section_view(t, repo, scope)
@@ -69,10 +69,10 @@ async def on_centre(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     centre = await repo.catalogue.centre(callback_data.id)
-    if centre is None or not may_see(scope, centre.id):
+    if centre is None or not scope.allows(centre.id):
         stale(t, callback_answer)
         return
     rows = []
@@ -95,16 +95,13 @@ async def on_group(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    found = await group_centre(repo, callback_data.id)
-    if found is None or not may_see(scope, found[1]):
-        stale(t, callback_answer)
+    context = await group_or_stale(t, repo, scope, callback_data.id, callback_answer)
+    if context is None:
         return
     await state.clear()
-    view = await group_view(t, repo, settings, callback_data.id, clock.now())
-    if view is not None:
-        await show(callback, *view)
+    await show(callback, *await group_view(t, repo, settings, context, clock.now()))
 
 
 @router.callback_query(OutCB.filter(F.action == Out.trainee))
@@ -116,11 +113,10 @@ async def on_trainee(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    app = await app_in_scope(repo, scope, callback_data.id)
+    app = await trainee_or_stale(t, repo, scope, callback_data.id, callback_answer)
     if app is None:
-        stale(t, callback_answer)
         return
     await show(callback, *await trainee_view(t, repo, settings, app, clock.now()))
 
@@ -134,9 +130,9 @@ async def on_progress(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    app = await app_in_scope(repo, scope, callback_data.id)
+    app = await trainee_in_scope(repo, scope, callback_data.id)
     progress = callback_data.arg
     if app is None or progress not in PROGRESS or progress == DROPPED:
         stale(t, callback_answer)
@@ -158,11 +154,10 @@ async def on_drop(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    app = await app_in_scope(repo, scope, callback_data.id)
+    app = await trainee_or_stale(t, repo, scope, callback_data.id, callback_answer)
     if app is None:
-        stale(t, callback_answer)
         return
     rows = [
         [button(t.plain("dropout-reason-" + r), Out.drop_reason, app.id, r)]
@@ -184,9 +179,9 @@ async def on_drop_reason(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    app = await app_in_scope(repo, scope, callback_data.id)
+    app = await trainee_in_scope(repo, scope, callback_data.id)
     if app is None or callback_data.arg not in DROPOUT_REASONS:
         stale(t, callback_answer)
         return
@@ -210,9 +205,9 @@ async def _drop(
     app_id: int,
     reason: str,
     note: str | None,
-    scope: Any,
+    scope: StaffScope,
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    app = await app_in_scope(repo, scope, app_id)
+    app = await trainee_in_scope(repo, scope, app_id)
     if app is None or reason not in DROPOUT_REASONS:
         return None
     now = clock.now()
@@ -234,7 +229,7 @@ async def on_drop_skip(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     await state.clear()
     view = await _drop(
@@ -263,7 +258,7 @@ async def got_drop_note(
     repo: Repos,
     settings: Settings,
     clock: Clock,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     note = " ".join((message.text or "").split())
     if len(note) > NOTE_MAX:
@@ -293,12 +288,15 @@ async def got_drop_note(
 # ---- the completion roster ----------------------------------------------------------------
 
 
+async def still_in(repo: Repos, group_id: int, now: datetime) -> list[TraineeDTO]:
+    """The group's trainees not dropped out: those the roster completes or drops."""
+    return [tr for tr in await repo.outcomes.trainees(group_id, now) if tr.progress != DROPPED]
+
+
 async def roster_view(
     t: BoundTranslator, repo: Repos, clock: Clock, group_id: int, out: set[int]
 ) -> tuple[str, InlineKeyboardMarkup]:
-    trainees = [
-        tr for tr in await repo.outcomes.trainees(group_id, clock.now()) if tr.progress != DROPPED
-    ]
+    trainees = await still_in(repo, group_id, clock.now())
     rows = [
         [
             button(
@@ -334,11 +332,9 @@ async def on_roster(
     repo: Repos,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    found = await group_centre(repo, callback_data.id)
-    if found is None or not may_see(scope, found[1]):
-        stale(t, callback_answer)
+    if await group_or_stale(t, repo, scope, callback_data.id, callback_answer) is None:
         return
     await state.clear()
     await state.set_data({"roster_group": callback_data.id, "roster_out": []})
@@ -354,11 +350,11 @@ async def on_roster_toggle(
     repo: Repos,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     data = await state.get_data()
     group_id = data.get("roster_group")
-    app = await app_in_scope(repo, scope, callback_data.id)
+    app = await trainee_in_scope(repo, scope, callback_data.id)
     if app is None or group_id is None or app.group_id != group_id:
         stale(t, callback_answer)
         return
@@ -378,22 +374,18 @@ async def on_roster_confirm(
     settings: Settings,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     data = await state.get_data()
-    found = await group_centre(repo, callback_data.id)
-    if (
-        found is None
-        or not may_see(scope, found[1])
-        or data.get("roster_group") != callback_data.id
-    ):
+    if data.get("roster_group") != callback_data.id:
         stale(t, callback_answer)
+        return
+    context = await group_or_stale(t, repo, scope, callback_data.id, callback_answer)
+    if context is None:
         return
     now = clock.now()
     out = set(data.get("roster_out", []))
-    trainees = [
-        tr for tr in await repo.outcomes.trainees(callback_data.id, now) if tr.progress != DROPPED
-    ]
+    trainees = await still_in(repo, callback_data.id, now)
     done = [tr.application_id for tr in trainees if tr.application_id not in out]
     gone = [tr.application_id for tr in trainees if tr.application_id in out]
     actor = callback.from_user.id
@@ -407,6 +399,4 @@ async def on_roster_confirm(
     callback_answer.text = t.plain(
         "outcomes-roster-done", completed=len(completed), dropped=len(dropped)
     )
-    view = await group_view(t, repo, settings, callback_data.id, now)
-    if view is not None:
-        await show(callback, *view)
+    await show(callback, *await group_view(t, repo, settings, context, now))

@@ -24,18 +24,12 @@ from bot.services.outcomes.answers import parse_range
 from bot.services.outcomes.journal import journal_table, month_bounds
 from bot.services.outcomes.report import build_report, report_tables, report_text
 from bot.telegram_utils import show, split_text
+from db.dto import StaffScope
 from db.repo import Repos
 from db.repo.outcomes import report_rows
 from handlers.staff.common import home_button, stale
-from handlers.staff.outcomes.base import (
-    Out,
-    OutCB,
-    OutcomeForm,
-    button,
-    group_centre,
-    may_see,
-    visible_centres,
-)
+from handlers.staff.outcomes.base import Out, OutCB, OutcomeForm, button, group_or_stale
+from handlers.staff.scope import centres_in_scope
 
 router = FeatureRouter(__name__)
 REPORT_PERIODS = (30, 90, 365, 0)  # days; 0: all time
@@ -47,9 +41,8 @@ def _period_label(t: BoundTranslator, days: int) -> str:
 
 
 async def report_menu(
-    t: BoundTranslator, repo: Repos, scope: Any, centre_id: int
+    t: BoundTranslator, repo: Repos, scope: StaffScope, centre_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    centres = visible_centres(scope)
     rows = [
         [
             button(_period_label(t, d), Out.report_period, centre_id, str(d))
@@ -61,12 +54,8 @@ async def report_menu(
         ],
         [button(t.plain("outcomes-btn-range"), Out.report_range, centre_id)],
     ]
-    choices = [(0, t.plain("outcomes-all-centres"))] if centres is None else []
-    choices += [
-        (c.id, t.pick(c.city))
-        for c in await repo.catalogue.centres()
-        if centres is None or c.id in centres
-    ]
+    choices = [(0, t.plain("outcomes-all-centres"))] if scope.is_admin else []
+    choices += [(c.id, t.pick(c.city)) for c in await centres_in_scope(repo, scope)]
     rows.append(
         [
             button(("● " if cid == centre_id else "") + label, Out.report, cid)
@@ -92,12 +81,12 @@ async def _scope_name(t: BoundTranslator, repo: Repos, centre_id: int) -> str:
     return t.pick(centre.name) if centre else "—"
 
 
-def _centre_filter(scope: Any, centre_id: int) -> frozenset[int] | bool | None:
-    """The centres to count; False when this staff member may not see the choice."""
-    centres = visible_centres(scope)
+def report_centres(scope: StaffScope, centre_id: int) -> tuple[bool, frozenset[int] | None]:
+    """Whether this staff member may have the report of ``centre_id`` (0: all of their
+    centres), and the centres it counts (None: every centre, for a programme admin)."""
     if centre_id:
-        return frozenset({centre_id}) if may_see(scope, centre_id) else False
-    return centres
+        return scope.allows(centre_id), frozenset({centre_id})
+    return True, scope.centre_ids
 
 
 @router.callback_query(OutCB.filter(F.action == Out.report))
@@ -108,13 +97,13 @@ async def on_report(
     t: BoundTranslator,
     repo: Repos,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     centre_id = callback_data.id
-    if centre_id == 0 and visible_centres(scope) is not None:
-        allowed = sorted(visible_centres(scope) or ())
-        centre_id = allowed[0] if allowed else -1
-    if _centre_filter(scope, max(centre_id, 0)) is False or centre_id < 0:
+    if centre_id == 0 and not scope.is_admin:
+        # "All centres" is an admin's choice; centre staff start on their first centre.
+        centre_id = min(scope.centres, default=-1)
+    if centre_id < 0 or not report_centres(scope, centre_id)[0]:
         stale(t, callback_answer)
         return
     await state.clear()
@@ -170,14 +159,13 @@ async def on_report_period(
     bot: Bot,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    centres = _centre_filter(scope, callback_data.id)
+    allowed, centres = report_centres(scope, callback_data.id)
     days = int(callback_data.arg) if callback_data.arg.isdigit() else -1
-    if centres is False or days not in REPORT_PERIODS or not isinstance(callback.message, Message):
+    if not allowed or days not in REPORT_PERIODS or not isinstance(callback.message, Message):
         stale(t, callback_answer)
         return
-    assert centres is not True
     now = clock.now()
     since = now - timedelta(days=days) if days else None
     callback_answer.text = t.plain("outcomes-report-building")
@@ -202,9 +190,9 @@ async def on_report_range(
     state: FSMContext,
     t: BoundTranslator,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    if _centre_filter(scope, callback_data.id) is False:
+    if not report_centres(scope, callback_data.id)[0]:
         stale(t, callback_answer)
         return
     await state.set_state(OutcomeForm.report_range)
@@ -223,7 +211,7 @@ async def got_range(
     repo: Repos,
     bot: Bot,
     clock: Clock,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
     days = parse_range(message.text or "")
     if days is None:
@@ -231,12 +219,11 @@ async def got_range(
         return
     data = await state.get_data()
     centre_id = int(data.get("centre", 0))
-    centres = _centre_filter(scope, centre_id)
+    allowed, centres = report_centres(scope, centre_id)
     await state.clear()
-    if centres is False:
+    if not allowed:
         await message.answer(t("error-stale-button"))
         return
-    assert centres is not True
     first, last = days
     since = datetime(first.year, first.month, first.day, tzinfo=UTC)
     until = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
@@ -256,15 +243,12 @@ async def on_journal(
     bot: Bot,
     clock: Clock,
     callback_answer: CallbackAnswer,
-    scope: Any = None,
+    scope: StaffScope,
 ) -> None:
-    found = await group_centre(repo, callback_data.id)
-    if found is None or not may_see(scope, found[1]) or not isinstance(callback.message, Message):
-        stale(t, callback_answer)
+    context = await group_or_stale(t, repo, scope, callback_data.id, callback_answer)
+    if context is None or not isinstance(callback.message, Message):
         return
-    group, centre_id = found
-    centre = await repo.catalogue.centre(centre_id)
-    tz = centre.timezone if centre else "UTC"
+    group, course, tz = context.group, context.course, context.centre.timezone
     if not callback_data.arg:
         # Which month: those the group has classes in, up to this one, latest first.
         sessions = await repo.catalogue.sessions([group.id], limit=1000)
@@ -285,7 +269,6 @@ async def on_journal(
     month = date(int(arg[:4]), int(arg[4:]), 1)
     start, end = month_bounds(month, tz)
     sessions_held, people = await repo.outcomes.journal(group.id, start, end)
-    course = await repo.catalogue.course(group.course_id)
     title = f"{t.pick(group.name)} {month:%m.%Y}"
     table = journal_table(
         title,
@@ -302,7 +285,7 @@ async def on_journal(
         BufferedInputFile(data, filename=f"journal-{group.code}-{arg}.xlsx"),
         caption=t(
             "outcomes-journal-caption",
-            course=t.pick(course.title) if course else "—",
+            course=t.pick(course.title),
             group=t.pick(group.name),
             month=f"{month:%m.%Y}",
         ),
