@@ -35,7 +35,7 @@ from handlers.staff.outcomes.base import (
     trainee_or_stale,
     trainee_view,
 )
-from handlers.staff.scope import centre_label, centres_in_scope
+from handlers.staff.scope import centres_in_scope
 
 router = FeatureRouter(__name__)
 NOTE_MAX = 300
@@ -45,7 +45,8 @@ async def section_view(
     t: BoundTranslator, repo: Repos, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
-        [button(centre_label(t, c), Out.centre, c.id)] for c in await centres_in_scope(repo, scope)
+        [button(clip(f"{t.pick(c.city)} · {t.pick(c.name)}", 64), Out.centre, c.id)]
+        for c in await centres_in_scope(repo, scope)
     ]
     rows.append([button(t.plain("outcomes-btn-report"), Out.report)])
     rows.append([home_button(t)])
