@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.database import Database
-from db.models import Application, AuditLog, Group
+from db.models import Application, AuditLog, FunnelEvent, Group
 from db.repo import Repos
 from db.repo.applications import EnrolmentError, Outcome
 from tests.factories import make_catalogue, make_users
@@ -142,3 +142,33 @@ async def test_reject_accepted_frees_seat_and_move(any_db: Database) -> None:
     assert rejected.application.status == "rejected"
     async with any_db.transaction() as s:
         assert sorted((await s.scalars(select(Group.seats_taken))).all()) == [0, 0]
+
+
+async def test_application_times_follow_the_bots_clock(sqlite_db: Database) -> None:
+    """Submitted, decided, waitlisted, promoted and withdrawn times, and funnel events,
+    are the bot's clock (the sandbox's moved clock), not the machine's."""
+    moment = datetime(2031, 3, 4, 5, 6, tzinfo=UTC)  # far from the machine's time
+    repo = Repos.create(sqlite_db, now=lambda: moment)
+    cat = await make_catalogue(sqlite_db, capacities=(1,))
+    await make_users(sqlite_db, [1, 2])
+    first = (await _submit(repo, 1, cat.course_id)).application
+    second = (await _submit(repo, 2, cat.course_id)).application
+    await repo.applications.decide(first.id, actor_id=9, action="accept")
+    await repo.applications.decide(second.id, actor_id=9, action="waitlist")
+    withdrawn = await repo.applications.cancel_by_user(1, first.id)
+    assert [a.status for a in withdrawn.promoted] == ["accepted"]  # the waitlist moved up
+    await repo.applications.record_funnel(2, "started", cat.course_id)
+    async with sqlite_db.read() as s:
+        rows = (
+            await s.execute(
+                select(
+                    Application.created_at,
+                    Application.updated_at,
+                    Application.decided_at,
+                    Application.waitlisted_at,
+                )
+            )
+        ).all()
+        funnel = list(await s.scalars(select(FunnelEvent.at)))
+    assert {t for row in rows for t in row} - {None} == {moment}
+    assert funnel and set(funnel) == {moment}

@@ -14,7 +14,7 @@ application apply the change once and the second is told what happened.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -145,7 +145,7 @@ async def _course_has_free_seat(s: AsyncSession, course_id: int) -> bool:
 
 
 async def _promote_into(
-    s: AsyncSession, course_id: int, group_id: int, actor_id: int | None
+    s: AsyncSession, course_id: int, group_id: int, actor_id: int | None, now: datetime
 ) -> list[ApplicationDTO]:
     """Give free seats of a group to the first waitlisted applicants of its course."""
     promoted: list[ApplicationDTO] = []
@@ -162,7 +162,8 @@ async def _promote_into(
         before = _snapshot(candidate)
         candidate.status = "accepted"
         candidate.group_id = group_id
-        candidate.decided_at = utcnow()
+        candidate.decided_at = now
+        candidate.updated_at = now
         candidate.decided_by = actor_id
         candidate.reason = None
         await s.flush()
@@ -179,8 +180,13 @@ async def _promote_into(
 
 
 class ApplicationRepo:
-    def __init__(self, db: Database) -> None:
+    """``now`` is the bot's clock (the sandbox's and the tests' clock move it): every
+    application time (submitted, decided, waitlisted, updated) and funnel event is
+    stamped with it, so "today" and report periods agree with the clock staff see."""
+
+    def __init__(self, db: Database, now: Callable[[], datetime] = utcnow) -> None:
         self.db = db
+        self.now = now
 
     # ---- citizen side -------------------------------------------------------------
 
@@ -220,7 +226,7 @@ class ApplicationRepo:
                     if group is None or group.course_id != course_id:
                         group_id = None
                 full = not await _course_has_free_seat(s, course_id)
-                now = utcnow()
+                now = self.now()
                 app = Application(
                     user_id=user_id,
                     course_id=course_id,
@@ -239,7 +245,7 @@ class ApplicationRepo:
                 await s.flush()
                 if answers:
                     await save_answers(s, app.id, answers)
-                s.add(FunnelEvent(user_id=user_id, kind="submitted", course_id=course_id))
+                s.add(FunnelEvent(user_id=user_id, kind="submitted", course_id=course_id, at=now))
                 position = await _waitlist_position(s, app) if full else None
                 return Outcome(application_dto(app), "new", [], position)
         except IntegrityError:
@@ -251,7 +257,7 @@ class ApplicationRepo:
         funnel event back in the update that records it."""
         table = cast(Table, FunnelEvent.__table__)
         await self.db.write(
-            table.insert().values(user_id=user_id, kind=kind, course_id=course_id, at=utcnow())
+            table.insert().values(user_id=user_id, kind=kind, course_id=course_id, at=self.now())
         )
 
     async def get(self, application_id: int) -> ApplicationDTO | None:
@@ -289,13 +295,14 @@ class ApplicationRepo:
             if app.status not in LIVE_STATUSES:
                 raise EnrolmentError("not_live", application_dto(app))
             previous = app.status
+            now = self.now()
             app.status = "cancelled"
-            app.updated_at = utcnow()
+            app.updated_at = now
             promoted: list[ApplicationDTO] = []
             if previous == "accepted" and app.group_id is not None:
                 await _free_seat(s, app.group_id)
                 await s.flush()
-                promoted = await _promote_into(s, app.course_id, app.group_id, None)
+                promoted = await _promote_into(s, app.course_id, app.group_id, None, now)
             await s.flush()
             return Outcome(application_dto(app), previous, promoted)
 
@@ -328,7 +335,7 @@ class ApplicationRepo:
             before = _snapshot(app)
             promoted: list[ApplicationDTO] = []
             position: int | None = None
-            now = utcnow()
+            now = self.now()
             if action == "accept":
                 if previous == "accepted":
                     raise EnrolmentError("already", application_dto(app))
@@ -363,7 +370,7 @@ class ApplicationRepo:
             app.updated_at = now
             await s.flush()
             if previous == "accepted" and app.status != "accepted" and app.group_id is not None:
-                promoted = await _promote_into(s, app.course_id, app.group_id, actor_id)
+                promoted = await _promote_into(s, app.course_id, app.group_id, actor_id, now)
             if app.status == "waitlisted":
                 position = await _waitlist_position(s, app)
             add_audit(
@@ -418,14 +425,15 @@ class ApplicationRepo:
                 raise EnrolmentError("full", application_dto(app))
             before = _snapshot(app)
             old_group = app.group_id
+            now = self.now()
             app.group_id = group_id
-            app.updated_at = utcnow()
+            app.updated_at = now
             await s.flush()
             promoted: list[ApplicationDTO] = []
             if old_group is not None:
                 await _free_seat(s, old_group)
                 await s.flush()
-                promoted = await _promote_into(s, app.course_id, old_group, actor_id)
+                promoted = await _promote_into(s, app.course_id, old_group, actor_id, now)
             add_audit(
                 s, actor_id, "application.move", "application", app.id, before, _snapshot(app)
             )
@@ -453,7 +461,7 @@ class ApplicationRepo:
                 {"capacity": before},
                 {"capacity": capacity},
             )
-            promoted = await _promote_into(s, group.course_id, group_id, actor_id)
+            promoted = await _promote_into(s, group.course_id, group_id, actor_id, self.now())
             return before, promoted
 
     async def search(

@@ -5,7 +5,8 @@ Every change writes its ``audit_log`` row in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -17,7 +18,7 @@ from db.dto import (
     GroupContextDTO,
     GroupDTO,
 )
-from db.models import Application, Centre, Course, Group
+from db.models import Application, Centre, Course, Group, utcnow
 from db.repo.applications import EnrolmentError, _promote_into, in_centres
 from db.repo.audit import add_audit
 from db.repo.catalogue import _seats_subquery, centre_dto, course_dto, group_dto
@@ -27,8 +28,9 @@ GROUP_NAME_MAX = 64
 
 
 class CourseAdminRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, now: Callable[[], datetime] = utcnow) -> None:
         self.db = db
+        self.now = now  # the bot's clock: applications promoted here are stamped with it
 
     async def overview(self, centre_ids: Collection[int] | None = None) -> list[CourseOverviewDTO]:
         """Every course (of these centres; None: all) with its centre's name and its
@@ -158,7 +160,7 @@ class CourseAdminRepo:
                 None,
                 {"course_id": course_id, "capacity": capacity},
             )
-            promoted = await _promote_into(s, course_id, group.id, actor_id)
+            promoted = await _promote_into(s, course_id, group.id, actor_id, self.now())
             return group_dto(group), promoted
 
     async def fill_free_seats(
@@ -172,7 +174,7 @@ class CourseAdminRepo:
                 group = await s.get(Group, group_id)
                 if group is None:
                     continue
-                promoted += await _promote_into(s, group.course_id, group_id, actor_id)
+                promoted += await _promote_into(s, group.course_id, group_id, actor_id, self.now())
         return promoted
 
     async def districts_in_applications(
