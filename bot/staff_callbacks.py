@@ -48,6 +48,8 @@ class AppsAction(StrEnum):
     groups = "pg"  # pick a group of the chosen course
     statuses = "ps"  # pick a status
     districts = "pd"  # pick a district
+    questions = "pq"  # pick a choice question to filter by its answer
+    options = "po"  # pick an answer (value: the question)
     open = "o"  # one application's card
     move = "m"  # pick a group to move an accepted trainee to
     move_to = "mt"  # move (value: the group)
@@ -57,7 +59,9 @@ class AppsAction(StrEnum):
 
 class AppsCB(CallbackData, prefix="sap"):
     """The applications list; the filter travels in the button (course, group, status
-    letter, district; 0 or "" means any) with the page, the export flag and a target id."""
+    letter, district, and an answer: a choice question and its option's place, from 1;
+    0 or "" means any) with the page, the export flag and a target id. Ids, not codes,
+    keep it under Telegram's 64 bytes."""
 
     action: AppsAction
     course: int = 0
@@ -68,6 +72,8 @@ class AppsCB(CallbackData, prefix="sap"):
     export: int = 0
     id: int = 0
     value: int = 0
+    question: int = 0
+    option: int = 0
 
 
 class CourseAction(StrEnum):

@@ -27,7 +27,7 @@ from db.database import Database
 from db.dto import ApplicationDTO
 from db.models import LIVE_STATUSES, Application, Course, FunnelEvent, Group, utcnow
 from db.repo.audit import add_audit
-from db.repo.outcomes import save_answers
+from db.repo.outcomes import answered, save_answers
 
 _APPLICATIONS: Table = Application.__table__  # type: ignore[assignment]
 
@@ -82,6 +82,33 @@ class ApplicationFilter:
     until: datetime | None = None
     # The staff member's centres (None: every centre, a programme admin).
     centre_ids: frozenset[int] | None = None
+    # (question id, option code): the answer to a choice question includes the option.
+    answer: tuple[int, str] | None = None
+
+
+def _conditions(flt: ApplicationFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if flt.course_id is not None:
+        conditions.append(Application.course_id == flt.course_id)
+    if flt.group_id is not None:
+        conditions.append(Application.group_id == flt.group_id)
+    if flt.status is not None:
+        conditions.append(Application.status == flt.status)
+    if flt.district_id is not None:
+        conditions.append(Application.district_id == flt.district_id)
+    if flt.centre_id is not None:
+        conditions.append(
+            Application.course_id.in_(select(Course.id).where(Course.centre_id == flt.centre_id))
+        )
+    if flt.centre_ids is not None:
+        conditions.append(in_centres(flt.centre_ids))
+    if flt.since is not None:
+        conditions.append(Application.created_at >= flt.since)
+    if flt.until is not None:
+        conditions.append(Application.created_at < flt.until)
+    if flt.answer is not None:
+        conditions.append(Application.id.in_(answered(*flt.answer)))
+    return conditions
 
 
 def in_centres(centre_ids: Collection[int]) -> ColumnElement[bool]:
@@ -468,27 +495,7 @@ class ApplicationRepo:
         self, flt: ApplicationFilter, *, limit: int | None = 20, offset: int = 0
     ) -> tuple[list[ApplicationDTO], int]:
         """A page of applications and the total count, newest first."""
-        conditions = []
-        if flt.course_id is not None:
-            conditions.append(Application.course_id == flt.course_id)
-        if flt.group_id is not None:
-            conditions.append(Application.group_id == flt.group_id)
-        if flt.status is not None:
-            conditions.append(Application.status == flt.status)
-        if flt.district_id is not None:
-            conditions.append(Application.district_id == flt.district_id)
-        if flt.centre_id is not None:
-            conditions.append(
-                Application.course_id.in_(
-                    select(Course.id).where(Course.centre_id == flt.centre_id)
-                )
-            )
-        if flt.centre_ids is not None:
-            conditions.append(in_centres(flt.centre_ids))
-        if flt.since is not None:
-            conditions.append(Application.created_at >= flt.since)
-        if flt.until is not None:
-            conditions.append(Application.created_at < flt.until)
+        conditions = _conditions(flt)
         async with self.db.read() as s:
             total = await s.scalar(select(func.count()).select_from(Application).where(*conditions))
             query = (
@@ -501,6 +508,14 @@ class ApplicationRepo:
                 query = query.limit(limit)
             rows = await s.scalars(query)
             return [application_dto(a) for a in rows], int(total or 0)
+
+    async def count(self, flt: ApplicationFilter) -> int:
+        """How many applications the filter finds."""
+        async with self.db.read() as s:
+            total = await s.scalar(
+                select(func.count()).select_from(Application).where(*_conditions(flt))
+            )
+            return int(total or 0)
 
     async def accepted_user_ids(self, group_ids: Sequence[int]) -> list[int]:
         async with self.db.read() as s:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Select, Table, func, literal, or_, select, update
 
 from db.database import Database
 from db.dto_outcomes import (
@@ -45,6 +45,16 @@ from db.repo.audit import add_audit
 
 ANSWERS = cast(Table, Answer.__table__)
 _CHUNK = 500
+
+
+def answered(question_id: int, option: str) -> Select[Any]:
+    """The applications whose answer to a choice question includes ``option``: the one
+    option of a single choice, or one of a multiple choice's comma-joined options."""
+    padded = literal(",") + Answer.value + literal(",")
+    return select(Answer.application_id).where(
+        Answer.question_id == question_id,
+        or_(Answer.value == option, padded.contains(f",{option},", autoescape=True)),
+    )
 
 
 def question_dto(q: Question) -> QuestionDTO:
@@ -125,13 +135,29 @@ class OutcomeRepo:
                     out[int(app_id)][int(question_id)] = str(value)
         return out
 
-    async def matching(self, question_id: int, option: str) -> set[int]:
-        """Applications whose answer to a choice question includes ``option`` (filters)."""
-        async with self.db.read() as s:
-            rows = await s.execute(
-                select(Answer.application_id, Answer.value).where(Answer.question_id == question_id)
+    async def asked_by(self, course_ids: Iterable[int]) -> list[QuestionDTO]:
+        """The questions any of these courses asks, in catalogue order."""
+        query = (
+            select(Question)
+            .where(
+                Question.id.in_(
+                    select(CourseQuestion.question_id).where(
+                        CourseQuestion.course_id.in_(sorted(set(course_ids)))
+                    )
+                )
             )
-            return {int(a) for a, v in rows.all() if option in str(v).split(",")}
+            .order_by(Question.sort, Question.id)
+        )
+        async with self.db.read() as s:
+            return [question_dto(q) for q in await s.scalars(query)]
+
+    async def courses_asking(self, question_id: int) -> set[int]:
+        """The courses that ask a question."""
+        async with self.db.read() as s:
+            rows = await s.scalars(
+                select(CourseQuestion.course_id).where(CourseQuestion.question_id == question_id)
+            )
+            return set(rows)
 
     async def answer_counts(
         self, since: datetime | None, until: datetime

@@ -1,5 +1,6 @@
-"""Applications: a filter (course, group, status, district), a paginated list, a card
-per application with its decisions, and moving a trainee to another group.
+"""Applications: a filter (course, group, status, district, and the answer to one of
+the courses' choice questions), a paginated list, a card per application with its
+decisions, and moving a trainee to another group.
 
 The filter travels inside every button (AppsCB), so the list needs no state; every value
 is re-checked against the database before it is used.
@@ -7,7 +8,7 @@ is re-checked against the database before it is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiogram import Bot, F
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
@@ -24,6 +25,7 @@ from bot.staff_callbacks import CODE_STATUSES, STATUS_CODES, AppsAction, AppsCB
 from bot.staff_menu import StaffMenuCB, StaffSection
 from bot.telegram_utils import TEXT_LIMIT, show, split_text
 from db.dto import CourseDTO, DistrictDTO, GroupDTO, StaffScope, UserDTO
+from db.dto_outcomes import OptionDTO, QuestionDTO
 from db.repo import Repos
 from db.repo.applications import ApplicationFilter, EnrolmentError
 from handlers.staff.common import (
@@ -52,14 +54,34 @@ PICKER_MAX = 40
 STATUS_ORDER = ("pending", "waitlisted", "accepted", "rejected", "cancelled")
 
 
+STALE = "error-stale-button"
+ANSWER_STALE = "staff-apps-answer-stale"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFilter:
+    """A choice question and one of its options: applications whose answer includes it.
+    Buttons carry the option's place (from 1), not its code, to stay under 64 bytes."""
+
+    question: QuestionDTO
+    place: int
+
+    @property
+    def option(self) -> OptionDTO:
+        return self.question.options[self.place - 1]
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A checked filter: every id names an existing row, and the group is the course's."""
+    """A checked filter: every id names an existing row, the group is the course's, and
+    the question is a choice question the course (or one of the staff member's courses)
+    asks."""
 
     course: CourseDTO | None = None
     group: GroupDTO | None = None
     status: str | None = None
     district: DistrictDTO | None = None
+    answer: AnswerFilter | None = None
 
     def to_repo(self, scope: StaffScope) -> ApplicationFilter:
         """The repository's filter, limited to the staff member's centres."""
@@ -69,6 +91,7 @@ class Filter:
             status=self.status,
             district_id=self.district.id if self.district else None,
             centre_ids=scope.centre_ids,
+            answer=(self.answer.question.id, self.answer.option.code) if self.answer else None,
         )
 
     def cb(self, action: AppsAction, *, export: int = 0, page: int = 0, **extra: int) -> AppsCB:
@@ -80,44 +103,84 @@ class Filter:
             district=self.district.id if self.district else 0,
             page=page,
             export=export,
+            question=self.answer.question.id if self.answer else 0,
+            option=self.answer.place if self.answer else 0,
             **extra,
         )
 
 
-async def load_filter(repo: Repos, data: AppsCB, scope: StaffScope) -> Filter | None:
-    """The filter a button names, or None if any part of it is stale, forged or names a
-    course outside the staff member's centres."""
-    course = group = district = None
+async def choice_questions(
+    repo: Repos, scope: StaffScope, course: CourseDTO | None
+) -> list[QuestionDTO]:
+    """The choice questions the course asks, or (no course chosen) any course of the
+    staff member's centres asks."""
+    course_ids = [course.id] if course else [c.id for c in await courses_in_scope(repo, scope)]
+    return [q for q in await repo.outcomes.asked_by(course_ids) if q.is_choice]
+
+
+async def load_filter(repo: Repos, data: AppsCB, scope: StaffScope) -> Filter | str:
+    """The filter a button names, or the key of the message refusing it: a part of it is
+    stale, forged or names a course outside the staff member's centres."""
+    course = group = district = answer = None
     if data.course:
         course = await course_in_scope(repo, scope, data.course)
         if course is None:
-            return None
+            return STALE
     if data.group:
         group = await repo.catalogue.group(data.group)
         if group is None or course is None or group.course_id != course.id:
-            return None
+            return STALE
     status = None
     if data.status:
         status = CODE_STATUSES.get(data.status)
         if status is None:
-            return None
+            return STALE
     if data.district:
         district = await repo.catalogue.district(data.district)
         if district is None:
-            return None
+            return STALE
     if data.page < 0 or data.export not in (0, 1):
+        return STALE
+    if data.question or data.option:
+        # The catalogue may have changed the question or its options since the button.
+        questions = {q.id: q for q in await choice_questions(repo, scope, course)}
+        question = questions.get(data.question)
+        if question is None or not 1 <= data.option <= len(question.options):
+            return ANSWER_STALE
+        answer = AnswerFilter(question, data.option)
+    return Filter(course, group, status, district, answer)
+
+
+async def filter_or_refuse(
+    t: BoundTranslator,
+    repo: Repos,
+    data: AppsCB,
+    scope: StaffScope,
+    callback_answer: CallbackAnswer,
+) -> Filter | None:
+    """The checked filter of a pressed button, or None after saying why it is refused."""
+    checked = await load_filter(repo, data, scope)
+    if isinstance(checked, str):
+        alert(callback_answer, t.plain(checked))
         return None
-    return Filter(course, group, status, district)
+    return checked
 
 
 def describe(t: BoundTranslator, flt: Filter) -> str:
-    return t(
+    text = t(
         "staff-apps-filter",
         course=t.pick(flt.course.title) if flt.course else t.plain("staff-any"),
         group=t.pick(flt.group.name) if flt.group else t.plain("staff-any"),
         status=status_label(t, flt.status) if flt.status else t.plain("staff-any"),
         district=t.pick(flt.district.name) if flt.district else t.plain("staff-any"),
     )
+    if flt.answer is not None:
+        text += "\n" + t(
+            "staff-apps-filter-answer",
+            question=clip(t.pick(flt.answer.question.text), 60),
+            answer=clip(t.pick(flt.answer.option.text), 40),
+        )
+    return text
 
 
 def button(text: str, data: AppsCB) -> InlineKeyboardButton:
@@ -127,7 +190,7 @@ def button(text: str, data: AppsCB) -> InlineKeyboardButton:
 async def filters_view(
     t: BoundTranslator, repo: Repos, flt: Filter, export: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
-    _, total = await repo.applications.search(flt.to_repo(scope), limit=0)
+    total = await repo.applications.count(flt.to_repo(scope))
     header = t("export-header") if export else t("staff-apps-header")
     text = f"{header}\n\n{describe(t, flt)}\n{t.n('staff-apps-found', total)}"
     any_ = t.plain("staff-any")
@@ -160,9 +223,19 @@ async def filters_view(
                 flt.cb(AppsAction.groups, export=export),
             )
         )
+    if flt.answer is not None or await choice_questions(repo, scope, flt.course):
+        value = clip(t.pick(flt.answer.option.text), 24) if flt.answer else any_
+        rows.append(
+            [
+                button(
+                    t.plain("staff-btn-answer", value=value),
+                    flt.cb(AppsAction.questions, export=export),
+                )
+            ]
+        )
     if export:
         if flt.status != "accepted":
-            trainees = Filter(flt.course, flt.group, "accepted", flt.district)
+            trainees = replace(flt, status="accepted")
             rows.append(
                 [button(t.plain("export-btn-trainees"), trainees.cb(AppsAction.filters, export=1))]
             )
@@ -181,7 +254,7 @@ async def filters_view(
 async def list_view(
     t: BoundTranslator, repo: Repos, flt: Filter, page: int, scope: StaffScope
 ) -> tuple[str, InlineKeyboardMarkup]:
-    _, total = await repo.applications.search(flt.to_repo(scope), limit=0)
+    total = await repo.applications.count(flt.to_repo(scope))
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(page, pages - 1)
     apps, total = await repo.applications.search(
@@ -269,9 +342,8 @@ async def on_filters(
     callback_answer: CallbackAnswer,
     scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data, scope)
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
     if flt is None:
-        stale(t, callback_answer)
         return
     text, markup = await filters_view(t, repo, flt, callback_data.export, scope)
     await show(callback, text, markup)
@@ -293,72 +365,45 @@ async def on_pick(
     scope: StaffScope,
 ) -> None:
     """A list of values for one part of the filter; each button is the new filter."""
-    flt = await load_filter(repo, callback_data, scope)
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
     if flt is None:
-        stale(t, callback_answer)
         return
     export = callback_data.export
     action = callback_data.action
-    buttons: list[InlineKeyboardButton] = []
+    any_ = t.plain("staff-any")
+    choices: list[tuple[str, Filter]] = []
     if action is AppsAction.courses:
         key = "staff-pick-course"
-        buttons.append(
-            button(
-                t.plain("staff-any"),
-                Filter(None, None, flt.status, flt.district).cb(AppsAction.filters, export=export),
-            )
-        )
+        # A new course keeps the answer filter only if it asks that question too.
+        asking = await repo.outcomes.courses_asking(flt.answer.question.id) if flt.answer else set()
+        choices.append((any_, replace(flt, course=None, group=None)))
         names = await course_names(t, repo, scope)
         for course in (await courses_in_scope(repo, scope))[:PICKER_MAX]:
-            choice = Filter(course, None, flt.status, flt.district)
-            buttons.append(button(names[course.id], choice.cb(AppsAction.filters, export=export)))
+            answer = flt.answer if course.id in asking else None
+            choices.append(
+                (names[course.id], Filter(course, None, flt.status, flt.district, answer))
+            )
     elif action is AppsAction.groups:
         if flt.course is None:
             stale(t, callback_answer)
             return
         key = "staff-pick-group"
-        buttons.append(
-            button(
-                t.plain("staff-any"),
-                Filter(flt.course, None, flt.status, flt.district).cb(
-                    AppsAction.filters, export=export
-                ),
-            )
-        )
+        choices.append((any_, replace(flt, group=None)))
         for group in await repo.catalogue.groups(flt.course.id):
-            choice = Filter(flt.course, group, flt.status, flt.district)
             label = t.plain(
                 "staff-group-seats",
                 group=t.pick(group.name),
                 taken=group.seats_taken,
                 capacity=group.capacity,
             )
-            buttons.append(button(label, choice.cb(AppsAction.filters, export=export)))
+            choices.append((label, replace(flt, group=group)))
     elif action is AppsAction.statuses:
         key = "staff-pick-status"
-        buttons.append(
-            button(
-                t.plain("staff-any"),
-                Filter(flt.course, flt.group, None, flt.district).cb(
-                    AppsAction.filters, export=export
-                ),
-            )
-        )
-        for status in STATUS_ORDER:
-            choice = Filter(flt.course, flt.group, status, flt.district)
-            buttons.append(
-                button(status_label(t, status), choice.cb(AppsAction.filters, export=export))
-            )
+        choices.append((any_, replace(flt, status=None)))
+        choices += [(status_label(t, s), replace(flt, status=s)) for s in STATUS_ORDER]
     else:
         key = "staff-pick-district"
-        buttons.append(
-            button(
-                t.plain("staff-any"),
-                Filter(flt.course, flt.group, flt.status, None).cb(
-                    AppsAction.filters, export=export
-                ),
-            )
-        )
+        choices.append((any_, replace(flt, district=None)))
         counts = await repo.courses.districts_in_applications(
             course_id=flt.course.id if flt.course else None,
             group_id=flt.group.id if flt.group else None,
@@ -366,16 +411,92 @@ async def on_pick(
         )
         for item in counts[:PICKER_MAX]:
             district = await repo.catalogue.district(int(item.key or 0))
-            if district is None:
-                continue
-            choice = Filter(flt.course, flt.group, flt.status, district)
-            label = f"{t.pick(district.name)} ({item.count})"
-            buttons.append(button(label, choice.cb(AppsAction.filters, export=export)))
+            if district is not None:
+                label = f"{t.pick(district.name)} ({item.count})"
+                choices.append((label, replace(flt, district=district)))
+    await show_picker(callback, t, t(key), choices, flt, export)
+
+
+async def show_picker(
+    callback: CallbackQuery,
+    t: BoundTranslator,
+    text: str,
+    choices: list[tuple[str, Filter]],
+    back: Filter | AppsCB,
+    export: int,
+) -> None:
+    """A picker: one button per new filter, two a row, then Back."""
+    buttons = [
+        button(label, choice.cb(AppsAction.filters, export=export)) for label, choice in choices
+    ]
     markup = inline_rows(buttons, width=2)
-    markup.inline_keyboard.append(
-        [button(t.plain("btn-back"), flt.cb(AppsAction.filters, export=export))]
-    )
-    await show(callback, t(key), markup)
+    back_data = back if isinstance(back, AppsCB) else back.cb(AppsAction.filters, export=export)
+    markup.inline_keyboard.append([button(t.plain("btn-back"), back_data)])
+    await show(callback, text, markup)
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.questions))
+async def on_pick_question(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+    scope: StaffScope,
+) -> None:
+    """The choice questions of the chosen course (or of the staff member's courses): one
+    is picked, then one of its answers."""
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
+    if flt is None:
+        return
+    export = callback_data.export
+    questions = await choice_questions(repo, scope, flt.course)
+    if not questions:
+        alert(callback_answer, t.plain("staff-apps-no-questions"))
+        return
+    rows = [
+        [
+            button(
+                t.plain("staff-any"),
+                replace(flt, answer=None).cb(AppsAction.filters, export=export),
+            )
+        ]
+    ]
+    rows += [
+        [button(clip(t.pick(q.text), 60), flt.cb(AppsAction.options, export=export, value=q.id))]
+        for q in questions[:PICKER_MAX]
+    ]
+    rows.append([button(t.plain("btn-back"), flt.cb(AppsAction.filters, export=export))])
+    await show(callback, t("staff-pick-question"), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(AppsCB.filter(F.action == AppsAction.options))
+async def on_pick_option(
+    callback: CallbackQuery,
+    callback_data: AppsCB,
+    t: BoundTranslator,
+    repo: Repos,
+    callback_answer: CallbackAnswer,
+    scope: StaffScope,
+) -> None:
+    """The answers of one question, each with how many applications the filter finds
+    with it."""
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
+    if flt is None:
+        return
+    questions = {q.id: q for q in await choice_questions(repo, scope, flt.course)}
+    question = questions.get(callback_data.value)
+    if question is None:
+        alert(callback_answer, t.plain(ANSWER_STALE))
+        return
+    choices = []
+    for place, option in enumerate(question.options, start=1):
+        choice = replace(flt, answer=AnswerFilter(question, place))
+        count = await repo.applications.count(choice.to_repo(scope))
+        choices.append((f"{t.pick(option.text)} ({count})", choice))
+    back = flt.cb(AppsAction.questions, export=callback_data.export)
+    text = t("staff-pick-option", question=t.pick(question.text))
+    await show_picker(callback, t, text, choices, back, callback_data.export)
 
 
 @router.callback_query(AppsCB.filter(F.action == AppsAction.list))
@@ -387,9 +508,8 @@ async def on_list(
     callback_answer: CallbackAnswer,
     scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data, scope)
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
     if flt is None:
-        stale(t, callback_answer)
         return
     text, markup = await list_view(t, repo, flt, callback_data.page, scope)
     await show(callback, text, markup)
@@ -404,9 +524,11 @@ async def on_open(
     callback_answer: CallbackAnswer,
     scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data, scope)
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
+    if flt is None:
+        return
     app = await application_in_scope(repo, scope, callback_data.id)
-    if flt is None or app is None:
+    if app is None:
         stale(t, callback_answer)
         return
     back = flt.cb(AppsAction.list, page=callback_data.page).pack()
@@ -423,9 +545,11 @@ async def on_move(
     scope: StaffScope,
 ) -> None:
     """The other groups of the trainee's course, with their free seats."""
-    flt = await load_filter(repo, callback_data, scope)
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
+    if flt is None:
+        return
     app = await application_in_scope(repo, scope, callback_data.id)
-    if flt is None or app is None:
+    if app is None:
         stale(t, callback_answer)
         return
     if app.status != "accepted":
@@ -466,10 +590,12 @@ async def on_move_to(
     callback_answer: CallbackAnswer,
     scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data, scope)
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
+    if flt is None:
+        return
     app = await application_in_scope(repo, scope, callback_data.id)
     group = await repo.catalogue.group(callback_data.value)
-    if flt is None or app is None or group is None or group.course_id != app.course_id:
+    if app is None or group is None or group.course_id != app.course_id:
         stale(t, callback_answer)
         return
     try:

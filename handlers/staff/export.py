@@ -32,7 +32,7 @@ from db.dto import (
     UserDTO,
 )
 from db.repo import Repos
-from handlers.staff.applications import Filter, describe, filters_view, load_filter
+from handlers.staff.applications import Filter, describe, filter_or_refuse, filters_view
 from handlers.staff.common import StaffChats, StaffTraffic, alert, stale
 from handlers.staff.outcomes.base import progress_label
 
@@ -136,8 +136,10 @@ async def on_export(
     clock: Clock,
     scope: StaffScope,
 ) -> None:
-    flt = await load_filter(repo, callback_data, scope)
-    if flt is None or callback.message is None:
+    flt = await filter_or_refuse(t, repo, callback_data, scope, callback_answer)
+    if flt is None:
+        return
+    if callback.message is None:
         stale(t, callback_answer)
         return
     apps, total = await repo.applications.search(flt.to_repo(scope), limit=EXPORT_MAX)
