@@ -133,19 +133,19 @@ async def on_progress(
     callback_answer: CallbackAnswer,
     scope: StaffScope,
 ) -> None:
-    app = await trainee_in_scope(repo, scope, callback_data.id)
     progress = callback_data.arg
-    if app is None or progress not in PROGRESS or progress == DROPPED:
+    moved = None
+    if progress in PROGRESS and progress != DROPPED:  # dropping out asks for a reason
+        moved = await _move(
+            t, repo, settings, clock, scope, callback.from_user.id, callback_data.id, progress
+        )
+    if moved is None:
         stale(t, callback_answer)
         return
-    now = clock.now()
-    changed = await repo.outcomes.set_progress(
-        [app.id], progress, actor_id=callback.from_user.id, now=now
-    )
+    view, changed = moved
     if changed:
-        await progress_changed(repo, settings, changed, progress, now)
         callback_answer.text = t.plain("outcomes-saved-told")
-    await show(callback, *await trainee_view(t, repo, settings, app, now))
+    await show(callback, *view)
 
 
 @router.callback_query(OutCB.filter(F.action == Out.drop))
@@ -197,27 +197,50 @@ async def on_drop_reason(
     await show(callback, t("outcomes-drop-note"), markup)
 
 
-async def _drop(
+async def record_progress(
+    repo: Repos,
+    settings: Settings,
+    app_ids: list[int],
+    progress: str,
+    *,
+    actor_id: int,
+    now: datetime,
+    reason: str | None = None,
+    note: str | None = None,
+) -> list[int]:
+    """Set trainees' progress (audited) and tell each trainee whose progress changed;
+    returns those."""
+    changed = await repo.outcomes.set_progress(
+        app_ids, progress, actor_id=actor_id, now=now, reason=reason, note=note
+    )
+    if changed:
+        await progress_changed(repo, settings, changed, progress, now, reason=reason)
+    return changed
+
+
+async def _move(
     t: BoundTranslator,
     repo: Repos,
     settings: Settings,
     clock: Clock,
+    scope: StaffScope,
     actor_id: int,
     app_id: int,
-    reason: str,
-    note: str | None,
-    scope: StaffScope,
-) -> tuple[str, InlineKeyboardMarkup] | None:
+    progress: str,
+    reason: str | None = None,
+    note: str | None = None,
+) -> tuple[tuple[str, InlineKeyboardMarkup], bool] | None:
+    """One trainee of this staff member's centres to ``progress`` (dropped out: with a
+    reason from the list): the trainee's card after it and whether anything changed;
+    None for a trainee that is gone, of another centre, or a reason not on the list."""
     app = await trainee_in_scope(repo, scope, app_id)
-    if app is None or reason not in DROPOUT_REASONS:
+    if app is None or (progress == DROPPED and reason not in DROPOUT_REASONS):
         return None
     now = clock.now()
-    changed = await repo.outcomes.set_progress(
-        [app.id], DROPPED, actor_id=actor_id, now=now, reason=reason, note=note
+    changed = await record_progress(
+        repo, settings, [app.id], progress, actor_id=actor_id, now=now, reason=reason, note=note
     )
-    if changed:
-        await progress_changed(repo, settings, changed, DROPPED, now, reason=reason)
-    return await trainee_view(t, repo, settings, app, now)
+    return await trainee_view(t, repo, settings, app, now), bool(changed)
 
 
 @router.callback_query(OutCB.filter(F.action == Out.drop_skip))
@@ -233,22 +256,13 @@ async def on_drop_skip(
     scope: StaffScope,
 ) -> None:
     await state.clear()
-    view = await _drop(
-        t,
-        repo,
-        settings,
-        clock,
-        callback.from_user.id,
-        callback_data.id,
-        callback_data.arg,
-        None,
-        scope,
-    )
-    if view is None:
+    actor, reason = callback.from_user.id, callback_data.arg
+    moved = await _move(t, repo, settings, clock, scope, actor, callback_data.id, DROPPED, reason)
+    if moved is None:
         stale(t, callback_answer)
         return
     callback_answer.text = t.plain("outcomes-saved-told")
-    await show(callback, *view)
+    await show(callback, *moved[0])
 
 
 @router.message(StateFilter(OutcomeForm.dropout_note), HasText())
@@ -268,22 +282,17 @@ async def got_drop_note(
     data = await state.get_data()
     await state.clear()
     assert message.from_user is not None
-    view = await _drop(
-        t,
-        repo,
-        settings,
-        clock,
-        message.from_user.id,
-        int(data.get("app", 0)),
-        str(data.get("reason", "")),
-        note or None,
-        scope,
+    app_id, reason = int(data.get("app", 0)), str(data.get("reason", ""))
+    actor = message.from_user.id
+    moved = await _move(
+        t, repo, settings, clock, scope, actor, app_id, DROPPED, reason, note or None
     )
-    if view is None:
+    if moved is None:
         await message.answer(t("error-stale-button"))
         return
+    (text, markup), _ = moved
     await message.answer(t("outcomes-saved-told"))
-    await message.answer(view[0], reply_markup=view[1])
+    await message.answer(text, reply_markup=markup)
 
 
 # ---- the completion roster ----------------------------------------------------------------
@@ -390,12 +399,10 @@ async def on_roster_confirm(
     done = [tr.application_id for tr in trainees if tr.application_id not in out]
     gone = [tr.application_id for tr in trainees if tr.application_id in out]
     actor = callback.from_user.id
-    completed = await repo.outcomes.set_progress(done, COMPLETED, actor_id=actor, now=now)
-    dropped = await repo.outcomes.set_progress(
-        gone, DROPPED, actor_id=actor, now=now, reason="other"
+    completed = await record_progress(repo, settings, done, COMPLETED, actor_id=actor, now=now)
+    dropped = await record_progress(
+        repo, settings, gone, DROPPED, actor_id=actor, now=now, reason="other"
     )
-    await progress_changed(repo, settings, completed, COMPLETED, now)
-    await progress_changed(repo, settings, dropped, DROPPED, now, reason="other")
     await state.clear()
     callback_answer.text = t.plain(
         "outcomes-roster-done", completed=len(completed), dropped=len(dropped)
