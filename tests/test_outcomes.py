@@ -407,6 +407,35 @@ async def test_programme_report_matches_the_data_set(sqlite_db: Database) -> Non
     assert courses[1][:7] == ("Python", 40, 32, 32, 28, 4, 18)
 
 
+def test_a_choice_question_such_as_gender_gets_its_own_sheet() -> None:
+    """Gender is collected by a programme as a catalogue choice question; the report
+    breaks the funnel down by it on a sheet of its own, like every choice question that
+    its applications answered (one nobody here was asked gets no sheet)."""
+    from db.dto_outcomes import ReportRow
+
+    def question(id_: int, code: str, text: str, options: tuple[str, ...]) -> QuestionDTO:
+        opts = tuple(OptionDTO(o, {"en": o.title()}) for o in options)
+        return QuestionDTO(id_, code, "choice", {"en": text}, opts, False, None, None)
+
+    gender = question(1, "gender", "Gender", ("female", "male"))
+    laptop = question(2, "laptop", "Laptop at home", ("yes", "no"))
+    rows = [
+        ReportRow(i, 1, 1, None, None, NOW, "accepted" if i < 3 else "pending", None, None,
+                  False, None, False, {1: value} if value else {1: ""})
+        for i, value in enumerate(("female", "female", "male", None), start=1)
+    ]  # fmt: skip
+    report = build_report(rows, [gender, laptop], since=None, until=NOW, now=NOW)
+    tables = {t.title: t for t in report_tables(report, lambda k, **p: k, {}, [gender, laptop],
+                                                lambda m: m["en"])}  # fmt: skip
+    assert "Laptop at home" not in tables
+    sheet = tables["Gender"]
+    assert [row[:3] for row in sheet.rows] == [
+        ["Female", 2, 2],
+        ["Male", 1, 0],
+        ["report-not-given", 1, 0],
+    ]
+
+
 # ------------------------------------------------------- journal, certificate, settings
 
 

@@ -229,10 +229,12 @@ def report_tables(
         ("district", "report-sheet-districts", report.by_district),
     ):
         tables.append(_table(label(title), label(title), named(kind, dim), label, w))
+    # A sheet per choice question answered in the report's applications (gender, when a
+    # programme collects it, is one of them): a question no one here was asked has none.
     for q in questions:
-        if q.id not in report.by_answer:
+        options = report.by_answer.get(q.id)
+        if not options:
             continue
-        options = report.by_answer[q.id]
         items = [(pick(o.text), options[o.code]) for o in q.options if o.code in options]
         if "" in options:
             items.append((not_given, options[""]))
