@@ -50,6 +50,8 @@ FIRST_CITIZEN = 300_000
 LOCALE = "en"
 # BENCH_SQL_LOG=1: the bot prints its most frequent statements (per update) on stderr.
 SQL_LOG = os.environ.get("BENCH_SQL_LOG") == "1"
+# BENCH_TRACE=1 (with --users 1): the bot prints each update's write transactions on stderr.
+TRACE = os.environ.get("BENCH_TRACE") == "1"
 # BENCH_VARIANT=uvloop,orjson: the bot runs on uvloop and/or parses and builds JSON with
 # orjson (measurement only: neither is a dependency of the bot).
 VARIANT = os.environ.get("BENCH_VARIANT", "")
@@ -196,10 +198,14 @@ def install_counters(counters: Counters) -> None:
             counters.by_statement[key] = counters.by_statement.get(key, 0) + 1
         if head.startswith(dml):
             conn.info["bench_wrote"] = True
+            if TRACE:
+                conn.info.setdefault("bench_sql", []).append(" ".join(statement.split())[:60])
 
     def on_commit(conn: Any) -> None:
         if conn.info.pop("bench_wrote", False):
             counters.writes += 1
+            if TRACE:
+                print(f"    write: {conn.info.pop('bench_sql', [])}", file=sys.stderr)
 
     def on_rollback(conn: Any) -> None:
         conn.info.pop("bench_wrote", None)
@@ -248,6 +254,10 @@ async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
 
     async def count(handler: Any, event: Any, data: dict[str, Any]) -> Any:
         counters.updates += 1
+        if TRACE:
+            what = event.message or event.callback_query
+            text = getattr(what, "text", None) or getattr(what, "data", None)
+            print(f"update {counters.updates}: {text!r}", file=sys.stderr)
         return await handler(event, data)
 
     process = BotProcess(settings, on_app=lambda app: app.dispatcher.update.outer_middleware(count))
@@ -300,7 +310,10 @@ async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
     if profile is not None:
         import cProfile
 
-        profiler = cProfile.Profile()
+        # The event loop thread's CPU time, not wall time: on a shared machine a wall clock
+        # charges other processes' time to whatever was running (sqlite's worker threads
+        # are left out: their CPU is in the "CPU ms/upd" column, not in the profile).
+        profiler = cProfile.Profile(time.thread_time)
         profiler.enable()
     counters.reset()
     cpu = time.process_time()

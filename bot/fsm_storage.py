@@ -12,7 +12,7 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.database import Database
@@ -67,6 +67,10 @@ class SQLStorage(BaseStorage):
         )
         self._cache_size = cache_size
         self._upsert: Any = None
+        # Built once and run with parameters: building a statement per write costs more
+        # than running it.
+        self._delete = delete(_TABLE).where(_TABLE.c.key == bindparam("k"))
+        self._select = select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == bindparam("k"))
 
     def _remember(self, key: str, state: str | None, data: Mapping[str, Any]) -> None:
         if self._cache is None:
@@ -88,11 +92,14 @@ class SQLStorage(BaseStorage):
     async def _write(
         self, conn: AsyncConnection, key: str, *, state: str | None, data: Mapping[str, Any]
     ) -> None:
-        await conn.execute(self._statement(key, state=state, data=data))
+        await conn.execute(*self._statement(key, state=state, data=data))
 
-    def _statement(self, key: str, *, state: str | None, data: Mapping[str, Any]) -> Any:
+    def _statement(
+        self, key: str, *, state: str | None, data: Mapping[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        """The write that stores (state, data) under ``key``, and its parameters."""
         if state is None and not data:
-            return delete(_TABLE).where(_TABLE.c.key == key)
+            return self._delete, {"k": key}
         if self._upsert is None:
             # Built once: ON CONFLICT with ``excluded`` costs more to build than to run.
             stmt = self.db.insert(_TABLE)
@@ -104,12 +111,11 @@ class SQLStorage(BaseStorage):
                     "updated_at": stmt.excluded.updated_at,
                 },
             )
-        return self._upsert.values(key=key, state=state, data=dict(data), updated_at=utcnow())
+        values = {"key": key, "state": state, "data": dict(data), "updated_at": utcnow()}
+        return self._upsert, values
 
     async def _read(self, conn: AsyncConnection, key: str) -> tuple[str | None, dict[str, Any]]:
-        row = (
-            await conn.execute(select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == key))
-        ).first()
+        row = (await conn.execute(self._select, {"k": key})).first()
         if row is None:
             return None, {}
         return row[0], dict(row[1] or {})
@@ -126,8 +132,8 @@ class SQLStorage(BaseStorage):
             state, data = change(old_state, dict(old_data))
             if (state, data) == (old_state, old_data):
                 return state, data
-            statement = self._statement(k, state=state, data=data)
-            if self.db.defer(statement, key=("fsm", k)):
+            statement, params = self._statement(k, state=state, data=data)
+            if self.db.defer(statement, key=("fsm", k), params=params):
                 # Written at the end of the update (Database.unit_of_work); if that
                 # fails, the cache must not claim what the database does not have.
                 self._remember(k, state, data)
@@ -136,7 +142,7 @@ class SQLStorage(BaseStorage):
                     unsaved.add(k)
                 return state, data
             async with self.db.transaction_core() as conn:
-                await conn.execute(statement)
+                await conn.execute(statement, params)
             self._remember(k, state, data)
             return state, data
         async with self.db.transaction_core() as conn:

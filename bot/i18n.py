@@ -15,7 +15,7 @@ import gettext
 import html
 import logging
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,10 @@ class Translator:
         self.catalogs = {loc: load_catalog(loc, directory / loc) for loc in self.locales}
         self._variants: dict[str, frozenset[str]] = {}
         self._reverse: dict[str, dict[str, str]] = {}
+        self._bound: dict[str, BoundTranslator] = {}
+        # Static things rendered once per language (keyboards: ``bot/keyboards.py``).
+        # What is kept here is shared by every update: never modified once built.
+        self.rendered: dict[Hashable, Any] = {}
 
     def resolve_locale(self, stored: str | None, language_code: str | None) -> str:
         if stored in self.catalogs:
@@ -174,7 +178,11 @@ class Translator:
         return found
 
     def bind(self, locale: str) -> BoundTranslator:
-        return BoundTranslator(self, locale)
+        """The translator bound to ``locale`` (one per locale, built once)."""
+        bound = self._bound.get(locale)
+        if bound is None:
+            bound = self._bound[locale] = BoundTranslator(self, locale)
+        return bound
 
 
 class BoundTranslator:

@@ -23,6 +23,15 @@ MENU_KEYS = (
 
 
 def main_menu(t: BoundTranslator, *, staff: bool = False) -> ReplyKeyboardMarkup:
+    """The main menu (rendered once per language; shared: never modify it)."""
+    key = ("main_menu", t.locale, staff)
+    rendered = t.translator.rendered.get(key)
+    if rendered is None:
+        rendered = t.translator.rendered[key] = _main_menu(t, staff=staff)
+    return rendered
+
+
+def _main_menu(t: BoundTranslator, *, staff: bool) -> ReplyKeyboardMarkup:
     rows = [
         [KeyboardButton(text=t.plain("menu-catalogue"))],
         [
@@ -44,19 +53,51 @@ def main_menu(t: BoundTranslator, *, staff: bool = False) -> ReplyKeyboardMarkup
 def form_keyboard(
     t: BoundTranslator, *top: KeyboardButton, back: bool = True
 ) -> ReplyKeyboardMarkup:
-    """A form step's reply keyboard: its own buttons on top, then Back and Cancel."""
-    nav = [KeyboardButton(text=t.plain("btn-cancel"))]
-    if back:
-        nav.insert(0, KeyboardButton(text=t.plain("btn-back")))
+    """A form step's reply keyboard: its own buttons on top, then Back and Cancel (the
+    Back and Cancel row rendered once per language; without buttons of its own, the
+    whole keyboard: shared, never modify it)."""
+    if not top:
+        key = ("form_keyboard", t.locale, back)
+        rendered = t.translator.rendered.get(key)
+        if rendered is None:
+            rendered = t.translator.rendered[key] = _form_keyboard(t, (), back=back)
+        return rendered
+    return _form_keyboard(t, top, back=back)
+
+
+def _form_keyboard(
+    t: BoundTranslator, top: tuple[KeyboardButton, ...], *, back: bool
+) -> ReplyKeyboardMarkup:
+    key = ("form_nav", t.locale, back)
+    nav: list[KeyboardButton] | None = t.translator.rendered.get(key)
+    if nav is None:
+        nav = [KeyboardButton(text=t.plain("btn-cancel"))]
+        if back:
+            nav.insert(0, KeyboardButton(text=t.plain("btn-back")))
+        t.translator.rendered[key] = nav
     rows = [[b] for b in top]
-    rows.append(nav)
+    rows.append(list(nav))
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
 
 
+_PICKERS: dict[str | None, InlineKeyboardMarkup] = {}
+
+
 def language_picker(selected: str | None = None) -> InlineKeyboardMarkup:
+    """The language picker, ``selected`` first and ticked (built once per language;
+    shared: never modify it)."""
+    if selected is not None and selected not in LANGUAGE_NAMES:
+        selected = None
+    picker = _PICKERS.get(selected)
+    if picker is None:
+        picker = _PICKERS[selected] = _language_picker(selected)
+    return picker
+
+
+def _language_picker(selected: str | None) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     order = list(LANGUAGE_NAMES)
-    if selected is not None and selected in LANGUAGE_NAMES:
+    if selected is not None:
         order.remove(selected)
         order.insert(0, selected)
     for code in order:

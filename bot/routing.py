@@ -71,3 +71,27 @@ class FeatureRouter:
                 continue
             observer = getattr(router, observer_name)
             getattr(observer, op)(*args, **kwargs)
+
+
+class Gate:
+    """Feature routers behind one check that every one of them makes anyway.
+
+    aiogram offers each update to every router in turn (a router costs its middleware
+    chain, its own filters and its handlers' filters, even when it rejects the update).
+    If each feature in ``parts`` rejects a message or a callback unless ``check`` passes
+    (e.g. ``RoleFilter()``: the staff features), the gate runs ``check`` once and the
+    parts are not visited at all for the rest (citizens). Other update kinds pass the
+    gate unfiltered. The parts keep their own filters and their order.
+    """
+
+    def __init__(self, name: str, *parts: FeatureRouter, check: Any) -> None:
+        self.name = name
+        self.parts = parts
+        self.check = check
+
+    def build(self) -> Router:
+        router = Router(name=self.name)
+        router.message.filter(self.check)
+        router.callback_query.filter(self.check)
+        router.include_routers(*(part.build() for part in self.parts))
+        return router

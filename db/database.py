@@ -13,9 +13,9 @@ import os
 import re
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from functools import partial
 from pathlib import Path
 from threading import Thread
@@ -236,11 +236,84 @@ class ChangeTracker:
                     self.bump(written)
 
 
-class _Pending(dict[Hashable, Executable]):
+# A deferred write: a statement and its bound parameters (None: none). A statement
+# built once and run with parameters costs less than one built per call.
+Write = tuple[Executable, Mapping[str, Any] | None]
+
+
+class _Pending(dict[Hashable, Write]):
     """The writes a unit of work has collected; ``closed`` once it ended (a task started
     inside it and still running later copied the context: it writes at once then)."""
 
     closed = False
+
+
+class GroupCommit:
+    """The collected writes of concurrent updates, committed together.
+
+    ``Database.flush`` hands an update's writes here and waits until they are committed.
+    While a commit runs, the writes of other updates gather; the next commit takes them
+    all in one transaction (on SQLite, one BEGIN IMMEDIATE … COMMIT and one turn on the
+    write connection for many updates, instead of one each). Nothing waits for a batch to
+    fill: with no commit running, a flush starts one at once. If a batch fails, each
+    update's writes are retried in a transaction of their own, so one bad write fails
+    only its own update.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._batch: list[tuple[list[Write], asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0  # transactions run (for tests and the benchmark)
+
+    async def commit(self, writes: list[Write]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batch.append((writes, future))
+        if self._task is None:
+            # A context of its own: the committer must not see any update's unit of work.
+            self._task = asyncio.get_running_loop().create_task(self._drain(), context=Context())
+        await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                await self._commit(batch)
+        finally:
+            self._task = None
+
+    async def _commit(self, batch: list[tuple[list[Write], asyncio.Future[None]]]) -> None:
+        try:
+            await self._run([write for writes, _ in batch for write in writes])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for writes, future in batch:
+                try:
+                    await self._run(writes)
+                except Exception as own:
+                    _settle(future, own)
+                else:
+                    _settle(future, None)
+            return
+        for _writes, future in batch:
+            _settle(future, None)
+
+    async def _run(self, writes: list[Write]) -> None:
+        self.commits += 1
+        async with self.db.engine.begin() as conn:
+            for statement, params in writes:
+                await conn.execute(statement, params)
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():  # the update waiting for it was cancelled
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
 
 
 # Writes deferred to the end of the update being handled (see Database.unit_of_work).
@@ -306,6 +379,7 @@ class Database:
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self.changes = ChangeTracker()
         self.changes.attach(self.engine)
+        self.group_commit = GroupCommit(self)
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table`` (SQLite or PostgreSQL), which has
@@ -322,8 +396,8 @@ class Database:
         taken = self._take_pending()
         try:
             async with self._sessions() as session, session.begin():
-                for statement in taken.values():
-                    await session.execute(statement)
+                for statement, params in taken.values():
+                    await session.execute(statement, params)
                 yield session
         except BaseException:
             self._restore_pending(taken)
@@ -355,14 +429,14 @@ class Database:
         taken = self._take_pending()
         try:
             async with self.engine.begin() as conn:
-                for statement in taken.values():
-                    await conn.execute(statement)
+                for statement, params in taken.values():
+                    await conn.execute(statement, params)
                 yield conn
         except BaseException:
             self._restore_pending(taken)
             raise
 
-    def _take_pending(self) -> dict[Hashable, Executable]:
+    def _take_pending(self) -> dict[Hashable, Write]:
         pending = _DEFERRED.get()
         if not pending:  # None or empty
             return {}
@@ -370,7 +444,7 @@ class Database:
         pending.clear()
         return taken
 
-    def _restore_pending(self, taken: dict[Hashable, Executable]) -> None:
+    def _restore_pending(self, taken: dict[Hashable, Write]) -> None:
         """Put back writes whose transaction failed, before anything deferred since
         (a newer write with the same key wins)."""
         pending = _DEFERRED.get()
@@ -415,28 +489,50 @@ class Database:
             await self._run(pending)
 
     async def _run(self, pending: _Pending) -> None:
-        if pending:
-            async with self.transaction_core():
-                pass  # the collected writes run at its start
+        """Commit what ``pending`` holds, with the writes other updates flush meanwhile
+        (``GroupCommit``); if that fails, the writes stay pending (and the error is
+        raised), as a transaction of the update's own would leave them."""
+        if not pending:
+            return
+        taken = dict(pending)
+        pending.clear()
+        try:
+            await self.group_commit.commit(list(taken.values()))
+        except asyncio.CancelledError:
+            raise  # the commit goes on without us: putting the writes back would repeat them
+        except BaseException:
+            self._restore_pending(taken)
+            raise
 
-    def defer(self, statement: Executable, key: Hashable | None = None) -> bool:
-        """Run ``statement`` at the end of the current unit of work; False if there is
-        none (then the caller writes now). A later statement with the same ``key``
-        replaces an earlier one (the last form state of a chat is the one written)."""
+    def defer(
+        self,
+        statement: Executable,
+        key: Hashable | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Run ``statement`` (with ``params``) at the end of the current unit of work;
+        False if there is none (then the caller writes now). A later statement with the
+        same ``key`` replaces an earlier one (the last form state of a chat is the one
+        written)."""
         pending = _DEFERRED.get()
         if pending is None or pending.closed:
             return False
         if key is None:
             key = object()
         pending.pop(key, None)
-        pending[key] = statement
+        pending[key] = (statement, params)
         return True
 
-    async def write(self, statement: Executable, key: Hashable | None = None) -> None:
+    async def write(
+        self,
+        statement: Executable,
+        key: Hashable | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         """``statement`` in the current unit of work, or now in a transaction of its own."""
-        if not self.defer(statement, key):
+        if not self.defer(statement, key, params):
             async with self.transaction_core() as conn:
-                await conn.execute(statement)
+                await conn.execute(statement, params)
 
     async def migrate(self, revision: str = "head") -> None:
         """Apply Alembic migrations up to ``revision`` (head by default)."""

@@ -7,6 +7,8 @@ from aiogram import Router
 
 def setup_routers() -> Router:
     # Imported here so that importing `handlers` builds nothing.
+    from bot.roles import RoleFilter
+    from bot.routing import FeatureRouter, Gate
     from handlers import (
         attendance,
         broadcast,
@@ -23,7 +25,8 @@ def setup_routers() -> Router:
     from handlers.staff import staff_routers
 
     root = Router(name="root")
-    recipes = [
+    support_answers, people = support.staff
+    recipes: list[FeatureRouter | Gate] = [
         errors.router,
         system.router,
         # Commands and menu buttons first: pressed inside a form, they navigate.
@@ -31,11 +34,13 @@ def setup_routers() -> Router:
         catalogue.router,
         my_applications.router,
         my_courses.router,
-        # Staff commands and buttons win over the citizen form's state handlers.
-        *staff_routers(),
-        *support.staff,
-        broadcast.router,
-        attendance.router,
+        # Staff commands and buttons win over the citizen form's state handlers. Each
+        # staff feature passes only staff messages and callbacks (RoleFilter), so a
+        # citizen's update skips them at one check (Gate).
+        Gate("staff", *staff_routers(), check=RoleFilter()),
+        # A reply to a card by someone who is not staff is answered: not behind a gate.
+        support_answers,
+        Gate("staff-people", people, broadcast.router, attendance.router, check=RoleFilter()),
         attendance.answers,
         signup.router,
         # A free message nobody else took: offered to the centre's staff.

@@ -89,19 +89,21 @@ async def set_language(
         callback_answer.show_alert = True
         return
     first_time = user.locale is None
+    message = callback.message
+    if isinstance(message, Message):
+        # An old picker pressed inside a form ends the form, and says so. Cleared before
+        # anything is shown, so the language and the form are saved in one write.
+        had_form = await state.get_state() is not None
+        data = await state.get_data()
+        await state.clear()
     await repo.users.set_locale(user.id, callback_data.code)
     t = translator.bind(callback_data.code)
     callback_answer.text = t.plain("language-set")
-    message = callback.message
     if not isinstance(message, Message):
         return
     # `show` tolerates "message is not modified": a double tap on slow data, or an old
     # picker pressed again, edits the same text a second time.
     await show(callback, t("language-current"))
-    # An old picker pressed inside a form ends the form, and says so.
-    had_form = await state.get_state() is not None
-    data = await state.get_data()
-    await state.clear()
     if first_time:
         key = "start-welcome"
     elif had_form:
