@@ -17,7 +17,14 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from bot.clock import Clock, SystemClock
 from bot.config import DEFAULT_CATALOG_FILE, Settings
-from bot.factory import App, build_bot, build_outbox_bot, create_app, pin_response_models
+from bot.factory import (
+    App,
+    build_bot,
+    build_outbox_bot,
+    create_app,
+    pin_response_models,
+    settle_heap,
+)
 from bot.i18n import Translator
 from bot.services.backup import RunLock
 from db.locks import LeaderLock, startup_lock
@@ -404,6 +411,7 @@ async def run_bot(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         app = await process.start(polling=not settings.webhook_mode)
+        settle_heap()
         if settings.webhook_mode:
             await run_webhook(process, app, stop)
         else:

@@ -245,3 +245,81 @@ async def test_staff_role_cache_follows_the_staff_table(sqlite_db: Database) -> 
     assert await repo.staff.role_of(11) == "staff"
     await repo.staff.remove(1, 11)
     assert await repo.staff.role_of(11) is None  # removing someone removes their reach
+
+
+async def test_writes_of_concurrent_updates_are_committed_together(sqlite_db: Database) -> None:
+    """Updates flushing while a commit runs share the next one (group commit); a write
+    that fails there fails its own update only, and the others are still saved."""
+    storage = SQLStorage(sqlite_db, cache=True)
+    fresh = SQLStorage(sqlite_db)
+    keys = [StorageKey(bot_id=1, chat_id=20 + i, user_id=20 + i) for i in range(6)]
+
+    async def update(key: StorageKey, *, broken: bool = False) -> None:
+        async with storage.unit_of_work():
+            await storage.set_state(key, "SignUp:phone")
+            if broken:
+                sqlite_db.defer(text("INSERT INTO no_such_table VALUES (1)"))
+
+    for key in keys:  # known to the cache: the updates below never wait for a read
+        await storage.set_state(key, "SignUp:name")
+    before = sqlite_db.group_commit.commits
+    with counting() as seen:
+        await asyncio.gather(*(update(k) for k in keys[:5]))
+    # All five flushed before the committer ran: one transaction for the five.
+    assert sqlite_db.group_commit.commits - before == 1 and seen.commits == 1
+    for key in keys[:5]:
+        assert await fresh.get_state(key) == "SignUp:phone"
+
+    outcomes = await asyncio.gather(
+        update(keys[0]), update(keys[5], broken=True), update(keys[1]), return_exceptions=True
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], Exception)
+    assert await fresh.get_state(keys[5]) == "SignUp:name"  # its write rolled back
+    assert await storage.get_state(keys[5]) == "SignUp:name"  # and the cache says so
+
+
+def test_staff_routers_behind_a_gate_all_check_the_role() -> None:
+    """A citizen's update skips a Gate at one role check: that is only the same as
+    offering it to each router inside if every one of them checks the role itself."""
+    from aiogram import Router
+
+    from bot.roles import RoleFilter
+    from handlers import setup_routers
+
+    gates = [r for r in setup_routers().sub_routers if r.name.startswith("staff")]
+    assert len(gates) == 2
+
+    def checks_role(router: Router, observer: str) -> bool:
+        own = router.observers[observer]
+        if any(isinstance(f.callback, RoleFilter) for f in own._handler.filters or ()):
+            return True
+        parent = router.parent_router
+        return parent is not None and parent not in gates and checks_role(parent, observer)
+
+    inside = [r for gate in gates for r in gate.chain_tail if r is not gate]
+    assert len(inside) >= 17
+    for router in inside:
+        for observer in ("message", "callback_query"):
+            if router.observers[observer].handlers:
+                assert checks_role(router, observer), (router.name, observer)
+
+
+def test_bound_translators_and_static_keyboards_are_built_once() -> None:
+    from bot.i18n import Translator
+    from bot.keyboards import form_keyboard, language_picker, main_menu
+
+    translator = Translator()
+    t = translator.bind("kk")
+    assert translator.bind("kk") is t and translator.bind("en") is not t
+    assert main_menu(t) is main_menu(translator.bind("kk"))
+    assert main_menu(t, staff=True) is not main_menu(t)
+    assert main_menu(t).keyboard[0][0].text == t.plain("menu-catalogue")
+    assert main_menu(translator.bind("en")).keyboard[0][0].text == translator.plain(
+        "en", "menu-catalogue"
+    )
+    assert form_keyboard(t) is form_keyboard(t)
+    assert [b.text for b in form_keyboard(t, back=False).keyboard[-1]] == [t.plain("btn-cancel")]
+    assert language_picker("ky") is language_picker("ky")
+    first = language_picker("ky").inline_keyboard[0][0].text
+    assert first == f"✓ {LANGUAGE_NAMES['ky']}"
