@@ -32,6 +32,7 @@ import asyncio
 import html
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -371,6 +372,7 @@ class Result:
     loadavg: tuple[float, float, float]
     failures: int = 0
     steps: list[str] = field(default_factory=list)
+    crowd: Crowd | None = None
 
     def pct(self, q: float) -> float:
         lat = sorted(self.latencies)
@@ -388,19 +390,62 @@ class Result:
         return n / max(1, int(self.bot["updates"]))
 
     @property
+    def little_bound_ms(self) -> float:
+        """Little's law for a closed loop without think time: N citizens each waiting for
+        a reply means a reply takes N / throughput on average (throughput in updates/s)."""
+        per_s = int(self.bot["updates"]) / self.elapsed
+        return self.users / per_s * 1000 if per_s else float("nan")
+
+    @property
     def api_requests(self) -> int:
         return sum(n for m, n in self.requests.items() if m.lower() != "getupdates" and m[0] != "(")
 
 
-class Citizen:
-    """Answers whatever the bot asks, one step at a time, waiting for each reply."""
+@dataclass(frozen=True)
+class Crowd:
+    """The realistic scenario: citizens arrive at uniformly random moments within
+    ``arrival`` seconds (a centre posts its link in a big channel), and each one reads
+    and taps like a person: ``button`` seconds (uniform) before each tap, ``typed``
+    seconds before a typed answer (the name). Seeded: the same moments every run."""
 
-    def __init__(self, uid: int, path: str, labels: dict[str, Any]) -> None:
+    arrival: float = 60.0
+    button: tuple[float, float] = (2.0, 6.0)
+    typed: tuple[float, float] = (6.0, 12.0)
+    seed: int = 15
+
+    def describe(self) -> str:
+        return (
+            f"arrivals uniform over {self.arrival:.0f} s; think time uniform "
+            f"{self.button[0]:.0f}–{self.button[1]:.0f} s before a tap, "
+            f"{self.typed[0]:.0f}–{self.typed[1]:.0f} s before the typed name; seed {self.seed}"
+        )
+
+
+class Citizen:
+    """Answers whatever the bot asks, one step at a time, waiting for each reply (and,
+    in a crowd, arriving late and thinking before each step)."""
+
+    def __init__(
+        self, uid: int, path: str, labels: dict[str, Any], crowd: Crowd | None = None
+    ) -> None:
         self.uid = uid
         self.path = path
         self.l = labels
         self.done: set[str] = set()
         self.steps: list[str] = []
+        self.crowd = crowd
+        self.rng = random.Random(crowd.seed * 1_000_003 + uid) if crowd else None
+
+    async def think(self, stage: str | None) -> None:
+        if self.crowd is None or self.rng is None:
+            return
+        if stage is None:
+            low, high = 0.0, self.crowd.arrival
+        elif stage == "name":
+            low, high = self.crowd.typed
+        else:
+            low, high = self.crowd.button
+        await asyncio.sleep(self.rng.uniform(low, high))
 
     def next_action(self, events: list[dict[str, Any]]) -> tuple[str, str, str] | None:
         """(stage, kind, value) of the next question among the bot's new messages, or None
@@ -452,6 +497,7 @@ class Citizen:
     async def run(self, session: Any, ctl: str, latencies: list[float]) -> bool:
         first = ("command", self.l["deeplink"]) if self.path == "deeplink" else ("command", "start")
         kind, value = first
+        await self.think(None)
         for _ in range(40):
             async with session.post(
                 f"{ctl}/act", json={"user": self.uid, "action": kind, "value": value}
@@ -477,6 +523,7 @@ class Citizen:
             if stage == "done":
                 return True
             self.done.add(stage)
+            await self.think(stage)
         return False
 
 
@@ -509,7 +556,13 @@ def send(proc: subprocess.Popen[str], line: str) -> None:
 
 
 async def measure(
-    tree: Path, name: str, path: str, users: int, latency: float, profile: Path | None
+    tree: Path,
+    name: str,
+    path: str,
+    users: int,
+    latency: float,
+    profile: Path | None,
+    crowd: Crowd | None = None,
 ) -> Result:
     import aiohttp
 
@@ -532,7 +585,7 @@ async def measure(
                     await r.json()
                 send(bot, "GO")
                 latencies: list[float] = []
-                citizens = [Citizen(uid, path, labels) for uid in ids]
+                citizens = [Citizen(uid, path, labels, crowd) for uid in ids]
                 started = time.perf_counter()
                 outcomes = await asyncio.gather(
                     *(c.run(session, where["ctl"], latencies) for c in citizens)
@@ -560,24 +613,41 @@ async def measure(
         loadavg=os.getloadavg(),
         failures=outcomes.count(False),
         steps=citizens[0].steps,
+        crowd=crowd,
     )
 
 
 HEADER = (
     f"{'tree':<10} {'path':<9} {'N':>4} {'sign-ups/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
-    f"{'CPU ms/upd':>10} {'GC ms':>6} {'SQL/upd':>8} {'writes/upd':>10} {'API/upd':>8} "
-    f"{'tr/upd':>7} {'steps':>6} {'load':>5}"
+    f"{'N/X ms':>7} {'CPU ms/upd':>10} {'GC ms':>6} {'SQL/upd':>8} {'writes/upd':>10} "
+    f"{'API/upd':>8} {'tr/upd':>7} {'steps':>6} {'load':>5}"
+)
+CROWD_HEADER = (
+    f"{'tree':<10} {'path':<9} {'N':>4} {'done in s':>10} {'p50 ms':>8} {'p95 ms':>8} "
+    f"{'p99 ms':>7} {'CPU ms/upd':>10} {'GC ms':>6} {'SQL/upd':>8} {'writes/upd':>10} "
+    f"{'API/upd':>8} {'tr/upd':>7} {'steps':>6} {'load':>5}"
 )
 
 
-def row(r: Result) -> str:
+def _tail(r: Result) -> str:
     return (
-        f"{r.tree:<10} {r.path:<9} {r.users:>4} {r.signups_per_s:>10.1f} {r.pct(0.5):>8.0f} "
-        f"{r.pct(0.95):>8.0f} {r.cpu_ms:>10.2f} {r.per_update(r.bot.get('gc', 0) * 1000):>6.2f} "
+        f"{r.cpu_ms:>10.2f} {r.per_update(r.bot.get('gc', 0) * 1000):>6.2f} "
         f"{r.per_update(r.bot['statements']):>8.2f} "
         f"{r.per_update(r.bot['writes']):>10.2f} {r.per_update(r.api_requests):>8.2f} "
         f"{r.per_update(r.bot['translations']):>7.2f} {r.actions / r.users:>6.1f} "
         f"{r.loadavg[0]:>5.1f}" + (f"  FAILED {r.failures}" if r.failures else "")
+    )
+
+
+def row(r: Result) -> str:
+    if r.crowd is not None:
+        return (
+            f"{r.tree:<10} {r.path:<9} {r.users:>4} {r.elapsed:>10.0f} {r.pct(0.5):>8.0f} "
+            f"{r.pct(0.95):>8.0f} {r.pct(0.99):>7.0f} " + _tail(r)
+        )
+    return (
+        f"{r.tree:<10} {r.path:<9} {r.users:>4} {r.signups_per_s:>10.1f} {r.pct(0.5):>8.0f} "
+        f"{r.pct(0.95):>8.0f} {r.little_bound_ms:>7.0f} " + _tail(r)
     )
 
 
@@ -592,7 +662,7 @@ def baseline_tree(ref: str, into: Path) -> Path:
 
 
 async def main(args: argparse.Namespace) -> None:
-    users = [int(n) for n in args.users.split(",")]
+    users = [int(n) for n in args.users.split(",") if n.strip() and int(n)]
     paths = args.paths.split(",")
     command = " ".join(["bench/signup.py", *sys.argv[1:]])
     print(f"# .venv/bin/python {command}")
@@ -605,7 +675,9 @@ async def main(args: argparse.Namespace) -> None:
         trees.append(("this", ROOT))
         results: list[Result] = []
         try:
-            print(HEADER, flush=True)
+            if users:
+                print("## saturation: every citizen acts again as soon as the reply arrives")
+                print(HEADER, flush=True)
             for n in users:
                 for path in paths:
                     for _ in range(args.repeat):
@@ -616,6 +688,22 @@ async def main(args: argparse.Namespace) -> None:
                             r = await measure(tree, name, path, n, args.latency, profile)
                             results.append(r)
                             print(row(r), flush=True)
+            if users:
+                print(LITTLE_NOTE)
+            if args.crowd:
+                crowd = Crowd(arrival=args.arrival)
+                print(f"## crowd: {args.crowd} citizens; {crowd.describe()}")
+                print(CROWD_HEADER, flush=True)
+                for path in args.crowd_paths.split(","):
+                    for name, tree in trees:
+                        profile = None
+                        if args.profile:
+                            profile = Path(args.profile) / f"{name}-{path}-crowd.prof"
+                        r = await measure(
+                            tree, name, path, args.crowd, args.latency, profile, crowd
+                        )
+                        results.append(r)
+                        print(row(r), flush=True)
         finally:
             for _name, tree in trees:
                 if tree != ROOT:
@@ -625,11 +713,12 @@ async def main(args: argparse.Namespace) -> None:
                         capture_output=True,
                     )
     if args.baseline_ref:
-        print("ratios (this / baseline, medians of the repeats):")
+        print("ratios (this / baseline, medians of the repeats; saturation):")
         for n in users:
             for path in paths:
-                mine = [r for r in results if r.tree == "this" and r.path == path and r.users == n]
-                base = [r for r in results if r.tree != "this" and r.path == path and r.users == n]
+                runs = [r for r in results if r.path == path and r.users == n and not r.crowd]
+                mine = [r for r in runs if r.tree == "this"]
+                base = [r for r in runs if r.tree != "this"]
 
                 def ratio(f: Any, mine: list[Result] = mine, base: list[Result] = base) -> str:
                     a = statistics.median(float(f(r)) for r in mine)
@@ -644,6 +733,13 @@ async def main(args: argparse.Namespace) -> None:
                 )
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"# steps of one sign-up ({results[-1].path}): {' → '.join(results[-1].steps)}")
+
+
+LITTLE_NOTE = """\
+# N/X: Little's law. With N citizens who act again the moment a reply arrives, the mean
+# reply time is N divided by the throughput X (updates/s): a median under 200 ms at
+# N = 300 would need 1,500 updates/s. This table measures capacity; the crowd table
+# below measures replies as people see them."""
 
 
 def cli() -> None:
@@ -664,6 +760,11 @@ def cli() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--profile", default=None, help="directory for cProfile dumps")
     parser.add_argument("--quick", action="store_true", help="20 citizens, full path")
+    parser.add_argument(
+        "--crowd", type=int, default=300, help="citizens in the crowd scenario (0: none)"
+    )
+    parser.add_argument("--crowd-paths", default="deeplink", help="paths of the crowd scenario")
+    parser.add_argument("--arrival", type=float, default=60.0, help="crowd arrival window, s")
     args = parser.parse_args()
     if args.role == "server":
         asyncio.run(serve(args.latency))
@@ -677,7 +778,7 @@ def cli() -> None:
             asyncio.run(run_bot(args.api, Path(args.workdir), profile))
     else:
         if args.quick:
-            args.users, args.paths = "20", "full"
+            args.users, args.paths, args.crowd = "20", "full", 0
         asyncio.run(main(args))
 
 
