@@ -5,6 +5,7 @@ bench/signup.py; these tests prove that nothing is given up for it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -323,3 +324,63 @@ def test_bound_translators_and_static_keyboards_are_built_once() -> None:
     assert language_picker("ky") is language_picker("ky")
     first = language_picker("ky").inline_keyboard[0][0].text
     assert first == f"✓ {LANGUAGE_NAMES['ky']}"
+
+
+def test_json_requests_are_the_bodies_aiogram_would_build() -> None:
+    """The reply session's fast path builds the same JSON body as aiogram's own
+    preparation, for the kinds of values replies carry."""
+    from datetime import UTC, datetime
+
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.methods import (
+        AnswerCallbackQuery,
+        BanChatMember,
+        EditMessageText,
+        SendMessage,
+        TelegramMethod,
+    )
+    from aiogram.types import (
+        ForceReply,
+        InlineKeyboardButton,
+        InlineKeyboardMarkup,
+        KeyboardButton,
+        LinkPreviewOptions,
+        ReplyKeyboardMarkup,
+        ReplyKeyboardRemove,
+    )
+
+    from bot.outbox import OutboxSession
+
+    session = OutboxSession()
+    bot = Bot("1:x", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    inline = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="✓ Қазақша", callback_data="lang:kk")]]
+    )
+    reply = ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text="📱", request_contact=True)]], is_persistent=True
+    )
+    methods: list[TelegramMethod[Any]] = [
+        SendMessage(chat_id=5, text="<b>a</b>", reply_markup=inline),
+        SendMessage(chat_id=5, text="a", reply_markup=reply, disable_notification=False),
+        SendMessage(chat_id=5, text="a", reply_markup=ReplyKeyboardRemove()),
+        SendMessage(
+            chat_id=5,
+            text="a",
+            reply_markup=ForceReply(),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        EditMessageText(chat_id=5, message_id=7, text="b", reply_markup=inline),
+        AnswerCallbackQuery(callback_query_id="q", text="c", show_alert=True, cache_time=0),
+        BanChatMember(chat_id=5, user_id=6, until_date=datetime(2030, 1, 1, tzinfo=UTC)),
+    ]
+    for method in methods:
+        files: dict[str, Any] = {}
+        expected = {
+            key: prepared
+            for key, value in method.model_dump(warnings=False).items()
+            if (prepared := session.prepare_value(value, bot=bot, files=files, _dumps_json=False))
+            is not None
+        }
+        built = session.build_form_data(bot, method)
+        assert json.loads(built._value) == json.loads(json.dumps(expected)), method  # type: ignore[attr-defined]

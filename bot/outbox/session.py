@@ -19,13 +19,30 @@ class OutboxSession(AiohttpSession):
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
         files: dict[str, InputFile] = {}
-        body = {
-            key: prepared
-            for key, value in method.model_dump(warnings=False).items()
-            if (prepared := self.prepare_value(value, bot=bot, files=files, _dumps_json=False))
-            is not None
-        }
+        body = self._plain(method.model_dump(warnings=False), bot, files)
         if files:
             return super().build_form_data(bot, method)
         # aiohttp takes any payload where aiogram passes its form.
         return JsonPayload(body, dumps=self.json_dumps)  # type: ignore[return-value]
+
+    def _plain(self, value: Any, bot: Bot, files: dict[str, InputFile]) -> Any:
+        """``prepare_value`` for a JSON body, with plain values (the bulk of a keyboard)
+        passed through at once; anything else (defaults, files, enums, dates, models) is
+        left to ``prepare_value``. Keys whose value prepares to None are left out."""
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float:
+            return value
+        if kind is dict:
+            out = {}
+            for key, item in value.items():
+                prepared = None if item is None else self._plain(item, bot, files)
+                if prepared is not None:
+                    out[key] = prepared
+            return out
+        if kind is list:
+            return [
+                prepared
+                for item in value
+                if item is not None and (prepared := self._plain(item, bot, files)) is not None
+            ]
+        return self.prepare_value(value, bot=bot, files=files, _dumps_json=False)

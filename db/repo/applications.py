@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,12 @@ from db.repo.audit import add_audit
 from db.repo.outcomes import answered, save_answers
 
 _APPLICATIONS: Table = Application.__table__  # type: ignore[assignment]
+# A person's applications, newest first (on the catalogue and sign-up paths: built once).
+_FOR_USER = (
+    select(_APPLICATIONS)
+    .where(_APPLICATIONS.c.user_id == bindparam("user_id"))
+    .order_by(_APPLICATIONS.c.created_at.desc(), _APPLICATIONS.c.id.desc())
+)
 
 
 def application_dto(a: Application | Row[Any]) -> ApplicationDTO:
@@ -294,13 +300,8 @@ class ApplicationRepo:
 
     async def for_user(self, user_id: int) -> list[ApplicationDTO]:
         # On the catalogue and sign-up paths: a Core query, no ORM session.
-        t = _APPLICATIONS.c
         async with self.db.read_core() as conn:
-            rows = await conn.execute(
-                select(_APPLICATIONS)
-                .where(t.user_id == user_id)
-                .order_by(t.created_at.desc(), t.id.desc())
-            )
+            rows = await conn.execute(_FOR_USER, {"user_id": user_id})
             return [application_dto(a) for a in rows]
 
     async def live_for_user(self, user_id: int) -> list[ApplicationDTO]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from db.database import Database
 from db.dto import GrantDTO, StaffDTO
@@ -11,6 +11,10 @@ from db.repo.audit import add_audit
 from db.repo.users import STAFF_TABLES, UserCache
 
 ROLES = ("admin", "staff")
+
+
+_STAFF_TABLE = Staff.__table__
+_ROLE_OF = select(_STAFF_TABLE.c.role).where(_STAFF_TABLE.c.user_id == bindparam("user_id"))
 
 
 class StaffRepo:
@@ -26,9 +30,8 @@ class StaffRepo:
             if known:
                 return role
         generation = self.db.changes.generation(STAFF_TABLES)
-        table = Staff.__table__
         async with self.db.read_core() as conn:
-            role = await conn.scalar(select(table.c.role).where(table.c.user_id == user_id))
+            role = await conn.scalar(_ROLE_OF, {"user_id": user_id})
         if self.cache is not None:
             self.cache.put_role(user_id, role, generation)
         return role

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, or_, select, update
 
 from db.database import Database
 from db.dto import StaffScope, UserDTO
@@ -42,6 +42,9 @@ _USER_WITH_SCOPE = (
     .outerjoin(_STAFF, _STAFF.c.user_id == _USERS.c.id)
     .outerjoin(_GRANTS, _GRANTS.c.user_id == _USERS.c.id)
 )
+# The per-update lookup, built once (``{"user_id": ...}``): building it per call costs
+# more than SQLAlchemy's cached run of it.
+_USER_BY_ID = _USER_WITH_SCOPE.where(_USERS.c.id == bindparam("user_id"))
 
 
 def form_state_user(key: str) -> int | None:
@@ -186,7 +189,7 @@ class UserRepo:
     async def with_scope(self, user_id: int) -> UserDTO | None:
         """The user with their staff scope (as the per-update context loads it)."""
         async with self.db.read_core() as conn:
-            rows = (await conn.execute(_USER_WITH_SCOPE.where(_USERS.c.id == user_id))).all()
+            rows = (await conn.execute(_USER_BY_ID, {"user_id": user_id})).all()
             return user_dto(rows[0], scope_of(rows)) if rows else None
 
     async def upsert_seen(
@@ -218,7 +221,7 @@ class UserRepo:
             return cached, False
         # A Core primary-key read (with the staff scope joined), no ORM session.
         async with self.db.read_core() as conn:
-            rows = (await conn.execute(_USER_WITH_SCOPE.where(_USERS.c.id == user_id))).all()
+            rows = (await conn.execute(_USER_BY_ID, {"user_id": user_id})).all()
             seen = rows[0] if rows else None
             if (
                 seen is not None
