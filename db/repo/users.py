@@ -239,41 +239,44 @@ class UserRepo:
                 return user, False
         staff = scope_of(rows)
         self._changed(user_id)
-        async with self.db.transaction() as s:
+        profile_values = {
+            "first_name": first_name,
+            "username": username,
+            "language_code": language_code,
+            # A user who writes to the bot has evidently not blocked it.
+            "is_active": True,
+        }
+        # Core, not the ORM: a person's first update creates them, on every sign-up.
+        async with self.db.transaction_core() as conn:
             if username is not None and (seen is None or seen.username != username):
                 # A username belongs to one account: the newest sighting takes it from an
                 # old row (Telegram lets people give usernames away), so "add @name" can
                 # never find a stale account.
-                await s.execute(
-                    update(User)
-                    .where(User.username == username, User.id != user_id)
+                await conn.execute(
+                    update(_USERS)
+                    .where(_USERS.c.username == username, _USERS.c.id != user_id)
                     .values(username=None)
                 )
-            row = await s.get(User, user_id)
-            created = row is None
-            if row is None:
-                row = User(
-                    id=user_id,
-                    first_name=first_name,
-                    username=username,
-                    language_code=language_code,
-                    is_active=True,
-                    reminders_enabled=True,
-                )
-                s.add(row)
-                await s.flush()
-            elif (row.first_name, row.username, row.language_code, row.is_active) != (
-                first_name,
-                username,
-                language_code,
-                True,
-            ):
-                row.first_name = first_name
-                row.username = username
-                row.language_code = language_code
-                # A user who writes to the bot has evidently not blocked it.
-                row.is_active = True
-            await s.flush()
+            row = None
+            if seen is None:
+                row = (
+                    await conn.execute(
+                        self.db.insert(_USERS)
+                        .values(id=user_id, reminders_enabled=True, **profile_values)
+                        .on_conflict_do_nothing(index_elements=[_USERS.c.id])
+                        .returning(*_USERS.c)
+                    )
+                ).first()
+            created = row is not None
+            if row is None:  # known, or created meanwhile by another process
+                row = (
+                    await conn.execute(
+                        update(_USERS)
+                        .where(_USERS.c.id == user_id)
+                        .values(**profile_values)
+                        .returning(*_USERS.c)
+                    )
+                ).one()
             user = user_dto(row, None if created else staff)
         if self.cache is not None:
             self.cache.put(user)
