@@ -209,7 +209,10 @@ def install_counters(counters: Counters) -> None:
                 print(f"    write: {conn.info.pop('bench_sql', [])}", file=sys.stderr)
 
     def on_rollback(conn: Any) -> None:
-        conn.info.pop("bench_wrote", None)
+        # A connection invalidated by a cancelled task (the outbox's, when the bot stops)
+        # has no info to read: reading it would raise inside the bot's own rollback.
+        if not conn.invalidated:
+            conn.info.pop("bench_wrote", None)
 
     event.listen(Engine, "before_cursor_execute", before)
     event.listen(Engine, "commit", on_commit)
