@@ -275,10 +275,17 @@ class GroupCommit:
         await future
 
     async def _drain(self) -> None:
+        batch: list[tuple[list[Write], asyncio.Future[None]]] = []
         try:
             while self._batch:
                 batch, self._batch = self._batch, []
                 await self._commit(batch)
+        except BaseException as exc:
+            # Cancelled (the loop is closing): nobody may wait for a commit forever.
+            for _writes, future in [*batch, *self._batch]:
+                _settle(future, exc)
+            self._batch = []
+            raise
         finally:
             self._task = None
 
