@@ -37,10 +37,16 @@ def setup_routers() -> Router:
         # Staff commands and buttons win over the citizen form's state handlers. Each
         # staff feature passes only staff messages and callbacks (RoleFilter), so a
         # citizen's update skips them at one check (Gate).
-        Gate("staff", *staff_routers(), check=RoleFilter()),
+        Gate("gate: staff features", *staff_routers(), check=RoleFilter()),
         # A reply to a card by someone who is not staff is answered: not behind a gate.
         support_answers,
-        Gate("staff-people", people, broadcast.router, attendance.router, check=RoleFilter()),
+        Gate(
+            "gate: people, announcements, attendance",
+            people,
+            broadcast.router,
+            attendance.router,
+            check=RoleFilter(),
+        ),
         attendance.answers,
         signup.router,
         # A free message nobody else took: offered to the centre's staff.

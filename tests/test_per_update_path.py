@@ -288,7 +288,7 @@ def test_staff_routers_behind_a_gate_all_check_the_role() -> None:
     from bot.roles import RoleFilter
     from handlers import setup_routers
 
-    gates = [r for r in setup_routers().sub_routers if r.name.startswith("staff")]
+    gates = [r for r in setup_routers().sub_routers if r.name.startswith("gate: ")]
     assert len(gates) == 2
 
     def checks_role(router: Router, observer: str) -> bool:
