@@ -248,26 +248,27 @@ async def test_staff_role_cache_follows_the_staff_table(sqlite_db: Database) -> 
     assert await repo.staff.role_of(11) is None  # removing someone removes their reach
 
 
-async def test_writes_of_concurrent_updates_are_committed_together(sqlite_db: Database) -> None:
+async def test_writes_of_concurrent_updates_are_committed_together(any_db: Database) -> None:
     """Updates flushing while a commit runs share the next one (group commit); a write
-    that fails there fails its own update only, and the others are still saved."""
-    storage = SQLStorage(sqlite_db, cache=True)
-    fresh = SQLStorage(sqlite_db)
+    that fails there fails its own update only, and the others are still saved (SQLite
+    and PostgreSQL)."""
+    storage = SQLStorage(any_db, cache=True)
+    fresh = SQLStorage(any_db)
     keys = [StorageKey(bot_id=1, chat_id=20 + i, user_id=20 + i) for i in range(6)]
 
     async def update(key: StorageKey, *, broken: bool = False) -> None:
         async with storage.unit_of_work():
             await storage.set_state(key, "SignUp:phone")
             if broken:
-                sqlite_db.defer(text("INSERT INTO no_such_table VALUES (1)"))
+                any_db.defer(text("INSERT INTO no_such_table VALUES (1)"))
 
     for key in keys:  # known to the cache: the updates below never wait for a read
         await storage.set_state(key, "SignUp:name")
-    before = sqlite_db.group_commit.commits
+    before = any_db.group_commit.commits
     with counting() as seen:
         await asyncio.gather(*(update(k) for k in keys[:5]))
     # All five flushed before the committer ran: one transaction for the five.
-    assert sqlite_db.group_commit.commits - before == 1 and seen.commits == 1
+    assert any_db.group_commit.commits - before == 1 and seen.commits == 1
     for key in keys[:5]:
         assert await fresh.get_state(key) == "SignUp:phone"
 
@@ -384,3 +385,28 @@ def test_json_requests_are_the_bodies_aiogram_would_build() -> None:
         }
         built = session.build_form_data(bot, method)
         assert json.loads(built._value) == json.loads(json.dumps(expected)), method  # type: ignore[attr-defined]
+
+
+async def test_first_contact_creates_the_user_in_one_statement(any_db: Database) -> None:
+    """Created by INSERT … RETURNING on both databases; a later profile change updates
+    the row, and a username moves to its newest holder."""
+    repo = Repos.create(any_db)  # no cache: every call reaches the database
+    user, created = await repo.users.upsert_seen(
+        31, first_name="Aida", username="Aida_S", language_code="kk"
+    )
+    assert created and user.username == "aida_s" and user.created_at is not None
+    assert user.is_active and user.reminders_enabled and user.locale is None
+    again, created = await repo.users.upsert_seen(
+        31, first_name="Aida", username="aida_s", language_code="kk"
+    )
+    assert not created and again == user
+    other, created = await repo.users.upsert_seen(
+        32, first_name="Bek", username="aida_s", language_code="ru"
+    )
+    assert created and other.username == "aida_s"
+    assert (await repo.users.get(31)).username is None  # type: ignore[union-attr]
+    renamed, created = await repo.users.upsert_seen(
+        31, first_name="Aidana", username=None, language_code="kk"
+    )
+    assert not created and renamed.first_name == "Aidana"
+    assert renamed.created_at == user.created_at
