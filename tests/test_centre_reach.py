@@ -203,3 +203,47 @@ async def test_admin_widens_from_buttons_and_the_fire_applies_it_again(
     assert (counts.sent, counts.total) == (1, 1)
     audit = [a.action for a in await h.repo.audit.latest()]
     assert audit.count("centre.reach") == 2
+
+
+async def test_a_centre_taken_away_drops_out_when_it_fires(harness: BotHarness) -> None:
+    """A scheduled announcement of a centre's staff reaches, when it fires, only the
+    centres its author still holds; none left, it is cancelled."""
+    h = harness
+    a, b = (await h.repo.catalogue.centres())[:2]
+    people = await citizens(h, [7401, 7402], "ru")
+    for person, centre in zip(people, (a, b), strict=True):
+        course = (await h.repo.catalogue.courses(centre.id))[0]
+        await _apply(h.app.db, person.id, course.id, None)
+    author = 7400
+    await make_users(h.app.db, [author])
+    for centre in (a, b):
+        await h.repo.staff.grant(ADMIN_ID, author, centre.id, "staff")
+    assert h.process is not None and h.process.broadcasts is not None
+    service = h.process.broadcasts
+    content = {"kind": "text", "text": "Exams on Monday", "entities": []}
+
+    async def scheduled() -> int:
+        broadcast = await h.repo.broadcasts.create(
+            author_id=author,
+            source_chat_id=author,
+            source_message_id=1,
+            audience=Audience(centres=(a.id, b.id)),
+            scheduled_at=datetime(2026, 12, 1, tzinfo=UTC),
+            now=datetime(2026, 11, 30, tzinfo=UTC),
+            content=content,
+        )
+        return int(broadcast.id)
+
+    first = await scheduled()
+    await h.repo.staff.revoke(ADMIN_ID, author, a.id)
+    await service.fire(first)
+    assert (await h.repo.deliveries.counts(first)).total == 1
+    assert (await people[1].wait_reply(timeout=5)).content == "Exams on Monday"
+    assert received(people[0], "Exams on Monday") == 0
+
+    second = await scheduled()
+    await h.repo.staff.revoke(ADMIN_ID, author, b.id)  # their last centre
+    await h.repo.staff.grant(ADMIN_ID, author, (await h.repo.catalogue.centres())[2].id, "staff")
+    await service.fire(second)
+    assert (await h.repo.broadcasts.get(second)).status == "cancelled"
+    assert (await h.repo.deliveries.counts(second)).total == 0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from bot.i18n import BoundTranslator, Translator
 from bot.outbox import Outbox, Rendered
 from bot.roles import role_of
 from bot.scheduler import Scheduler
-from db.dto import BroadcastDTO, DeliveryCounts, NewDelivery, UserDTO
+from db.dto import Audience, BroadcastDTO, DeliveryCounts, NewDelivery, UserDTO
 from db.repo import Repos
 from db.repo.deliveries import ENQUEUE_SLICE
 from handlers.broadcast.base import BcAction, bc_button
@@ -142,11 +143,14 @@ class BroadcastService:
             broadcast = await self.repo.broadcasts.get(broadcast_id)
             if broadcast is None or broadcast.status != "scheduled":
                 return
-            if await role_of(self.repo, self.settings, broadcast.author_id) is None:
-                # Its author was removed from the team: their announcement does not go out.
+            role = await role_of(self.repo, self.settings, broadcast.author_id)
+            audience = await self._centres_now(broadcast, role)
+            if audience is None:
+                # Its author was removed from the team, or from every centre it names:
+                # their announcement does not go out.
                 await self.cancel(broadcast.id, actor_id=0)
                 log.warning(
-                    "broadcast %s cancelled: its author %s is no longer staff",
+                    "broadcast %s cancelled: its author %s no longer reaches its centres",
                     broadcast.id,
                     broadcast.author_id,
                 )
@@ -158,7 +162,7 @@ class BroadcastService:
                     self.scheduler.schedule("broadcast", broadcast.id, at)
                 return
             ids = await self.repo.broadcasts.audience_ids(
-                broadcast.audience, self.settings.default_locale, author_id=broadcast.author_id
+                audience, self.settings.default_locale, author_id=broadcast.author_id
             )
             # The progress message exists before the broadcast is ``sending``: the monitor
             # finishes only ``sending`` ones, so its final edit always finds the message
@@ -205,6 +209,19 @@ class BroadcastService:
                 self.scheduler.cancel("broadcast", broadcast.id)
             log.info("broadcast %s: %s deliveries enqueued", broadcast.id, len(ids))
             self.poke()
+
+    async def _centres_now(self, broadcast: BroadcastDTO, role: str | None) -> Audience | None:
+        """The audience as it stands when the broadcast fires: a centre's staff reach only
+        the centres they hold now (a centre taken away since drops out; none left: None),
+        and each centre's reach is the one a programme admin set (read by the query)."""
+        audience = broadcast.audience
+        if role is None:
+            return None
+        if role == "admin" or audience.centres is None:
+            return audience
+        held = {g.centre_id for g in await self.repo.staff.grants_of(broadcast.author_id)}
+        centres = tuple(c for c in audience.centres if c in held)
+        return replace(audience, centres=centres) if centres else None
 
     async def render(
         self, payload: Mapping[str, Any], user: UserDTO, t: BoundTranslator
