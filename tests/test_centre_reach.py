@@ -93,9 +93,17 @@ async def test_reach_widens_and_narrows_the_audience(any_db: Database) -> None:
     assert await reached(Audience(centres=(a.centre_id,), district_id=a.district_ids[1])) == [3]
     assert await reached(Audience(centres=(a.centre_id,), status="pending")) == [1]
     assert await reached(Audience(centres=(a.centre_id,), locale="en")) == [1, 2, 3]
+    # The wizard's district picker offers the districts the widened reach adds.
+    from handlers.broadcast.views import wider_districts
+
+    assert [d.key for d in await wider_districts(repo, mine, set())] == [a.district_ids[1]]
 
     assert await repo.broadcasts.set_reach(ADMIN_ID, a.centre_id, "everyone") == "region"
     assert await reached(mine) == [1, 2, 3, 4, 5]
+    assert {d.key for d in await wider_districts(repo, mine, set())} == {
+        a.district_ids[1],
+        c.district_ids[0],
+    }
     assert await reached(Audience(centres=(a.centre_id,), course_id=a.course_id)) == [1]
     # An author of several centres reaches the union of what each centre allows.
     assert await repo.broadcasts.set_reach(ADMIN_ID, a.centre_id, "region") == "everyone"
