@@ -30,6 +30,8 @@ async def _in_name_step(h: BotHarness, user_id: int, locale: str) -> Chat:
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
     await agree_to_consent(chat)
+    await chat.expect(chat.text("signup-ask-phone")[:20])
+    chat.say("0555 123 456")
     await chat.expect(chat.text("signup-ask-name")[:20])
     assert await h.app.storage.get_state(_key(h, user_id)) == "SignUp:name"
     return chat

@@ -25,13 +25,13 @@ def h(harness: BotHarness) -> BotHarness:
 
 
 async def _to_region_list(chat: Chat) -> None:
-    """From the course card through name and phone to the list of regions."""
+    """From the course card through phone and name to the list of regions."""
     await chat.press_key("course-signup")
     await agree_to_consent(chat)
-    await chat.expect(chat.text("signup-ask-name")[:20])
-    chat.say("Турдубаева Айпери")
     await chat.expect(chat.text("signup-ask-phone")[:20])
     chat.say("0555 123 456")
+    await chat.expect(chat.text("signup-ask-name")[:20])
+    chat.say("Турдубаева Айпери")
     await chat.expect(chat.text("signup-ask-district", region="")[:15])
     await chat.press_key("signup-other-region")
     await chat.expect(chat.label("signup-region-unlisted"), button=True)

@@ -72,17 +72,17 @@ async def test_from_applicant_to_graduate(h: BotHarness) -> None:
     await open_course(chat, centre, course)
     await chat.press_key("course-signup")
     await agree_to_consent(chat)  # consent first, before any question
-    await chat.expect(chat.text("signup-ask-name").split(".")[0][:20])
-    chat.say("Серикова Аида")
     await chat.expect(chat.text("signup-ask-phone")[:20])
     chat.tap_key("signup-share-phone")
+    await chat.expect(chat.text("signup-ask-name").split(".")[0][:20])
+    chat.say("Серикова Аида")
     await chat.expect(chat.text("signup-ask-district", region="")[:15])
     districts = await h.repo.catalogue.districts(centre.region_id)
     await chat.press(pick_text(districts[0].name, "ru"))
     await chat.expect(chat.text("signup-ask-group")[:15])
     await chat.press_key("signup-any-group")
     step = await chat.expect("Чем вы сейчас заняты?")
-    assert "Шаг 6 из 10" in step.content  # consent, name, phone, district, group, 5 questions
+    assert "Шаг 6 из 10" in step.content  # consent, phone, name, district, group, 5 questions
     await chat.press("Направление центра занятости")
     await chat.expect("Год рождения")
     chat.say("１９９９")  # not ASCII digits: refused like a bad phone, nothing stored

@@ -256,12 +256,11 @@ async def sign_up_in_kazakh(world: World, page: Any) -> None:
     await press(page, world.label(kk, "course-signup"))
     await bot_says(page, world.text(kk, "signup-consent-notice", centre="", days=30)[:12])
     await press(page, world.label(kk, "signup-consent-agree"))
-    await bot_says(page, world.text(kk, "signup-ask-name")[:20])
-    await say(page, "Серікова Аида")
     await bot_says(page, world.text(kk, "signup-ask-phone")[:20])
-    # The contact button shares Aida's own number.
+    # The contact button shares Aida's own number, and her name: no name question.
     await tap(page, world.label(kk, "signup-share-phone"))
     await expect(page.locator("#messages .msg-out .contact").last).to_contain_text(AIDA.phone)
+    await bot_says(page, world.text(kk, "signup-name-from-contact", name="Серікова Аида"))
     await bot_says(page, world.text(kk, "signup-ask-district")[:15])
     await press(page, pick_text(districts[1].name, kk))
     await bot_says(page, world.text(kk, "signup-ask-group")[:15])

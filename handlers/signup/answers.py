@@ -5,10 +5,12 @@ and editing one answer from the summary.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 
 from aiogram import F
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import (
     CallbackQuery,
     Message,
@@ -19,10 +21,9 @@ from bot.callbacks import EditField, SignupAction, SignupCB
 from bot.filters import HasContact, HasText
 from bot.formatting import status_label
 from bot.i18n import BoundTranslator
-from bot.keyboards import form_keyboard
 from bot.routing import FeatureRouter
 from bot.services.validation import normalize_name, normalize_phone
-from bot.telegram_utils import drop_keyboard, show
+from bot.telegram_utils import show
 from db.dto import UserDTO
 from db.repo import Repos
 from handlers.catalogue import centres_view
@@ -42,7 +43,8 @@ async def got_name(message: Message, state: FSMContext, t: BoundTranslator, repo
         await message.answer(t(error))
         return
     await state.update_data(full_name=name)
-    await ask_next(state, SignUp.name, message, t, repo)
+    chosen = t("signup-chosen", value=escape(name or ""))
+    await ask_next(state, SignUp.name, message, t, repo, lead=chosen)
 
 
 @router.message(StateFilter(SignUp.phone), HasContact())
@@ -56,7 +58,9 @@ async def got_contact(message: Message, state: FSMContext, t: BoundTranslator, r
     if phone is None:
         await message.answer(t("signup-phone-invalid"))
         return
-    await _got_phone(phone, message, state, t, repo)
+    # The person's own contact carries their name (surname first, as the form asks).
+    name, error = normalize_name(f"{contact.last_name or ''} {contact.first_name}")
+    await _got_phone(phone, message, state, t, repo, name if error is None else None)
 
 
 @router.message(StateFilter(SignUp.phone), HasText())
@@ -71,12 +75,25 @@ async def got_phone_text(
 
 
 async def _got_phone(
-    phone: str, message: Message, state: FSMContext, t: BoundTranslator, repo: Repos
+    phone: str,
+    message: Message,
+    state: FSMContext,
+    t: BoundTranslator,
+    repo: Repos,
+    contact_name: str | None = None,
 ) -> None:
-    await state.update_data(phone=phone)
-    # Replace the contact keyboard with plain Back / Cancel before the inline steps.
-    saved = message.answer(t("signup-phone-saved", phone=phone), reply_markup=form_keyboard(t))
-    await ask_next(state, SignUp.phone, message, t, repo, first=saved)
+    """The phone; a shared contact's full name becomes the name (no name step) unless a
+    name was given already. A typed phone keeps the name step. The next question says
+    the phone was saved (and replaces the contact keyboard)."""
+    lead = t("signup-phone-saved", phone=phone)
+    if contact_name is None:
+        await state.update_data(phone=phone, name_from_contact=False)
+    elif (await state.get_data()).get("full_name") is None:
+        await state.update_data(phone=phone, full_name=contact_name, name_from_contact=True)
+        lead += "\n" + t("signup-name-from-contact", name=escape(contact_name))
+    else:
+        await state.update_data(phone=phone)
+    await ask_next(state, SignUp.phone, message, t, repo, lead=lead)
 
 
 @router.callback_query(
@@ -86,9 +103,7 @@ async def pick_other_region(
     callback: CallbackQuery, state: FSMContext, t: BoundTranslator, repo: Repos
 ) -> None:
     await state.update_data(region_id=None)
-    await drop_keyboard(callback)
-    if isinstance(callback.message, Message):
-        await ask_region(await state.get_data(), callback.message, t, repo)
+    await show(callback, *await ask_region(await state.get_data(), t, repo))
 
 
 @router.callback_query(
@@ -107,9 +122,7 @@ async def pick_region(
         callback_answer.text = t.plain("error-stale-button")
         return
     await state.update_data(region_id=region.id)
-    await drop_keyboard(callback)
-    if isinstance(callback.message, Message):
-        await ask_district(await state.get_data(), callback.message, t, repo)
+    await show(callback, *await ask_district(await state.get_data(), t, repo))
 
 
 @router.callback_query(
@@ -125,11 +138,8 @@ async def pick_district(
 ) -> None:
     if callback_data.value == UNLISTED:
         await state.update_data(district_id=None)
-        chosen = show(callback, t("signup-chosen", value=t.plain("signup-region-unlisted")))
-        if isinstance(callback.message, Message):
-            await ask_next(state, SignUp.district, callback.message, t, repo, first=chosen)
-        else:
-            await chosen
+        chosen = t("signup-chosen", value=t.plain("signup-region-unlisted"))
+        await _answered(callback, state, SignUp.district, chosen, t, repo)
         return
     district = await repo.catalogue.district(callback_data.value)
     data = await state.get_data()
@@ -137,11 +147,8 @@ async def pick_district(
         callback_answer.text = t.plain("error-stale-button")
         return
     await state.update_data(district_id=district.id)
-    chosen = show(callback, t("signup-chosen", value=t.pick(district.name)))
-    if isinstance(callback.message, Message):
-        await ask_next(state, SignUp.district, callback.message, t, repo, first=chosen)
-    else:
-        await chosen
+    chosen = t("signup-chosen", value=t.pick(district.name))
+    await _answered(callback, state, SignUp.district, chosen, t, repo)
 
 
 @router.callback_query(
@@ -166,11 +173,7 @@ async def pick_group(
             return
         group_id, label = group.id, t.pick(group.name)
     await state.update_data(group_id=group_id)
-    chosen = show(callback, t("signup-chosen", value=label))
-    if isinstance(callback.message, Message):
-        await ask_next(state, SignUp.group, callback.message, t, repo, first=chosen)
-    else:
-        await chosen
+    await _answered(callback, state, SignUp.group, t("signup-chosen", value=label), t, repo)
 
 
 @router.callback_query(
@@ -183,11 +186,7 @@ async def give_consent(
     data = await state.update_data(consent_at=datetime.now(UTC).isoformat())
     if first_time:
         await repo.applications.record_funnel(user.id, "started", data.get("course_id"))
-    given = show(callback, t("signup-consent-given"))
-    if isinstance(callback.message, Message):
-        await ask_next(state, SignUp.consent, callback.message, t, repo, first=given)
-    else:
-        await given
+    await _answered(callback, state, SignUp.consent, t("signup-consent-given"), t, repo)
 
 
 @router.callback_query(
@@ -228,7 +227,7 @@ async def edit_field(
         callback_answer.text = t.plain("error-stale-button")
         return
     await state.update_data(editing=True, q_index=0, q_multi=[])
-    await ask(step, state, callback.message, t, repo, first=drop_keyboard(callback))
+    await ask(step, state, callback.message, t, repo, pressed=callback)
 
 
 @router.callback_query(StateFilter(SignUp.course), SignupCB.filter(F.action == SignupAction.course))
@@ -265,9 +264,25 @@ async def pick_course(
         if changed
         else data.get("group_id"),
     )
-    chosen = show(callback, t("signup-chosen", value=t.pick(course.title)))
+    chosen = t("signup-chosen", value=t.pick(course.title))
     if not isinstance(callback.message, Message):
-        await chosen
+        await show(callback, chosen)
         return
     step = SignUp.group if changed and len(groups) > 1 else SignUp.confirm
-    await ask(step, state, callback.message, t, repo, first=chosen)
+    await ask(step, state, callback.message, t, repo, lead=chosen, pressed=callback)
+
+
+async def _answered(
+    callback: CallbackQuery,
+    state: FSMContext,
+    current: State,
+    chosen: str,
+    t: BoundTranslator,
+    repo: Repos,
+) -> None:
+    """A button answered ``current``: its message becomes the next question, the answer
+    on top (or, for a message too old to edit, the answer is sent)."""
+    if isinstance(callback.message, Message):
+        await ask_next(state, current, callback.message, t, repo, lead=chosen, pressed=callback)
+    else:
+        await show(callback, chosen)

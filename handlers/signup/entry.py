@@ -90,8 +90,9 @@ async def start_signup(
     )
     if had_consent:
         await repo.applications.record_funnel(user.id, "started", course.id)
-    intro = message.answer(t("signup-intro", course=t.pick(course.title)))
-    await ask(steps_of(await state.get_data())[0], state, message, t, repo, first=intro)
+    # The intro and the first question in one message (the course card stays as it is).
+    intro = t("signup-intro", course=t.pick(course.title))
+    await ask(steps_of(await state.get_data())[0], state, message, t, repo, lead=intro)
 
 
 async def leave_form(

@@ -39,15 +39,39 @@ async def _store(
     message: Message,
     t: BoundTranslator,
     repo: Repos,
+    *,
+    lead: str | None = None,
+    pressed: CallbackQuery | None = None,
 ) -> None:
-    """Keep (or, for a skipped optional question, drop) the answer; go on."""
+    """Keep (or, for a skipped optional question, drop) the answer; go on (a pressed
+    button's message becomes the next question, the answer on top)."""
     answers = dict(data.get("answers") or {})
     if value is None or value == "":
         answers.pop(str(q.id), None)
     else:
         answers[str(q.id)] = value
     await state.update_data(answers=answers, q_multi=[])
-    await ask_next(state, SignUp.question, message, t, repo)
+    await ask_next(state, SignUp.question, message, t, repo, lead=lead, pressed=pressed)
+
+
+async def _store_pressed(
+    callback: CallbackQuery,
+    state: FSMContext,
+    data: dict[str, Any],
+    q: QuestionDTO,
+    value: str | None,
+    shown_value: str,
+    t: BoundTranslator,
+    repo: Repos,
+) -> None:
+    """An answer given with a button: "question: answer" on top of the next question."""
+    chosen = f"✓ {escape(t.pick(q.text))}: {shown_value}"
+    if isinstance(callback.message, Message):
+        await _store(
+            state, data, q, value, callback.message, t, repo, lead=chosen, pressed=callback
+        )
+    else:
+        await show(callback, chosen)
 
 
 @router.callback_query(
@@ -68,9 +92,9 @@ async def pick_option(
         return
     option = q.options[callback_data.value]
     value = check_choice(q, option.code)
-    await show(callback, f"{escape(t.pick(q.text))}: <b>{escape(t.pick(option.text))}</b>")
-    if isinstance(callback.message, Message):
-        await _store(state, data, q, value, callback.message, t, repo)
+    await _store_pressed(
+        callback, state, data, q, value, f"<b>{escape(t.pick(option.text))}</b>", t, repo
+    )
 
 
 @router.callback_query(
@@ -120,9 +144,8 @@ async def multi_done(
         callback_answer.text = t.plain(exc.key, **exc.params)
         callback_answer.show_alert = True
         return
-    await show(callback, f"{escape(t.pick(q.text))}: <b>{escape(shown(q, value, t.locale))}</b>")
-    if isinstance(callback.message, Message):
-        await _store(state, data, q, value, callback.message, t, repo)
+    shown_value = f"<b>{escape(shown(q, value, t.locale))}</b>"
+    await _store_pressed(callback, state, data, q, value, shown_value, t, repo)
 
 
 @router.callback_query(
@@ -140,9 +163,7 @@ async def skip_question(
     if q is None or q.required:
         callback_answer.text = t.plain("error-stale-button")
         return
-    await show(callback, f"{escape(t.pick(q.text))}: —")
-    if isinstance(callback.message, Message):
-        await _store(state, data, q, None, callback.message, t, repo)
+    await _store_pressed(callback, state, data, q, None, "—", t, repo)
 
 
 @router.message(StateFilter(SignUp.question), HasText())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 from bot.callbacks import SignupAction, SignupCB
 from bot.i18n import BoundTranslator
@@ -40,11 +40,11 @@ def _cb(action: SignupAction, value: int = 0) -> str:
 
 
 async def ask_question(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+    data: dict[str, Any], t: BoundTranslator, repo: Repos
+) -> tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup]:
     q = await current_question(data, repo)
-    if q is None:
-        return
+    if q is None:  # removed from the catalogue meanwhile: the summary's Edit goes on
+        return t("error-stale-button"), form_keyboard(t)
     number, total = step_number(data, SignUp.question)
     lines = [t("signup-step", number=number, total=total), f"<b>{escape(t.pick(q.text))}</b>"]
     if not q.required:
@@ -72,12 +72,10 @@ async def ask_question(
         rows.append(
             [InlineKeyboardButton(text=t.plain("q-skip"), callback_data=_cb(SignupAction.q_skip))]
         )
-    markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-    if markup is None:
+    if not rows:
         # A typed answer: the reply keyboard's Back and Cancel are the way out.
-        await message.answer("\n".join(lines), reply_markup=form_keyboard(t))
-    else:
-        await message.answer("\n".join(lines), reply_markup=markup)
+        return "\n".join(lines), form_keyboard(t)
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def summary_lines(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> list[str]:

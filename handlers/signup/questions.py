@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
 )
 
 from bot.callbacks import EditField, SignupAction, SignupCB
 from bot.formatting import weekly_pattern
 from bot.i18n import BoundTranslator
 from bot.keyboards import form_keyboard, inline_rows
+from bot.telegram_utils import drop_keyboard, show
 from db.repo import Repos
 from handlers.signup.extra_views import ask_question, summary_lines
 from handlers.signup.steps import UNLISTED, SignUp, first_unanswered, step_number, steps_of
@@ -30,31 +32,35 @@ async def ask_next(
     t: BoundTranslator,
     repo: Repos,
     *,
-    first: Awaitable[object] | None = None,
+    lead: str | None = None,
+    pressed: CallbackQuery | None = None,
 ) -> None:
-    """Move the form past ``current`` and ask the next question; ``first`` (the edit
-    that shows the answer) is sent after the form moved and before the question."""
+    """Move the form past ``current`` and ask the next question (``lead`` and ``pressed``
+    as in ``ask``)."""
     data = await state.get_data()
     questions = data.get("questions") or []
+    step: State
     if current == SignUp.question and int(data.get("q_index", 0)) + 1 < len(questions):
         # The next extra question (also when editing: the answers are walked through).
         await state.update_data(q_index=int(data.get("q_index", 0)) + 1, q_multi=[])
-        await ask(SignUp.question, state, message, t, repo, first=first)
-        return
-    if data.get("editing"):
+        step = SignUp.question
+    elif data.get("editing"):
         missing = first_unanswered(data)
         if missing is not None:
             # A new course asks questions not answered yet.
             await state.update_data(q_index=missing, q_multi=[])
-            await ask(SignUp.question, state, message, t, repo, first=first)
-            return
-        await ask(SignUp.confirm, state, message, t, repo, first=first)
-        return
-    steps = steps_of(data)
-    await ask(steps[steps.index(current) + 1], state, message, t, repo, first=first)
+            step = SignUp.question
+        else:
+            step = SignUp.confirm
+    else:
+        steps = steps_of(data)
+        step = steps[steps.index(current) + 1] if current in steps else SignUp.confirm
+    await ask(step, state, message, t, repo, lead=lead, pressed=pressed)
 
 
 # ---- questions ------------------------------------------------------------------------
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
 
 
 async def ask(
@@ -64,34 +70,74 @@ async def ask(
     t: BoundTranslator,
     repo: Repos,
     *,
-    first: Awaitable[object] | None = None,
+    lead: str | None = None,
+    pressed: CallbackQuery | None = None,
 ) -> None:
-    """Put the form on ``step`` and send its question.
+    """Put the form on ``step`` and ask its question, in as few Bot API requests as the
+    keyboards allow.
+
+    ``lead``: the line that acknowledges the answer just given ("✓ Phone: …"), shown
+    above the question. ``pressed``: the button press that gave the answer; its message
+    *becomes* the question when the question has inline buttons (one editMessageText
+    instead of an edit and a new message; the earlier copy keeps no buttons by
+    construction). A question with a reply keyboard (a typed answer) needs a new message:
+    the pressed one then keeps only the lead, without its buttons.
+
+    A step's own reply buttons (send my number, a name to tap) must not outlive it: when
+    an inline question follows a typed answer and such buttons are shown, the lead goes
+    first in a message of its own with plain Back / Cancel.
 
     The answer and the new step are saved together, once, before anything is sent (the
-    update's unit of work is written before its first Bot API request), so ``first`` —
-    the message that shows the answer — comes after the state is set, not before.
+    update's unit of work is written before its first Bot API request).
     """
     await state.set_state(step)
-    if first is not None:
-        await first
     data = await state.get_data()
+    text, markup = await question(step, data, t, repo)
+    if isinstance(markup, ReplyKeyboardMarkup):
+        await state.update_data(own_keys=len(markup.keyboard) > 1)
+        if pressed is not None:
+            if lead:
+                await show(pressed, lead)
+            else:
+                await drop_keyboard(pressed)
+            await message.answer(text, reply_markup=markup)
+        else:
+            await message.answer(_joined(lead, text), reply_markup=markup)
+        return
+    if pressed is not None:
+        await show(pressed, _joined(lead, text), markup)
+        return
+    if data.get("own_keys"):
+        await state.update_data(own_keys=False)
+        await message.answer(lead or t("signup-went-back"), reply_markup=form_keyboard(t))
+        await message.answer(text, reply_markup=markup)
+        return
+    await message.answer(_joined(lead, text), reply_markup=markup)
+
+
+def _joined(lead: str | None, text: str) -> str:
+    return f"{lead}\n{text}" if lead else text
+
+
+async def question(
+    step: State, data: dict[str, Any], t: BoundTranslator, repo: Repos
+) -> tuple[str, Markup]:
+    """A step's question: its text and keyboard."""
     if step == SignUp.name:
-        await _ask_name(data, message, t)
-    elif step == SignUp.phone:
-        await _ask_phone(data, message, t)
-    elif step == SignUp.district:
-        await ask_district(data, message, t, repo)
-    elif step == SignUp.group:
-        await _ask_group(data, message, t, repo)
-    elif step == SignUp.consent:
-        await _ask_consent(data, message, t, repo)
-    elif step == SignUp.course:
-        await _ask_course(data, message, t, repo)
-    elif step == SignUp.question:
-        await ask_question(data, message, t, repo)
-    else:
-        await _ask_confirm(data, message, t, repo)
+        return _ask_name(data, t)
+    if step == SignUp.phone:
+        return _ask_phone(data, t)
+    if step == SignUp.district:
+        return await ask_district(data, t, repo)
+    if step == SignUp.group:
+        return await _ask_group(data, t, repo)
+    if step == SignUp.consent:
+        return await _ask_consent(data, t, repo)
+    if step == SignUp.course:
+        return await _ask_course(data, t, repo)
+    if step == SignUp.question:
+        return await ask_question(data, t, repo)
+    return await _ask_confirm(data, t, repo)
 
 
 def _progress(data: dict[str, Any], step: State, t: BoundTranslator) -> str:
@@ -99,31 +145,30 @@ def _progress(data: dict[str, Any], step: State, t: BoundTranslator) -> str:
     return t("signup-step", number=number, total=total)
 
 
-async def _ask_name(data: dict[str, Any], message: Message, t: BoundTranslator) -> None:
-    extra = [KeyboardButton(text=data["prev_name"])] if data.get("prev_name") else []
-    await message.answer(
-        f"{_progress(data, SignUp.name, t)}\n{t('signup-ask-name')}",
-        reply_markup=form_keyboard(t, *extra),
-    )
+def _ask_name(data: dict[str, Any], t: BoundTranslator) -> tuple[str, Markup]:
+    # The name given before (in this form, or in an earlier application) is one tap away.
+    known = data.get("full_name") or data.get("prev_name")
+    extra = [KeyboardButton(text=known)] if known else []
+    return f"{_progress(data, SignUp.name, t)}\n{t('signup-ask-name')}", form_keyboard(t, *extra)
 
 
-async def _ask_phone(data: dict[str, Any], message: Message, t: BoundTranslator) -> None:
+def _ask_phone(data: dict[str, Any], t: BoundTranslator) -> tuple[str, Markup]:
     buttons = [KeyboardButton(text=t.plain("signup-share-phone"), request_contact=True)]
-    if data.get("prev_phone"):
-        buttons.append(KeyboardButton(text=data["prev_phone"]))
-    await message.answer(
+    known = data.get("phone") or data.get("prev_phone")
+    if known:
+        buttons.append(KeyboardButton(text=known))
+    return (
         f"{_progress(data, SignUp.phone, t)}\n{t('signup-ask-phone')}",
-        reply_markup=form_keyboard(t, *buttons),
+        form_keyboard(t, *buttons),
     )
 
 
 async def ask_district(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+    data: dict[str, Any], t: BoundTranslator, repo: Repos
+) -> tuple[str, InlineKeyboardMarkup]:
     region_id = data.get("region_id")
     if region_id is None:
-        await ask_region(data, message, t, repo)
-        return
+        return await ask_region(data, t, repo)
     region = await repo.catalogue.region(region_id)
     districts = await repo.catalogue.districts(region_id)
     buttons = [
@@ -143,15 +188,15 @@ async def ask_district(
         ]
     )
     region_name = t.pick(region.name) if region else ""
-    await message.answer(
+    return (
         f"{_progress(data, SignUp.district, t)}\n{t('signup-ask-district', region=region_name)}",
-        reply_markup=markup,
+        markup,
     )
 
 
 async def ask_region(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+    data: dict[str, Any], t: BoundTranslator, repo: Repos
+) -> tuple[str, InlineKeyboardMarkup]:
     regions = await repo.catalogue.regions()
     buttons = [
         InlineKeyboardButton(
@@ -171,15 +216,10 @@ async def ask_region(
             )
         ]
     )
-    await message.answer(
-        f"{_progress(data, SignUp.district, t)}\n{t('signup-ask-region')}",
-        reply_markup=markup,
-    )
+    return f"{_progress(data, SignUp.district, t)}\n{t('signup-ask-region')}", markup
 
 
-async def _ask_group(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+async def _ask_group(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> tuple[str, Markup]:
     course = await repo.catalogue.course(data["course_id"])
     centre = await repo.catalogue.centre(course.centre_id) if course else None
     groups = await repo.catalogue.groups(data["course_id"])
@@ -211,15 +251,10 @@ async def _ask_group(
             callback_data=SignupCB(action=SignupAction.any_group).pack(),
         )
     )
-    await message.answer(
-        f"{_progress(data, SignUp.group, t)}\n{t('signup-ask-group')}",
-        reply_markup=inline_rows(buttons),
-    )
+    return f"{_progress(data, SignUp.group, t)}\n{t('signup-ask-group')}", inline_rows(buttons)
 
 
-async def _ask_consent(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+async def _ask_consent(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> tuple[str, Markup]:
     """The notice before any question: who keeps the data (the centre), what, for how
     long; agreeing goes on, declining leaves with nothing kept."""
     course = await repo.catalogue.course(data["course_id"])
@@ -242,12 +277,10 @@ async def _ask_consent(
         centre=t.pick(centre.name) if centre else "—",
         days=data.get("form_days", 30),
     )
-    await message.answer(f"{_progress(data, SignUp.consent, t)}\n{notice}", reply_markup=markup)
+    return f"{_progress(data, SignUp.consent, t)}\n{notice}", markup
 
 
-async def _ask_course(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+async def _ask_course(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> tuple[str, Markup]:
     current = await repo.catalogue.course(data["course_id"])
     courses = await repo.catalogue.courses(current.centre_id if current else None)
     buttons = [
@@ -258,7 +291,7 @@ async def _ask_course(
         for c in courses
         if c.enrolment_open
     ]
-    await message.answer(t("signup-ask-course"), reply_markup=inline_rows(buttons))
+    return t("signup-ask-course"), inline_rows(buttons)
 
 
 async def summary_text(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> str:
@@ -288,9 +321,7 @@ async def summary_text(data: dict[str, Any], t: BoundTranslator, repo: Repos) ->
     )
 
 
-async def _ask_confirm(
-    data: dict[str, Any], message: Message, t: BoundTranslator, repo: Repos
-) -> None:
+async def _ask_confirm(data: dict[str, Any], t: BoundTranslator, repo: Repos) -> tuple[str, Markup]:
     def edit(key: str, field: EditField) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=t.plain(key),
@@ -314,6 +345,4 @@ async def _ask_confirm(
         rows[2].insert(1, edit("signup-edit-group", EditField.group))
     if data.get("questions"):
         rows.append([edit("q-edit", EditField.questions)])
-    await message.answer(
-        await summary_text(data, t, repo), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
-    )
+    return await summary_text(data, t, repo), InlineKeyboardMarkup(inline_keyboard=rows)

@@ -29,7 +29,12 @@ UNLISTED = 0  # the district answer "my region is not in the list": no district 
 def steps_of(data: dict[str, Any]) -> list[State]:
     # Consent comes first: nothing about the person is asked (or kept) before it.
     steps = [] if data.get("had_consent") else [SignUp.consent]
-    steps += [SignUp.name, SignUp.phone, SignUp.district]
+    # The phone before the name: the contact shared with the phone button carries the
+    # person's name, which then needs no step of its own (the summary shows it, to edit).
+    steps.append(SignUp.phone)
+    if not data.get("name_from_contact"):
+        steps.append(SignUp.name)
+    steps.append(SignUp.district)
     if data.get("group_count", 0) > 1:
         steps.append(SignUp.group)
     if data.get("questions"):

@@ -61,8 +61,7 @@ async def confirm(
     if missing is not None:
         # A required extra question has no answer (the course changed): ask it first.
         await state.update_data(editing=True, q_index=missing, q_multi=[])
-        await drop_keyboard(callback)
-        await ask(SignUp.question, state, message, t, repo)
+        await ask(SignUp.question, state, message, t, repo, pressed=callback)
         return
     consent_raw = data.get("consent_at")
     consent_at = (
