@@ -8,8 +8,10 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
 from bot.outbox import Outbox, OutboxSession
@@ -17,7 +19,7 @@ from db.database import Database
 from db.dto import DeliveryResult, NewDelivery
 from db.repo import Repos
 from sandbox.telegram import FakeBotAPI
-from tests.factories import make_users
+from tests.factories import make_catalogue, make_users
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 TOKEN = "42:OUTBOX-test"
@@ -48,6 +50,43 @@ async def test_enqueue_is_idempotent(any_db: Database) -> None:
     assert await repo.deliveries.enqueue(rows(range(1195, 1206))) == 5
     assert seen == [1200, 5]
     assert (await repo.deliveries.counts()).pending == 1205
+
+
+async def test_a_staff_answer_and_its_mark_are_one_transaction(any_db: Database) -> None:
+    """The answer's deliveries and the conversation's "answered" mark commit together: the
+    outbox (woken after the commit) never sends an answer the conversation does not
+    record, and a failure between the two writes leaves neither."""
+    repo = Repos.create(any_db)
+    cat = await make_catalogue(any_db)
+    await make_users(any_db, [7, 900])
+    conversation = await repo.conversations.start(7, cat.centre_id, NOW)
+    await repo.conversations.add_message(conversation.id, "in", now=NOW, author_id=7)
+    answer = rows([7], key="reply")
+
+    async def mark(s: AsyncSession) -> None:
+        await repo.conversations.write_message(s, conversation.id, "out", now=NOW, author_id=900)
+        seen_before_commit.append(len(seen))
+
+    async def mark_then_fail(s: AsyncSession) -> None:
+        await mark(s)
+        raise RuntimeError("the process dies between the two writes")
+
+    seen: list[int] = []
+    seen_before_commit: list[int] = []
+    repo.deliveries.add_listener(seen.append)
+    with pytest.raises(RuntimeError):
+        await repo.deliveries.enqueue(answer, also=mark_then_fail)
+    assert (await repo.deliveries.counts()).pending == 0
+    waiting = await repo.conversations.get(conversation.id)
+    assert waiting is not None and waiting.answered_by is None
+    assert waiting.waiting_since is not None and seen == []
+
+    assert await repo.deliveries.enqueue(answer, also=mark) == 1
+    answered = await repo.conversations.get(conversation.id)
+    assert answered is not None and answered.answered_by == 900
+    assert answered.waiting_since is None
+    assert (await repo.deliveries.counts()).pending == 1
+    assert seen_before_commit == [0, 0] and seen == [1]  # the outbox woken after the commit
 
 
 async def test_claim_takes_due_rows_once_and_skips_expired(any_db: Database) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
 from db.models import CentreFaq, Conversation, ConversationMessage, Delivery
@@ -284,36 +285,63 @@ class ConversationRepo:
         """Record one message. ``in`` makes the conversation wait for an answer (if it was
         not already); ``out`` answers it (by ``author_id``, now)."""
         async with self.db.transaction() as s:
-            message = ConversationMessage(
-                conversation_id=conversation_id,
-                direction=direction,
+            return await self.write_message(
+                s,
+                conversation_id,
+                direction,
+                now=now,
                 author_id=author_id,
                 kind=kind,
-                text=text[:TEXT_KEPT] if text else None,
-                source_chat_id=source[0] if source else None,
-                source_message_id=source[1] if source else None,
-                staff_chat_id=staff[0] if staff else None,
-                staff_message_id=staff[1] if staff else None,
-                at=now,
+                text=text,
+                source=source,
+                staff=staff,
             )
-            s.add(message)
-            if direction == "in":
-                await s.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation_id)
-                    .values(
-                        last_in_at=now,
-                        waiting_since=func.coalesce(Conversation.waiting_since, now),
-                    )
+
+    async def write_message(
+        self,
+        s: AsyncSession,
+        conversation_id: int,
+        direction: str,
+        *,
+        now: datetime,
+        author_id: int | None = None,
+        kind: str = "text",
+        text: str | None = None,
+        source: tuple[int, int] | None = None,
+        staff: tuple[int, int] | None = None,
+    ) -> int:
+        """``add_message`` inside the caller's transaction (a staff answer: with its
+        deliveries, ``DeliveryRepo.enqueue(rows, also=...)``)."""
+        message = ConversationMessage(
+            conversation_id=conversation_id,
+            direction=direction,
+            author_id=author_id,
+            kind=kind,
+            text=text[:TEXT_KEPT] if text else None,
+            source_chat_id=source[0] if source else None,
+            source_message_id=source[1] if source else None,
+            staff_chat_id=staff[0] if staff else None,
+            staff_message_id=staff[1] if staff else None,
+            at=now,
+        )
+        s.add(message)
+        if direction == "in":
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(
+                    last_in_at=now,
+                    waiting_since=func.coalesce(Conversation.waiting_since, now),
                 )
-            elif direction == "out":
-                await s.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation_id)
-                    .values(answered_by=author_id, answered_at=now, waiting_since=None)
-                )
-            await s.flush()
-            return message.id
+            )
+        elif direction == "out":
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(answered_by=author_id, answered_at=now, waiting_since=None)
+            )
+        await s.flush()
+        return message.id
 
     async def link_staff_message(
         self, message_id: int, staff_chat_id: int, staff_message_id: int

@@ -16,7 +16,7 @@ taken back from a stalled worker (``reclaim_stale``) is never overwritten by it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -130,10 +130,17 @@ class DeliveryRepo:
             return None
         return int(row[0]), int(row[1])
 
-    async def enqueue(self, rows: Sequence[NewDelivery]) -> int:
+    async def enqueue(
+        self,
+        rows: Sequence[NewDelivery],
+        *,
+        also: Callable[[AsyncSession], Awaitable[object]] | None = None,
+    ) -> int:
         """Insert the rows whose dedupe key is new (ON CONFLICT DO NOTHING); returns how
-        many were new. One transaction."""
-        if not rows:
+        many were new. One transaction; ``also`` writes what belongs with the rows in it
+        (a staff answer's "answered" mark), so they are committed together or not at all,
+        and the outbox is woken only after that."""
+        if not rows and also is None:
             return 0
         now = self._now()
         values = [
@@ -162,6 +169,8 @@ class DeliveryRepo:
                     .returning(DELIVERIES.c.id)
                 )
                 new += len((await s.execute(stmt)).all())
+            if also is not None:
+                await also(s)
         if new:
             for listener in list(self._listeners):
                 listener(new)

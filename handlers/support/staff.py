@@ -5,6 +5,7 @@ Every handler checks the role and the centre itself (``staff_may_see``)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aiogram import Bot, F
@@ -165,17 +166,22 @@ async def staff_answer(
         return
     centre = await repo.catalogue.centre(conversation.centre_id) if conversation.centre_id else None
     rows = reply_rows(message, conversation.id, citizen.id, centre.name if centre else {}, staff.id)
-    await repo.deliveries.enqueue(rows)
     now = clock.now()
-    await repo.conversations.add_message(
-        conversation.id,
-        "out",
-        now=now,
-        author_id=staff.id,
-        kind=content_kind(message),
-        text=message.text or message.caption,
-        source=(message.chat.id, message.message_id),
-        staff=(message.chat.id, message.message_id),
+    # The answer's deliveries and its "answered" mark in one transaction: the outbox may
+    # send the answer at once, and a crash between two writes would lose the mark.
+    await repo.deliveries.enqueue(
+        rows,
+        also=partial(
+            repo.conversations.write_message,
+            conversation_id=conversation.id,
+            direction="out",
+            now=now,
+            author_id=staff.id,
+            kind=content_kind(message),
+            text=message.text or message.caption,
+            source=(message.chat.id, message.message_id),
+            staff=(message.chat.id, message.message_id),
+        ),
     )
     fresh = await repo.conversations.get(conversation.id)
     if fresh is not None:
