@@ -46,3 +46,11 @@ class OutboxSession(AiohttpSession):
                 if item is not None and (prepared := self._plain(item, bot, files)) is not None
             ]
         return self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+
+    async def close(self) -> None:
+        """aiogram waits 250 ms after closing for TLS connections to shut down; a plain
+        http:// Bot API (a local Bot API server, the sandbox) has none to wait for."""
+        if self.api.base.startswith("https://"):
+            await super().close()
+        elif self._session is not None and not self._session.closed:
+            await self._session.close()
