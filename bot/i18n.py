@@ -78,11 +78,28 @@ class Catalog:
     files: dict[str, Path]
 
 
+# Parsed catalogues by locale and directory, with the files' sizes and times they were read
+# at: a process that starts the bot again (the sandbox's restarts, the tests) parses each
+# file once, and an edited file is read again. Catalogues are never changed once loaded.
+_LOADED: dict[tuple[str, Path], tuple[tuple[tuple[str, int, int], ...], Catalog]] = {}
+
+
 def load_catalog(locale: str, directory: Path) -> Catalog:
+    paths = sorted(directory.glob("*.po"))
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    loaded = _LOADED.get((locale, directory))
+    if loaded is not None and loaded[0] == stamp:
+        return loaded[1]
+    catalog = _parse_catalog(locale, paths)
+    _LOADED[(locale, directory)] = (stamp, catalog)
+    return catalog
+
+
+def _parse_catalog(locale: str, paths: Iterable[Path]) -> Catalog:
     messages: dict[str, str | _Plural] = {}
     files: dict[str, Path] = {}
     plural_index: Callable[[int], int] = lambda n: int(n != 1)  # noqa: E731
-    for path in sorted(directory.glob("*.po")):
+    for path in paths:
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         plural_index = gettext.c2py(catalog.plural_expr)
