@@ -123,29 +123,40 @@ async def test_two_processes_send_each_reminder_once_and_skip_the_blocked(
 
 
 async def test_a_job_fires_by_the_wall_clock(sqlite_db: Database) -> None:
-    """With the system clock the scheduler runs for real: a class added to start in an hour
-    and a few seconds gets its 1 h reminder from its job, a few seconds later."""
+    """With a real clock the scheduler runs for real: a class added to start in an hour
+    and a few seconds gets its 1 h reminder job at that wall time, and when the job's
+    time has come APScheduler fires it by itself (no catch-up runs). The test does not
+    wait for those seconds: the clock (real time plus an offset, the sandbox's) moves on
+    and the job is re-timed in the new frame, as on any clock jump, without the catch-up."""
     from datetime import UTC, datetime
 
-    from bot.clock import SystemClock
+    from bot.clock import OffsetClock
 
     w = await build_world(sqlite_db, starts_in=48 * H)
-    clock = SystemClock()
+    clock = OffsetClock()
     scheduler = Scheduler(clock)
+    assert scheduler.run_jobs  # only a ManualClock keeps APScheduler paused
     await scheduler.start()
     svc = ReminderService(w.repo, Translator(), settings(), clock=clock, scheduler=scheduler)
     await svc.start()
     try:
-        starts = datetime.now(UTC) + H + timedelta(seconds=4)
+        starts = clock.now() + H + timedelta(seconds=30)
         session = await w.repo.schedule.add(w.group_id, starts, starts + H, "7", actor_id=1)
         await svc.session_changed(session.id)  # what the staff handler calls
         job = f"reminder:{session.id}:60"
         assert (job, starts - H) in [(j.id, j.run_at) for j in svc.jobs()]
+        # APScheduler holds it at that wall time, about 30 s from now.
+        fires_at = scheduler._aps.get_job(job).next_run_time
+        assert timedelta(seconds=25) < fires_at - datetime.now(UTC) <= timedelta(seconds=30)
+        wanted = {f"reminder:{session.id}:60:{u}" for u in (101, 102)}
+        assert not wanted & set(await reminder_keys(sqlite_db))  # the 1 h one: not yet
         enqueued = asyncio.Event()
         w.repo.deliveries.add_listener(lambda _new: enqueued.set())
-        async with asyncio.timeout(15):
-            await enqueued.wait()  # the job's enqueue, a few seconds from now
-        wanted = {f"reminder:{session.id}:60:{u}" for u in (101, 102)}
+        clock.advance(timedelta(seconds=31))
+        [planned] = [j for j in svc.jobs() if j.id == job]
+        scheduler.schedule(planned.kind, planned.target_id, planned.run_at)
+        async with asyncio.timeout(10):
+            await enqueued.wait()  # the job's enqueue, fired by APScheduler
         assert wanted <= set(await reminder_keys(sqlite_db))
         assert job not in [j.id for j in svc.jobs()]  # it ran
     finally:
