@@ -190,9 +190,9 @@ async def test_export_xlsx_and_csv_with_cyrillic(h: BotHarness) -> None:
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[BotHarness]:
+async def live(tmp_path: Path, template_db: Path) -> AsyncIterator[BotHarness]:
     """The real clock: statistics count rows stamped with the time they were written."""
-    async with BotHarness(tmp_path) as harness:
+    async with BotHarness(tmp_path, template=template_db) as harness:
         yield harness
 
 

@@ -22,8 +22,8 @@ NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[BotHarness]:
-    async with BotHarness(tmp_path, clock=ManualClock(NOW)) as harness:
+async def h(tmp_path: Path, template_db: Path) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path, template=template_db, clock=ManualClock(NOW)) as harness:
         yield harness
 
 

@@ -23,9 +23,10 @@ from tests.test_staff_support import NOW, applicant, first_course, open_menu, re
 
 
 @pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[BotHarness]:
+async def h(tmp_path: Path, template_db: Path) -> AsyncIterator[BotHarness]:
     env = {"SUPPORT_MESSAGES_PER_HOUR": "3"}
-    async with BotHarness(tmp_path, clock=ManualClock(NOW), env=env) as harness:
+    clock = ManualClock(NOW)
+    async with BotHarness(tmp_path, template=template_db, clock=clock, env=env) as harness:
         yield harness
 
 
