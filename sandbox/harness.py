@@ -29,6 +29,10 @@ from sandbox.telegram import FakeBotAPI, FakeGroupChat, FakeUser
 TOKEN = "123456789:TEST-harness-token"
 ADMIN_ID = 900_001
 STAFF_CHAT_ID = -100_777
+# The outbox spaces a chat's messages by Telegram's one second. Against a fake server
+# without flood limits (the default here) that is only a wait on the wall clock, so
+# a chat's messages are spaced by this instead: still one after the other, in order.
+UNLIMITED_PER_CHAT_INTERVAL = 0.2
 
 
 class BotHarness:
@@ -43,7 +47,11 @@ class BotHarness:
         seed_catalog: bool = True,
         server_options: dict[str, Any] | None = None,
         template: Path | None = None,
+        outbox_options: dict[str, Any] | None = None,
     ) -> None:
+        """``outbox_options``: keyword arguments for the bot's ``Outbox``; by default a
+        chat's messages are spaced by ``UNLIMITED_PER_CHAT_INTERVAL`` when the fake server
+        has no flood limits (``server_options`` without ``rate_limits``)."""
         self.workdir = workdir
         self.extra_env = env or {}
         self.server = server or FakeBotAPI(token=TOKEN, **(server_options or {}))
@@ -51,6 +59,9 @@ class BotHarness:
         self.clock = clock
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir}/bot.sqlite3"
         self.seed_catalog = seed_catalog
+        if outbox_options is None and self.server.sim.rate_limiter is None:
+            outbox_options = {"per_chat_interval": UNLIMITED_PER_CHAT_INTERVAL}
+        self.outbox_options = outbox_options or {}
         if template is not None and database_url is None:
             # A ready database (migrated, catalogue imported) copied instead of rebuilt.
             shutil.copyfile(template, workdir / "bot.sqlite3")
@@ -98,6 +109,7 @@ class BotHarness:
             self.settings,
             clock=self.clock,
             seed_catalog=self.seed_catalog,
+            outbox_options=self.outbox_options,
             on_app=lambda app: app.dispatcher.update.outer_middleware(self._track),
         )
         app = await self.process.start()
