@@ -83,6 +83,7 @@ async def test_sigterm_answers_every_acknowledged_update(tmp_path: Path, templat
         base = f"http://127.0.0.1:{port}"
         acknowledged: list[int] = []
         in_response: list[int] = []
+        some_acknowledged = asyncio.Event()
         refused = 0
         try:
             async with aiohttp.ClientSession() as http:
@@ -107,6 +108,8 @@ async def test_sigterm_answers_every_acknowledged_update(tmp_path: Path, templat
                         ) as r:
                             if r.status == 200:
                                 acknowledged.append(n)
+                                if len(acknowledged) >= USERS // 3:
+                                    some_acknowledged.set()
                                 if (await r.json()).get("method") == "answerCallbackQuery":
                                     in_response.append(n)
                     except aiohttp.ClientError:
@@ -118,10 +121,10 @@ async def test_sigterm_answers_every_acknowledged_update(tmp_path: Path, templat
                         await asyncio.sleep(0.01)
 
                 sender = asyncio.create_task(telegram())
-                await asyncio.sleep(0.25)  # updates are being handled: SIGTERM now
-                bot.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(30):
+                    await some_acknowledged.wait()
+                bot.send_signal(signal.SIGTERM)  # updates are being handled: SIGTERM now
                 await sender
-                await asyncio.sleep(0.5)
                 assert bot.stderr is not None
                 errors = (await asyncio.wait_for(bot.stderr.read(), 30)).decode()
                 rc = await asyncio.wait_for(bot.wait(), 30)
