@@ -20,4 +20,7 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 echo "== pytest"
-.venv/bin/python -m pytest "$@"
+# Two worker processes (pytest-xdist), one per core; TEST_WORKERS=0 runs in this process.
+# Arguments after the command come later and win (e.g. -n 0). A worker takes the next
+# test whenever it is free, so the long ones do not pile up on one of them.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist worksteal "$@"
