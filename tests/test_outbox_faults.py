@@ -11,12 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 
-from bot.runner import BotProcess
 from db.models import User
 from sandbox.harness import BotHarness
 from tests.e2e import Chat
@@ -33,14 +31,12 @@ TIMEOUT = 1.5  # the test's request timeout: a real margin even on a busy machin
 
 
 @pytest.fixture
-async def h(
-    tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[BotHarness]:
+async def h(tmp_path: Path, template_db: Path) -> AsyncIterator[BotHarness]:
     # Back-offs of 50 ms and a 1.5 s request timeout keep the test short; the 429 pause
     # is the real retry_after (1 s).
     options = {"retry_base": 0.05, "request_timeout": TIMEOUT}
-    monkeypatch.setattr("sandbox.harness.BotProcess", partial(BotProcess, outbox_options=options))
-    async with BotHarness(tmp_path, template=template_db, env={"BROADCAST_RATE": "200"}) as h:
+    env = {"BROADCAST_RATE": "200"}
+    async with BotHarness(tmp_path, template=template_db, env=env, outbox_options=options) as h:
         yield h
 
 
