@@ -21,7 +21,8 @@ from sandbox.harness import BotHarness
 
 def worker_redis_url(url: str, worker: str) -> str:
     """Tests flush their Redis database, so each pytest-xdist worker (``gw0``, ``gw1``, …)
-    uses its own: the number in TEST_REDIS_URL plus the worker's index."""
+    uses its own: the number in TEST_REDIS_URL plus the worker's index (the default, 14,
+    leaves 15 for the second of the two workers; Redis has databases 0-15)."""
     if not worker.startswith("gw"):
         return url
     parts = urlsplit(url)
@@ -31,7 +32,7 @@ def worker_redis_url(url: str, worker: str) -> str:
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = worker_redis_url(
-    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14"),
     os.environ.get("PYTEST_XDIST_WORKER", ""),
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -179,6 +180,13 @@ def pg_template() -> Iterator[str | None]:
 async def pg_url() -> AsyncIterator[str]:
     """An empty PostgreSQL database (migration tests)."""
     async with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_migrated_url(pg_template: str | None) -> AsyncIterator[str]:
+    """A PostgreSQL database already migrated to head (a copy of the session's template)."""
+    async with fresh_pg_database(pg_template) as url:
         yield url
 
 

@@ -18,6 +18,7 @@ from db.dto import NewDelivery
 from db.models import User
 from db.repo import Repos
 from sandbox.telegram import Event, EventKind, FakeBotAPI
+from tests.conftest import copy_database
 
 TOKEN = "123456789:CRASH-test"
 RECIPIENTS = 2000
@@ -25,7 +26,8 @@ CONCURRENCY = 16
 KILL_AFTER = 700  # messages delivered when the first process dies
 
 
-async def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
+async def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path, migrated_db: Path) -> None:
+    copy_database(migrated_db, tmp_path / "bot.sqlite3")
     env = {
         **os.environ,
         "BOT_TOKEN": TOKEN,

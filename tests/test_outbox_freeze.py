@@ -32,11 +32,11 @@ FREEZE_AFTER = 60
 
 
 @pytest.mark.postgres
-async def test_frozen_worker_drops_what_it_held(pg_url: str) -> None:
+async def test_frozen_worker_drops_what_it_held(pg_migrated_url: str) -> None:
     env = {
         **os.environ,
         "BOT_TOKEN": TOKEN,
-        "DATABASE_URL": pg_url,
+        "DATABASE_URL": pg_migrated_url,
         "BROADCAST_RATE": "100",
         "SCHEDULER_ENABLED": "false",
         "LOG_LEVEL": "ERROR",

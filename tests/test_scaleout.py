@@ -32,10 +32,10 @@ async def redis_url() -> AsyncIterator[str]:
 
 
 async def test_signup_survives_restart_on_postgres_and_redis(
-    tmp_path: Path, pg_url: str, redis_url: str
+    tmp_path: Path, pg_migrated_url: str, redis_url: str
 ) -> None:
     env = {"REDIS_URL": redis_url}
-    async with BotHarness(tmp_path, database_url=pg_url, env=env) as h:
+    async with BotHarness(tmp_path, database_url=pg_migrated_url, env=env) as h:
         from aiogram.fsm.storage.redis import RedisStorage
 
         assert isinstance(h.app.storage, RedisStorage)
