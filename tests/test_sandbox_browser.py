@@ -44,6 +44,7 @@ SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1180, "height": 760}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 15_000
+TOAST_MS = 3_000  # how long a toast stays (app.js)
 
 
 def need_browser() -> None:
@@ -283,6 +284,9 @@ async def test_citizen_signs_up_in_kazakh_and_staff_accepts(world: World) -> Non
         "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
     )
     assert load < 3000, f"the page took {load:.0f} ms to load"
+    # From here the page's timers run on Playwright's clock: real time, which the test
+    # moves on (a toast's three seconds) instead of waiting for it.
+    await page.clock.install()
     await sign_up_in_kazakh(world, page)
     apps = await world.sandbox.process.app.repo.applications.for_user(AIDA.user_id)  # type: ignore[union-attr]
     assert [a.status for a in apps] == ["pending"]
@@ -299,6 +303,7 @@ async def test_citizen_signs_up_in_kazakh_and_staff_accepts(world: World) -> Non
     await expect(page.locator("#toasts .toast")).to_have_count(1)
     await expect(page.locator('.chat-item[data-key="aida"] .badge')).to_have_text("1")
     await shot(page, "sandbox-2-staff-chat")
+    await page.clock.fast_forward(TOAST_MS)
     await expect(page.locator("#toasts .toast")).to_have_count(0)
 
     # Aida sees the decision in her chat, in Kazakh.
@@ -417,6 +422,7 @@ async def test_staff_broadcast_reaches_two_citizens(world: World) -> None:
     from playwright.async_api import expect
 
     page = await world.page()
+    await page.clock.install()  # timers on Playwright's clock (see the first test)
     await start_in(world, page, "olga", "ru")
     await start_in(world, page, "john", "en")
 
@@ -440,6 +446,7 @@ async def test_staff_broadcast_reaches_two_citizens(world: World) -> None:
         item = page.locator(f'.chat-item[data-key="{key}"]')
         await expect(item.locator(".badge")).to_have_text("1")
         await expect(item.locator(".chat-item-preview")).to_contain_text(announcement[:20])
+    await page.clock.fast_forward(TOAST_MS)
     await expect(page.locator("#toasts .toast")).to_have_count(0)
     # Bakyt never opened the bot, so he is not in the audience.
     await expect(page.locator('.chat-item[data-key="bakyt"] .badge')).to_have_count(0)
