@@ -97,9 +97,10 @@ async def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path, migrated_db: 
             try:
                 assert process.outbox is not None and process.app is not None
                 repo = process.app.repo
-                while (await repo.deliveries.counts()).remaining:
-                    await process.outbox.wait_idle()
-                    await asyncio.sleep(0.1)  # the dead process's claims go stale after 1 s
+                async with asyncio.timeout(60):  # a stuck outbox fails here, not hangs
+                    while (await repo.deliveries.counts()).remaining:
+                        await process.outbox.wait_idle()
+                        await asyncio.sleep(0.1)  # the dead process's claims go stale after 1 s
                 counts = await repo.deliveries.counts()
             finally:
                 await process.stop()
