@@ -3,6 +3,7 @@ language), how fast (the global rate, per-chat spacing) and what it never sends.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -181,3 +182,24 @@ async def test_never_sent_expired_or_to_inactive_users(
     await outbox.time_moved()
     await outbox.wait_idle()
     assert [int(r.params["chat_id"]) for r in server.requests_for("sendMessage")] == [3]
+
+
+async def test_a_row_claimed_but_no_longer_held_is_given_back_and_sent(
+    sqlite_db: Database, server: FakeBotAPI, make_outbox: MakeOutbox
+) -> None:
+    """A give-back that failed (the database busy under load) leaves a row claimed under
+    this worker's id but held nowhere: the heartbeat must not keep it claimed for ever."""
+    await people(sqlite_db, server, {1: "en"})
+    outbox = make_outbox(rate=100, stale_after=0.4)
+    repo = outbox.repo
+    await repo.deliveries.enqueue(
+        [NewDelivery("notice", "n:1", 1, {"type": "text", "key": "btn-back"})]
+    )
+    [row] = await repo.deliveries.claim(outbox.worker_id, 10, datetime.now(UTC))
+    await outbox.start()  # claimed a moment ago: not stale, so not taken back at start
+    async with asyncio.timeout(10):
+        await server.wait_for(lambda r: r.method == "sendMessage" and r.ok)
+        await outbox.wait_idle()
+    assert (await repo.deliveries.counts()).sent == 1
+    assert [r.params["chat_id"] for r in server.requests_for("sendMessage")] in ([1], ["1"])
+    assert row.id not in outbox._owned  # written: the outbox answers for it no more

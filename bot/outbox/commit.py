@@ -51,6 +51,7 @@ class GroupCommit:
     _in_flight: set[asyncio.Task[None]]
     _stopping: bool
     _wake: asyncio.Event
+    _owned: set[int]
 
     async def _commit(self, result: DeliveryResult) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -94,6 +95,8 @@ class GroupCommit:
                     else:
                         future.set_exception(error)
             if error is None:
+                # Written: sent, failed, skipped, or pending again (a retry). Not claimed.
+                self._owned.difference_update(result.id for result in results)
                 self.progress_at = asyncio.get_running_loop().time()
                 self._count(results)
                 self._tell_listeners(results)

@@ -143,6 +143,12 @@ class Outbox(GroupCommit):
         # heartbeat that found it still claimed): a row held longer than the staleness
         # timeout may be another worker's by now, so it is dropped, never sent.
         self._held_at: dict[int, float] = {}
+        # Every row this worker claimed and still answers for: held, in flight, or its
+        # outcome being written. A row claimed in the database under this worker's id but
+        # not here (a give-back that failed) is an orphan: the heartbeat would keep it
+        # fresh for ever, so the housekeeping gives it back instead (``_release_orphans``).
+        self._owned: set[int] = set()
+        self._orphan_suspects: set[int] = set()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._resume_at = 0.0  # loop time when a 429 pause ends
@@ -202,6 +208,7 @@ class Outbox(GroupCommit):
             await asyncio.wait(self._listening, timeout=5)
         self._ready.clear()
         self._delayed.clear()
+        self._owned.clear()
         try:
             # Every request has finished and its outcome is written: whatever this worker
             # still holds was never sent.
@@ -243,6 +250,7 @@ class Outbox(GroupCommit):
         dropped = [row.id for row in held if row.broadcast_id == broadcast_id]
         for row_id in dropped:
             self._held_at.pop(row_id, None)
+            self._owned.discard(row_id)  # if the write below fails, an orphan: given back
         self._ready = deque(row for row in self._ready if row.broadcast_id != broadcast_id)
         self._delayed = [e for e in self._delayed if e[2].broadcast_id != broadcast_id]
         heapq.heapify(self._delayed)
@@ -328,6 +336,7 @@ class Outbox(GroupCommit):
             self._ready.extend(rows)
             for row in rows:
                 self._held_at[row.id] = claimed_at
+                self._owned.add(row.id)
 
     async def _wait_for_work(self) -> None:
         """Nothing to send now: sleep until woken, a spaced-out row is ready, a pending
@@ -410,6 +419,7 @@ class Outbox(GroupCommit):
         heapq.heapify(self._delayed)
         for row_id in stale:
             self._held_at.pop(row_id, None)
+            self._owned.discard(row_id)  # if giving back fails, an orphan: given back later
         self.stats.dropped += len(stale)
         log.warning("outbox: %s held deliveries dropped, not sent (held too long)", len(stale))
         try:
@@ -539,6 +549,20 @@ class Outbox(GroupCommit):
 
     # ---- housekeeping --------------------------------------------------------------------
 
+    async def _release_orphans(self, claimed: set[int]) -> None:
+        """Give back rows claimed in the database under this worker's id that it no longer
+        answers for (a give-back that failed under load): untouched, the heartbeat would
+        keep them claimed for ever and nobody would send them. A row is given back when two
+        heartbeats in a row find it so (the first may have run between a claim's commit
+        and the moment the claimed rows reached ``_owned``)."""
+        orphans = claimed - self._owned
+        confirmed = orphans & self._orphan_suspects
+        self._orphan_suspects = orphans - confirmed
+        if confirmed:
+            released = await self.repo.deliveries.release(self.worker_id, sorted(confirmed))
+            log.warning("outbox: %s deliveries claimed but not held were given back", released)
+            self.wake()
+
     async def _housekeeping(self) -> None:
         """Keep this worker's claims fresh, take back stale ones of dead workers, skip
         expired rows and forget old per-chat spacing."""
@@ -558,6 +582,8 @@ class Outbox(GroupCommit):
                     await self._drop_stale_holds(lost)
                     for row_id in lost:
                         self._held_at.pop(row_id, None)
+                        self._owned.discard(row_id)
+                await self._release_orphans(still_mine)
                 reclaimed = await self.repo.deliveries.reclaim_stale(
                     now - timedelta(seconds=self.stale_after)
                 )
