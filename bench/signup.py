@@ -342,7 +342,7 @@ async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
     gc.callbacks.remove(on_gc)
     if profiler is not None and profile is not None:
         profiler.disable()
-        Path(profile).parent.mkdir(parents=True, exist_ok=True)
+        profile.parent.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(profile)
     figures = {
         "cpu": cpu,
