@@ -52,6 +52,7 @@ class GroupCommit:
     _stopping: bool
     _wake: asyncio.Event
     _owned: set[int]
+    _last_claim_full: bool
 
     async def _commit(self, result: DeliveryResult) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -101,6 +102,7 @@ class GroupCommit:
                 self._count(results)
                 self._tell_listeners(results)
             if any(r.status == "retry" for r in results):
+                self._last_claim_full = True  # pending again: claimable when due
                 self._wake.set()
 
     def _tell_listeners(self, results: list[DeliveryResult]) -> None:

@@ -305,7 +305,10 @@ class Outbox(GroupCommit):
             if self._spaced(row, now):
                 return row
         low = len(self._ready) + len(self._delayed) < self.batch_size // 2
-        if not self._ready or (low and self._last_claim_full):
+        # Claimed less than asked: nothing else was due then, and a claim is a write
+        # transaction. The next one waits for a reason: rows enqueued here (``wake``), a
+        # retry written back, a back-off due, or the poll (another process's rows).
+        if self._last_claim_full and (low or not self._ready):
             await self._claim()
         while self._ready:
             row = self._ready.popleft()
@@ -363,9 +366,11 @@ class Outbox(GroupCommit):
                 self._idle.set()
                 for listener in list(self.idle_listeners):
                     listener()
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(max(timeout, 0.001)):
                 await self._wake.wait()
+        except TimeoutError:
+            self._last_claim_full = True  # polled, or a back-off is due: claim again
 
     async def _gate(self, row: ClaimedDelivery) -> bool:
         """Wait out a 429 pause, then for a send slot (this process's pacer, or the slot
