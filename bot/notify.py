@@ -82,6 +82,24 @@ def staff_card_key(application_id: int) -> str:
     return f"staff-card:{application_id}"
 
 
+def staff_card_delivery(application_id: int, chat_id: int) -> NewDelivery:
+    """The outbox row that posts an application's card to ``chat_id``: the centre's staff
+    chat, else the programme's (``staff_chats_of``)."""
+    return NewDelivery(
+        kind="notice",
+        dedupe_key=staff_card_key(application_id),
+        user_id=chat_id,
+        payload={"type": STAFF_CARD, "to_chat": True, "application_id": application_id},
+    )
+
+
+def reuses_earlier_card(previous: Sequence[ApplicationDTO], course_id: int) -> bool:
+    """Whether a new application for ``course_id`` may take over the staff-chat card of
+    one of ``previous`` (the person applied for the course before, and withdrew):
+    ``notify_staff_new_application`` then edits that card instead of posting one."""
+    return any(a.course_id == course_id for a in previous)
+
+
 async def staff_message_of(repo: Repos, application_id: int) -> tuple[int, int] | None:
     """(chat id, message id) of an application's staff-chat card, if it has one."""
     raw = await repo.kv.get(staff_message_key(application_id))
@@ -127,17 +145,7 @@ async def notify_staff_new_application(
         await repo.kv.set(staff_message_key(earlier.id), "")
         await repo.kv.set(staff_message_key(app.id), f"{where[0]}:{where[1]}")
         return
-    await repo.deliveries.enqueue(
-        [
-            NewDelivery(
-                kind="notice",
-                dedupe_key=staff_card_key(app.id),
-                # The centre's staff chat (else the programme's), as sending would pick.
-                user_id=chats[0],
-                payload={"type": STAFF_CARD, "to_chat": True, "application_id": app.id},
-            )
-        ]
-    )
+    await repo.deliveries.enqueue([staff_card_delivery(app.id, chats[0])])
 
 
 def staff_card_renderer(repo: Repos, settings: Settings, translator: Translator) -> Renderer:

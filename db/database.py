@@ -511,6 +511,16 @@ class Database:
             self._restore_pending(taken)
             raise
 
+    def deferring(self) -> bool:
+        """True inside an open unit of work (``defer`` would collect a write)."""
+        pending = _DEFERRED.get()
+        return pending is not None and not pending.closed
+
+    def is_deferred(self, key: Hashable) -> bool:
+        """True if the current unit of work holds an unwritten write under ``key``."""
+        pending = _DEFERRED.get()
+        return pending is not None and not pending.closed and key in pending
+
     def defer(
         self,
         statement: Executable,

@@ -208,9 +208,19 @@ async def test_deferred_writes_join_the_next_transaction(sqlite_db: Database) ->
     with counting() as seen:
         async with storage.unit_of_work():
             await storage.set_state(key, "SignUp:name")
-            # A write of the handler's own: the form state is written in its transaction.
-            await repo.users.upsert_seen(9, first_name="A", username=None, language_code="en")
+            # A first contact: the new user's row waits for the update's other writes.
+            _, created = await repo.users.upsert_seen(
+                9, first_name="A", username=None, language_code="en"
+            )
+            assert created and sqlite_db.is_deferred(("user", 9))
+            async with sqlite_db.read() as s:
+                assert await s.scalar(text("SELECT count(*) FROM users")) == 0
+            # A write of the handler's own: what was collected runs first, in its
+            # transaction (the row it updates exists by then).
+            await repo.users.set_source_if_empty(9, "channel")
             assert await fresh.get_state(key) == "SignUp:name"
+            stored = await Repos.create(sqlite_db).users.get(9)
+            assert stored is not None and stored.source == "channel"
             # A transaction that fails gives the collected writes back for the next one.
             await storage.set_state(key, "SignUp:phone")
             try:
@@ -220,7 +230,7 @@ async def test_deferred_writes_join_the_next_transaction(sqlite_db: Database) ->
                 pass
             assert await fresh.get_state(key) == "SignUp:name"
         assert await fresh.get_state(key) == "SignUp:phone"
-    assert seen.commits == 2  # the user's insert (with the form) and the end of the update
+    assert seen.commits == 2  # the handler's own (with the user and form) and the end
     # A task started inside the update and still running after it writes at once.
     leftover: list[asyncio.Task[None]] = []
 
@@ -410,3 +420,59 @@ async def test_first_contact_creates_the_user_in_one_statement(any_db: Database)
     )
     assert not created and renamed.first_name == "Aidana"
     assert renamed.created_at == user.created_at
+
+
+async def test_a_user_without_applications_is_not_looked_up_again(sqlite_db: Database) -> None:
+    """A new citizen's steps look for their applications (the menu, the course card,
+    the sign-up's checks) without a query each time; an application submitted by them is
+    seen at once, and a write to the table during the read stores nothing."""
+    from datetime import UTC, datetime
+
+    from tests.factories import make_catalogue, make_users
+
+    repo = Repos.create(sqlite_db, cache=True)
+    cat = await make_catalogue(sqlite_db, capacities=(25,))
+    await make_users(sqlite_db, [41, 42])
+    assert await repo.applications.for_user(41) == []
+    with counting() as seen:
+        assert await repo.applications.live_for_user(41) == []
+        assert await repo.applications.for_user(41) == []
+    assert seen.count == 0
+    outcome = await repo.applications.submit(
+        user_id=41,
+        course_id=cat.course_id,
+        group_id=None,
+        full_name="Aida S",
+        phone="+77011234567",
+        district_id=None,
+        consent_at=datetime(2026, 11, 22, tzinfo=UTC),
+        source=None,
+    )
+    with counting() as seen:
+        assert [a.id for a in await repo.applications.for_user(41)] == [outcome.application.id]
+    assert seen.count == 1
+    # Read while the table moved on (another update's write): not remembered as empty.
+    assert repo.users.cache is not None
+    before = sqlite_db.changes.generation(("applications",))
+    await repo.applications.decide(outcome.application.id, actor_id=1, action="reject")
+    repo.users.cache.put_no_applications(42, before)
+    assert not repo.users.cache.has_no_applications(42)
+    # Without the cache (webhook workers, several processes) every call reads.
+    plain = Repos.create(sqlite_db)
+    await plain.applications.for_user(42)
+    with counting() as seen:
+        await plain.applications.for_user(42)
+    assert seen.count == 1
+
+
+async def test_a_user_created_in_this_update_is_found_by_id(sqlite_db: Database) -> None:
+    """A staff check in a person's first update (their reply in a staff chat) reads their
+    row by id: the deferred INSERT is written first, so they are found."""
+    repo = Repos.create(sqlite_db, cache=True)
+    async with sqlite_db.unit_of_work():
+        await repo.users.upsert_seen(12, first_name="Dana", username="dana", language_code="ru")
+        found = await repo.users.with_scope(12)
+        assert found is not None and found.username == "dana"
+        assert not sqlite_db.is_deferred(("user", 12))
+        await repo.users.upsert_seen(13, first_name="Bek", username=None, language_code="ky")
+        assert (await repo.users.get(13)) is not None

@@ -64,7 +64,7 @@ class Repos:
             staff=StaffRepo(db, users),
             catalogue=CatalogueRepo(db, snapshot_ttl=5.0 if cache else None),
             centres=CentreRepo(db),
-            applications=ApplicationRepo(db, now),
+            applications=ApplicationRepo(db, now, users),
             audit=AuditRepo(db),
             kv=KeyValueRepo(db),
             courses=CourseAdminRepo(db, now),

@@ -14,7 +14,7 @@ application apply the change once and the second is told what happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
 from db.dto import ApplicationDTO
-from db.models import LIVE_STATUSES, Application, Course, FunnelEvent, Group, utcnow
+from db.models import LIVE_STATUSES, Application, Course, FunnelEvent, Group, User, utcnow
 from db.repo.audit import add_audit
 from db.repo.outcomes import answered, save_answers
+from db.repo.users import APPLICATION_TABLES, UserCache
 
 _APPLICATIONS: Table = Application.__table__  # type: ignore[assignment]
 # A person's applications, newest first (on the catalogue and sign-up paths: built once).
@@ -217,9 +218,16 @@ class ApplicationRepo:
     application time (submitted, decided, waitlisted, updated) and funnel event is
     stamped with it, so "today" and report periods agree with the clock staff see."""
 
-    def __init__(self, db: Database, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        now: Callable[[], datetime] = utcnow,
+        cache: UserCache | None = None,
+    ) -> None:
         self.db = db
         self.now = now
+        # Under long polling: who is known to have no application (``UserCache``).
+        self.cache = cache
 
     # ---- citizen side -------------------------------------------------------------
 
@@ -235,9 +243,56 @@ class ApplicationRepo:
         consent_at: datetime,
         source: str | None,
         answers: Mapping[int, str] | None = None,
+        record_consent: bool = False,
+        also: Callable[[AsyncSession, ApplicationDTO], Awaitable[object]] | None = None,
     ) -> Outcome:
         """Create a live application: pending, or waitlisted when the course is full;
-        ``answers`` to the course's extra questions are stored with it."""
+        ``answers`` to the course's extra questions are stored with it.
+
+        In the same transaction: with ``record_consent``, the user's consent (given when
+        they began the form) if none is recorded yet; ``also`` writes what belongs with
+        the new application (its staff-chat card in the outbox), so a crash never keeps
+        one without the other, and a confirmation is one write."""
+        if self.cache is not None:
+            # Before and after: a read of the user's applications meanwhile must not
+            # leave them marked as having none.
+            self.cache.drop_no_applications(user_id)
+        try:
+            outcome = await self._submit(
+                user_id=user_id,
+                course_id=course_id,
+                group_id=group_id,
+                full_name=full_name,
+                phone=phone,
+                district_id=district_id,
+                consent_at=consent_at,
+                source=source,
+                answers=answers,
+                record_consent=record_consent,
+                also=also,
+            )
+        finally:
+            if self.cache is not None:
+                self.cache.drop_no_applications(user_id)
+        if record_consent and self.cache is not None:
+            self.cache.refresh(user_id, consent_at=consent_at)
+        return outcome
+
+    async def _submit(
+        self,
+        *,
+        user_id: int,
+        course_id: int,
+        group_id: int | None,
+        full_name: str,
+        phone: str,
+        district_id: int | None,
+        consent_at: datetime,
+        source: str | None,
+        answers: Mapping[int, str] | None,
+        record_consent: bool,
+        also: Callable[[AsyncSession, ApplicationDTO], Awaitable[object]] | None,
+    ) -> Outcome:
         try:
             async with self.db.transaction() as s:
                 course = await s.get(Course, course_id)
@@ -279,8 +334,17 @@ class ApplicationRepo:
                 if answers:
                     await save_answers(s, app.id, answers)
                 s.add(FunnelEvent(user_id=user_id, kind="submitted", course_id=course_id, at=now))
+                if record_consent:
+                    await s.execute(
+                        update(User)
+                        .where(User.id == user_id, User.consent_at.is_(None))
+                        .values(consent_at=consent_at)
+                    )
                 position = await _waitlist_position(s, app) if full else None
-                return Outcome(application_dto(app), "new", [], position)
+                dto = application_dto(app)
+                if also is not None:
+                    await also(s, dto)
+                return Outcome(dto, "new", [], position)
         except IntegrityError:
             # A concurrent submit for the same course won the unique live index.
             raise EnrolmentError("duplicate") from None
@@ -299,10 +363,19 @@ class ApplicationRepo:
             return application_dto(row) if row else None
 
     async def for_user(self, user_id: int) -> list[ApplicationDTO]:
-        # On the catalogue and sign-up paths: a Core query, no ORM session.
+        """The user's applications, newest first.
+
+        On the catalogue and sign-up paths: a Core query, no ORM session; and none at all
+        for a user the cache knows has none (a new citizen, on every step)."""
+        cache = self.cache
+        if cache is not None and cache.has_no_applications(user_id):
+            return []
+        generation = self.db.changes.generation(APPLICATION_TABLES)
         async with self.db.read_core() as conn:
-            rows = await conn.execute(_FOR_USER, {"user_id": user_id})
-            return [application_dto(a) for a in rows]
+            apps = [application_dto(a) for a in await conn.execute(_FOR_USER, {"user_id": user_id})]
+        if not apps and cache is not None:
+            cache.put_no_applications(user_id, generation)
+        return apps
 
     async def live_for_user(self, user_id: int) -> list[ApplicationDTO]:
         return [a for a in await self.for_user(user_id) if a.is_live]

@@ -142,6 +142,16 @@ class DeliveryRepo:
         and the outbox is woken only after that."""
         if not rows and also is None:
             return 0
+        async with self.db.transaction() as s:
+            new = await self.enqueue_in(s, rows)
+            if also is not None:
+                await also(s)
+        self.enqueued(new)
+        return new
+
+    async def enqueue_in(self, s: AsyncSession, rows: Sequence[NewDelivery]) -> int:
+        """Insert the rows in the caller's transaction (ON CONFLICT DO NOTHING); returns
+        how many were new. The caller calls ``enqueued`` with it once committed."""
         now = self._now()
         values = [
             {
@@ -160,21 +170,21 @@ class DeliveryRepo:
             for r in rows
         ]
         new = 0
-        async with self.db.transaction() as s:
-            for start in range(0, len(values), ENQUEUE_CHUNK):
-                stmt = (
-                    self.db.insert(DELIVERIES)
-                    .values(values[start : start + ENQUEUE_CHUNK])
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(DELIVERIES.c.id)
-                )
-                new += len((await s.execute(stmt)).all())
-            if also is not None:
-                await also(s)
+        for start in range(0, len(values), ENQUEUE_CHUNK):
+            stmt = (
+                self.db.insert(DELIVERIES)
+                .values(values[start : start + ENQUEUE_CHUNK])
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .returning(DELIVERIES.c.id)
+            )
+            new += len((await s.execute(stmt)).all())
+        return new
+
+    def enqueued(self, new: int) -> None:
+        """Wake this process's outbox for ``new`` committed rows."""
         if new:
             for listener in list(self._listeners):
                 listener(new)
-        return new
 
     # ---- the sender's side ---------------------------------------------------------------
 

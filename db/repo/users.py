@@ -22,6 +22,7 @@ from db.models import (
     Staff,
     StaffCentre,
     User,
+    utcnow,
 )
 from db.repo.audit import scrub_person
 
@@ -85,6 +86,7 @@ def user_dto(u: User | Row[Any], staff: StaffScope | None = None) -> UserDTO:
 # Tables whose writes may change what a cached user record says about its staff role and
 # reach (issue 11 adds the centre grants): any write to them empties the cache.
 STAFF_TABLES = ("staff", "staff_centres")
+APPLICATION_TABLES = ("applications",)
 
 
 class UserCache:
@@ -116,6 +118,11 @@ class UserCache:
         # handler; same lifetime rules as the records.
         self._roles: dict[int, tuple[float, str | None]] = {}
         self._staff_generation = db.changes.generation(STAFF_TABLES)
+        # Users known to have no application (read empty, none submitted since): a new
+        # citizen's catalogue and sign-up steps look for their applications five times
+        # per sign-up. Applications are created only by ``ApplicationRepo.submit``, for
+        # the user whose update this process handles, and it drops the mark first.
+        self._no_applications: dict[int, float] = {}
         self.hits = 0
         self.misses = 0
 
@@ -165,6 +172,29 @@ class UserCache:
     def drop(self, user_id: int) -> None:
         self._entries.pop(user_id, None)
 
+    def refresh(self, user_id: int, **fields: Any) -> None:
+        """A write changed these fields of the user's row: the cached record says so too."""
+        entry = self._entries.get(user_id)
+        if entry is not None:
+            self._entries[user_id] = (entry[0], replace(entry[1], **fields))
+
+    def has_no_applications(self, user_id: int) -> bool:
+        """True if the user is known to have no application (within ``ttl``)."""
+        stamp = self._no_applications.get(user_id)
+        return stamp is not None and self.clock() - stamp <= self.ttl
+
+    def put_no_applications(self, user_id: int, generation: int) -> None:
+        """Remember that the user had no application, read when the applications table
+        was at ``generation`` (ignored if any application was written meanwhile)."""
+        if self.db.changes.generation(APPLICATION_TABLES) != generation:
+            return
+        if len(self._no_applications) >= self.size:
+            self._no_applications.clear()
+        self._no_applications[user_id] = self.clock()
+
+    def drop_no_applications(self, user_id: int) -> None:
+        self._no_applications.pop(user_id, None)
+
 
 class UserRepo:
     def __init__(self, db: Database, cache: UserCache | None = None) -> None:
@@ -181,13 +211,20 @@ class UserRepo:
         else:
             self.cache.put(replace(cached, **fields))
 
+    async def _created_row_written(self, user_id: int) -> None:
+        """A user created in this update is a deferred write: write it before reading."""
+        if self.db.is_deferred(("user", user_id)):
+            await self.db.flush()
+
     async def get(self, user_id: int) -> UserDTO | None:
+        await self._created_row_written(user_id)
         async with self.db.read() as s:
             row = await s.get(User, user_id)
             return user_dto(row) if row else None
 
     async def with_scope(self, user_id: int) -> UserDTO | None:
         """The user with their staff scope (as the per-update context loads it)."""
+        await self._created_row_written(user_id)
         async with self.db.read_core() as conn:
             rows = (await conn.execute(_USER_BY_ID, {"user_id": user_id})).all()
             return user_dto(rows[0], scope_of(rows)) if rows else None
@@ -246,6 +283,12 @@ class UserRepo:
             # A user who writes to the bot has evidently not blocked it.
             "is_active": True,
         }
+        if seen is None and self.db.deferring():
+            # A person's first update, under a unit of work: the new row is written with
+            # the update's other writes (its form state, the language chosen), before
+            # the first reply, in one transaction instead of two.
+            user = self._create_deferred(user_id, profile_values)
+            return user, True
         # Core, not the ORM: a person's first update creates them, on every sign-up.
         async with self.db.transaction_core() as conn:
             if username is not None and (seen is None or seen.username != username):
@@ -281,6 +324,42 @@ class UserRepo:
         if self.cache is not None:
             self.cache.put(user)
         return user, created
+
+    def _create_deferred(self, user_id: int, profile: dict[str, Any]) -> UserDTO:
+        """Defer the INSERT of a new user (and the username takeover) and return the
+        record it writes. A transaction opened later in the update runs them first, so
+        any write that refers to the user finds the row; nothing reads the row itself
+        before the update's first Bot API request (which writes it) or its end."""
+        now = utcnow()
+        username = profile["username"]
+        if username is not None:
+            self.db.defer(
+                update(_USERS)
+                .where(_USERS.c.username == username, _USERS.c.id != user_id)
+                .values(username=None)
+            )
+        self.db.defer(
+            self.db.insert(_USERS)
+            .values(id=user_id, reminders_enabled=True, created_at=now, updated_at=now, **profile)
+            # Created meanwhile by another process: theirs stands.
+            .on_conflict_do_nothing(index_elements=[_USERS.c.id]),
+            key=("user", user_id),  # get() and with_scope() write it before reading
+        )
+        user = UserDTO(
+            id=user_id,
+            locale=None,
+            language_code=profile["language_code"],
+            first_name=profile["first_name"],
+            username=username,
+            is_active=True,
+            reminders_enabled=True,
+            source=None,
+            consent_at=None,
+            created_at=now,
+        )
+        if self.cache is not None:
+            self.cache.put(user)
+        return user
 
     async def set_locale(self, user_id: int, locale: str) -> None:
         """Written with the update's other writes (``Database.write``); this process's

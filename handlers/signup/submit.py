@@ -12,15 +12,18 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import SignupAction, SignupCB
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import BoundTranslator, Translator
-from bot.notify import notify_staff_new_application
+from bot.navigation import send_main_menu
+from bot.notify import notify_staff_new_application, reuses_earlier_card, staff_card_delivery
 from bot.routing import FeatureRouter
+from bot.staff_chats import staff_chats_of
 from bot.telegram_utils import answer_first, drop_keyboard, show
-from db.dto import UserDTO
+from db.dto import ApplicationDTO, UserDTO
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from handlers.signup.entry import leave_form
@@ -69,10 +72,23 @@ async def confirm(
         if consent_raw
         else (user.consent_at or datetime.now(UTC))
     )
+    course_id = data["course_id"]
+    course = await repo.catalogue.course(course_id)
+    chats = await staff_chats_of(repo, settings, course.centre_id if course else None)
+    # The staff-chat card goes into the outbox with the application (one transaction),
+    # unless an earlier card of the person's for this course can be reused (edited).
+    card_chat = chats[0] if chats and not reuses_earlier_card(previous, course_id) else None
+    queued = 0
+
+    async def post_card(s: AsyncSession, app: ApplicationDTO) -> None:
+        nonlocal queued
+        if card_chat is not None:
+            queued = await repo.deliveries.enqueue_in(s, [staff_card_delivery(app.id, card_chat)])
+
     try:
         outcome = await repo.applications.submit(
             user_id=user.id,
-            course_id=data["course_id"],
+            course_id=course_id,
             group_id=data.get("group_id") or None,
             full_name=data["full_name"],
             phone=data["phone"],
@@ -80,6 +96,8 @@ async def confirm(
             consent_at=consent_at,
             source=data.get("source"),
             answers={int(k): str(v) for k, v in (data.get("answers") or {}).items()},
+            record_consent=user.consent_at is None,
+            also=post_card,
         )
     except EnrolmentError as exc:
         await drop_keyboard(callback)
@@ -89,10 +107,11 @@ async def confirm(
         }.get(exc.code, "error-stale-button")
         await leave_form(message, state, t, repo, settings, key)
         return
-    # Saved: stop the spinner now; posting to the staff chat is the slow part.
+    # Saved: the form is done (cleared with the first request below, one write); stop
+    # the spinner, then wake the outbox for the staff-chat card.
+    await state.clear()
     await answer_first(callback, callback_answer)
-    if user.consent_at is None:
-        await repo.users.set_consent(user.id, consent_at)
+    repo.deliveries.enqueued(queued)
     app = outcome.application
     await show(callback, await summary_text(data, t, repo))
     if app.status == "waitlisted":
@@ -101,5 +120,6 @@ async def confirm(
         done = t("signup-done", id=app.id)
     # The confirmation first, then «Main menu 👇», which points at the keyboard below it.
     await message.answer(done)
-    await leave_form(message, state, t, repo, settings, "signup-next-steps")
-    await notify_staff_new_application(bot, settings, translator, repo, app)
+    await send_main_menu(message, t, repo, settings, "signup-next-steps")
+    if card_chat is None:
+        await notify_staff_new_application(bot, settings, translator, repo, app)
