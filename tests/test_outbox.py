@@ -203,3 +203,37 @@ async def test_a_row_claimed_but_no_longer_held_is_given_back_and_sent(
     assert (await repo.deliveries.counts()).sent == 1
     assert [r.params["chat_id"] for r in server.requests_for("sendMessage")] in ([1], ["1"])
     assert row.id not in outbox._owned  # written: the outbox answers for it no more
+
+
+async def test_one_new_row_costs_one_claim(
+    sqlite_db: Database, server: FakeBotAPI, make_outbox: MakeOutbox
+) -> None:
+    """A claim is a write transaction: after one that found less than it asked for, the
+    outbox waits to be woken (a row enqueued here), polled or due before claiming again."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    await people(sqlite_db, server, {1: "en"})
+    outbox = make_outbox(rate=100, poll_interval=60.0)
+    await outbox.start()
+    await outbox.wait_idle()
+    claims: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # SQLite's claim: the due pending rows, oldest first, up to the limit.
+        if statement.startswith("UPDATE deliveries SET status") and (
+            "WHERE deliveries.id IN (SELECT" in statement
+        ):
+            claims.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        for n in range(3):
+            await outbox.repo.deliveries.enqueue(
+                [NewDelivery("notice", f"n:{n}", 1, {"type": "text", "key": "btn-back"})]
+            )
+            await outbox.wait_idle()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert len(server.user(1).bot_messages()) == 3
+    assert len(claims) == 3, claims

@@ -346,7 +346,10 @@ class Outbox(GroupCommit):
         row falls due (back-off) or the next poll (another process may enqueue)."""
         loop = asyncio.get_running_loop()
         timeout = self.poll_interval
+        # Woken by the clock for a row spaced out in memory: no claim needed for it.
+        spacing = False
         if self._delayed:
+            spacing = self._delayed[0][0] - loop.time() < timeout
             timeout = min(timeout, self._delayed[0][0] - loop.time())
         else:
             try:
@@ -370,7 +373,8 @@ class Outbox(GroupCommit):
             async with asyncio.timeout(max(timeout, 0.001)):
                 await self._wake.wait()
         except TimeoutError:
-            self._last_claim_full = True  # polled, or a back-off is due: claim again
+            if not spacing:
+                self._last_claim_full = True  # polled, or a back-off is due: claim again
 
     async def _gate(self, row: ClaimedDelivery) -> bool:
         """Wait out a 429 pause, then for a send slot (this process's pacer, or the slot
