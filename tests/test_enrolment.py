@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -172,3 +173,61 @@ async def test_application_times_follow_the_bots_clock(sqlite_db: Database) -> N
         funnel = list(await s.scalars(select(FunnelEvent.at)))
     assert {t for row in rows for t in row} - {None} == {moment}
     assert funnel and set(funnel) == {moment}
+
+
+async def test_an_application_is_saved_with_its_consent_and_staff_card_or_not_at_all(
+    any_db: Database,
+) -> None:
+    """The confirmation is one transaction: the application, the consent recorded with
+    it and the outbox row of its staff-chat card. If the card cannot be written, neither
+    is the application (nor the consent): the person may press Confirm again."""
+    from db.dto import NewDelivery
+    from db.models import Delivery, User
+
+    repo = Repos.create(any_db, cache=True)
+    cat = await make_catalogue(any_db, capacities=(25,))
+    await make_users(any_db, [7])
+
+    async def broken_card(s: object, app: object) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        await repo.applications.submit(
+            user_id=7,
+            course_id=cat.course_id,
+            group_id=None,
+            full_name="Aida S",
+            phone="+77011234567",
+            district_id=None,
+            consent_at=NOW,
+            source=None,
+            record_consent=True,
+            also=broken_card,
+        )
+    async with any_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Application)) == 0
+        assert await s.scalar(select(User.consent_at).where(User.id == 7)) is None
+    assert await repo.applications.for_user(7) == []
+
+    async def card(s: Any, app: Any) -> None:
+        await repo.deliveries.enqueue_in(
+            s, [NewDelivery("notice", f"staff-card:{app.id}", -100, {"type": "staff_card"})]
+        )
+
+    outcome = await repo.applications.submit(
+        user_id=7,
+        course_id=cat.course_id,
+        group_id=None,
+        full_name="Aida S",
+        phone="+77011234567",
+        district_id=None,
+        consent_at=NOW,
+        source=None,
+        record_consent=True,
+        also=card,
+    )
+    async with any_db.read() as s:
+        assert await s.scalar(select(User.consent_at).where(User.id == 7)) == NOW
+        keys = list(await s.scalars(select(Delivery.dedupe_key)))
+    assert keys == [f"staff-card:{outcome.application.id}"]
+    assert [a.id for a in await repo.applications.for_user(7)] == [outcome.application.id]
