@@ -476,3 +476,53 @@ async def test_a_user_created_in_this_update_is_found_by_id(sqlite_db: Database)
         assert not sqlite_db.is_deferred(("user", 12))
         await repo.users.upsert_seen(13, first_name="Bek", username=None, language_code="ky")
         assert (await repo.users.get(13)) is not None
+
+
+async def test_staff_chats_and_course_questions_follow_every_write(
+    sqlite_url: str, template_db: Path, tmp_path: Path
+) -> None:
+    """Read at every sign-up, kept in memory under long polling; a write to their tables
+    (a chat bound, a catalogue import) is seen at once."""
+    path = tmp_path / "memo.sqlite3"
+    shutil.copyfile(template_db, path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        repo = Repos.create(db, cache=True)
+        asking = [  # a course of the demo catalogue with extra questions, and its centre
+            (centre, course)
+            for centre in await repo.catalogue.centres()
+            for course in await repo.catalogue.courses(centre.id)
+            if await Repos.create(db).outcomes.course_questions(course.id)
+        ]
+        centre, course = asking[0]
+        assert await repo.centres.chat_of(centre.id) is None
+        questions = await repo.outcomes.course_questions(course.id)
+        assert questions
+        with counting() as seen:
+            assert await repo.centres.chat_of(centre.id) is None
+            assert await repo.outcomes.course_questions(course.id) == questions
+        assert seen.count == 0
+        await repo.centres.bind_chat(1, centre.id, -100_555, "Staff")
+        bound = await repo.centres.chat_of(centre.id)
+        assert bound is not None and bound.chat_id == -100_555
+        async with db.transaction_core() as conn:
+            await conn.execute(text("DELETE FROM course_questions"))
+        assert await repo.outcomes.course_questions(course.id) == []
+        # Without the cache (several processes) every call reads.
+        plain = Repos.create(db)
+        with counting() as seen:
+            await plain.centres.chat_of(centre.id)
+            await plain.outcomes.course_questions(course.id)
+        assert seen.count == 2
+    finally:
+        await db.dispose()
+
+
+async def test_a_cached_user_record_answers_the_staff_role(sqlite_db: Database) -> None:
+    repo = Repos.create(sqlite_db, cache=True)
+    await repo.users.upsert_seen(21, first_name="A", username=None, language_code="en")
+    with counting() as seen:
+        assert await repo.staff.role_of(21) is None
+    assert seen.count == 0
+    await repo.staff.set_role(1, 21, "staff")  # empties the cache: read again
+    assert await repo.staff.role_of(21) == "staff"

@@ -63,7 +63,7 @@ class Repos:
             users=UserRepo(db, users),
             staff=StaffRepo(db, users),
             catalogue=CatalogueRepo(db, snapshot_ttl=5.0 if cache else None),
-            centres=CentreRepo(db),
+            centres=CentreRepo(db, memo_ttl=5.0 if cache else None),
             applications=ApplicationRepo(db, now, users),
             audit=AuditRepo(db),
             kv=KeyValueRepo(db),
@@ -76,7 +76,7 @@ class Repos:
             reminders=ReminderRepo(db),
             conversations=ConversationRepo(db),
             people=PeopleRepo(db),
-            outcomes=OutcomeRepo(db),
+            outcomes=OutcomeRepo(db, memo_ttl=5.0 if cache else None),
         )
 
 

@@ -8,6 +8,7 @@ from db.database import Database
 from db.dto import CentreChatDTO, CentreContacts
 from db.models import Centre, CentreChat
 from db.repo.audit import add_audit
+from db.repo.memo import TableMemo
 
 
 def chat_dto(c: CentreChat) -> CentreChatDTO:
@@ -15,8 +16,13 @@ def chat_dto(c: CentreChat) -> CentreChatDTO:
 
 
 class CentreRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, memo_ttl: float | None = None) -> None:
+        """``memo_ttl`` (long polling): a centre's staff chat, looked up for every new
+        application's card, is kept in memory (``TableMemo``)."""
         self.db = db
+        self._chat_memo: TableMemo[CentreChatDTO | None] | None = (
+            TableMemo(db, ("centre_chats",), memo_ttl) if memo_ttl is not None else None
+        )
 
     # ---- staff chats --------------------------------------------------------------
 
@@ -26,6 +32,11 @@ class CentreRepo:
             return [chat_dto(c) for c in rows]
 
     async def chat_of(self, centre_id: int) -> CentreChatDTO | None:
+        if self._chat_memo is not None:
+            return await self._chat_memo.get(centre_id, lambda: self._read_chat_of(centre_id))
+        return await self._read_chat_of(centre_id)
+
+    async def _read_chat_of(self, centre_id: int) -> CentreChatDTO | None:
         async with self.db.read() as s:
             row = await s.get(CentreChat, centre_id)
             return chat_dto(row) if row else None

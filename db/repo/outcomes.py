@@ -42,6 +42,7 @@ from db.models import (
     Question,
 )
 from db.repo.audit import add_audit
+from db.repo.memo import TableMemo
 
 ANSWERS = cast(Table, Answer.__table__)
 _CHUNK = 500
@@ -96,13 +97,29 @@ def follow_up_dto(f: FollowUp) -> FollowUpDTO:
 
 
 class OutcomeRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, memo_ttl: float | None = None) -> None:
+        """``memo_ttl`` (long polling): a course's extra questions, read at every sign-up,
+        are kept in memory (``TableMemo``)."""
         self.db = db
+        self._questions_memo: TableMemo[tuple[QuestionDTO, ...]] | None = (
+            TableMemo(db, ("questions", "course_questions"), memo_ttl)
+            if memo_ttl is not None
+            else None
+        )
 
     # ---- questions and answers -------------------------------------------------------
 
     async def course_questions(self, course_id: int) -> list[QuestionDTO]:
         """The extra questions a course asks, in order."""
+        if self._questions_memo is not None:
+            return list(
+                await self._questions_memo.get(
+                    course_id, lambda: self._read_course_questions(course_id)
+                )
+            )
+        return list(await self._read_course_questions(course_id))
+
+    async def _read_course_questions(self, course_id: int) -> tuple[QuestionDTO, ...]:
         async with self.db.read() as s:
             rows = await s.scalars(
                 select(Question)
@@ -110,7 +127,7 @@ class OutcomeRepo:
                 .where(CourseQuestion.course_id == course_id)
                 .order_by(CourseQuestion.sort, Question.id)
             )
-            return [question_dto(q) for q in rows]
+            return tuple(question_dto(q) for q in rows)
 
     async def questions(self, ids: Iterable[int] | None = None) -> list[QuestionDTO]:
         """Questions by id (all of them when ``ids`` is None), in catalogue order."""

@@ -134,12 +134,18 @@ class UserCache:
             self._staff_generation = generation
 
     def role(self, user_id: int) -> tuple[bool, str | None]:
-        """(known, role) of a cached staff lookup."""
+        """(known, role) of a cached staff lookup, else of the cached user record (read
+        with the staff tables joined, or created in this process: nobody's staff yet)."""
         self._check_staff_tables()
+        now = self.clock()
         entry = self._roles.get(user_id)
-        if entry is None or self.clock() - entry[0] > self.ttl:
-            return False, None
-        return True, entry[1]
+        if entry is not None and now - entry[0] <= self.ttl:
+            return True, entry[1]
+        record = self._entries.get(user_id)
+        if record is not None and now - record[0] <= self.ttl:
+            staff = record[1].staff
+            return True, staff.role if staff is not None else None
+        return False, None
 
     def put_role(self, user_id: int, role: str | None, generation: int) -> None:
         """Remember a role read when the staff tables were at ``generation``."""
