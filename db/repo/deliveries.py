@@ -229,11 +229,17 @@ class DeliveryRepo:
             rows = (await s.execute(stmt)).all()
             if not rows:
                 return []
-            user_ids = {int(r.user_id) for r in rows}
-            users = {
-                u.id: user_dto(u)
-                for u in await s.scalars(select(User).where(User.id.in_(user_ids)))
-            }
+            # Group chats (staff cards, notices to a chat) have negative ids: no user row
+            # to read for them.
+            user_ids = {int(r.user_id) for r in rows if int(r.user_id) > 0}
+            users = (
+                {
+                    u.id: user_dto(u)
+                    for u in await s.scalars(select(User).where(User.id.in_(user_ids)))
+                }
+                if user_ids
+                else {}
+            )
         claimed = [
             ClaimedDelivery(
                 id=int(r.id),
