@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -188,22 +189,24 @@ async def test_an_application_is_saved_with_its_consent_and_staff_card_or_not_at
     cat = await make_catalogue(any_db, capacities=(25,))
     await make_users(any_db, [7])
 
+    submit = partial(
+        repo.applications.submit,
+        user_id=7,
+        course_id=cat.course_id,
+        group_id=None,
+        full_name="Aida S",
+        phone="+77011234567",
+        district_id=None,
+        consent_at=NOW,
+        source=None,
+        record_consent=True,
+    )
+
     async def broken_card(s: object, app: object) -> None:
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        await repo.applications.submit(
-            user_id=7,
-            course_id=cat.course_id,
-            group_id=None,
-            full_name="Aida S",
-            phone="+77011234567",
-            district_id=None,
-            consent_at=NOW,
-            source=None,
-            record_consent=True,
-            also=broken_card,
-        )
+        await submit(also=broken_card)
     async with any_db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Application)) == 0
         assert await s.scalar(select(User.consent_at).where(User.id == 7)) is None
@@ -214,18 +217,7 @@ async def test_an_application_is_saved_with_its_consent_and_staff_card_or_not_at
             s, [NewDelivery("notice", f"staff-card:{app.id}", -100, {"type": "staff_card"})]
         )
 
-    outcome = await repo.applications.submit(
-        user_id=7,
-        course_id=cat.course_id,
-        group_id=None,
-        full_name="Aida S",
-        phone="+77011234567",
-        district_id=None,
-        consent_at=NOW,
-        source=None,
-        record_consent=True,
-        also=card,
-    )
+    outcome = await submit(also=card)
     async with any_db.read() as s:
         assert await s.scalar(select(User.consent_at).where(User.id == 7)) == NOW
         keys = list(await s.scalars(select(Delivery.dedupe_key)))

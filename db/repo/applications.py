@@ -258,42 +258,6 @@ class ApplicationRepo:
             # leave them marked as having none.
             self.cache.drop_no_applications(user_id)
         try:
-            outcome = await self._submit(
-                user_id=user_id,
-                course_id=course_id,
-                group_id=group_id,
-                full_name=full_name,
-                phone=phone,
-                district_id=district_id,
-                consent_at=consent_at,
-                source=source,
-                answers=answers,
-                record_consent=record_consent,
-                also=also,
-            )
-        finally:
-            if self.cache is not None:
-                self.cache.drop_no_applications(user_id)
-        if record_consent and self.cache is not None:
-            self.cache.refresh(user_id, consent_at=consent_at)
-        return outcome
-
-    async def _submit(
-        self,
-        *,
-        user_id: int,
-        course_id: int,
-        group_id: int | None,
-        full_name: str,
-        phone: str,
-        district_id: int | None,
-        consent_at: datetime,
-        source: str | None,
-        answers: Mapping[int, str] | None,
-        record_consent: bool,
-        also: Callable[[AsyncSession, ApplicationDTO], Awaitable[object]] | None,
-    ) -> Outcome:
-        try:
             async with self.db.transaction() as s:
                 course = await s.get(Course, course_id)
                 if course is None:
@@ -344,10 +308,15 @@ class ApplicationRepo:
                 dto = application_dto(app)
                 if also is not None:
                     await also(s, dto)
-                return Outcome(dto, "new", [], position)
         except IntegrityError:
             # A concurrent submit for the same course won the unique live index.
             raise EnrolmentError("duplicate") from None
+        finally:
+            if self.cache is not None:
+                self.cache.drop_no_applications(user_id)
+        if record_consent and self.cache is not None:
+            self.cache.refresh(user_id, consent_at=consent_at)
+        return Outcome(dto, "new", [], position)
 
     async def record_funnel(self, user_id: int, kind: str, course_id: int | None) -> None:
         """Written with the update's other writes (``Database.write``): nothing reads a
