@@ -349,8 +349,9 @@ class Outbox(GroupCommit):
         # Woken by the clock for a row spaced out in memory: no claim needed for it.
         spacing = False
         if self._delayed:
-            spacing = self._delayed[0][0] - loop.time() < timeout
-            timeout = min(timeout, self._delayed[0][0] - loop.time())
+            ready_in = self._delayed[0][0] - loop.time()
+            spacing = ready_in < timeout
+            timeout = min(timeout, ready_in)
         else:
             try:
                 due = await self.repo.deliveries.next_due()
