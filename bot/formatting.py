@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -69,11 +70,17 @@ def regular_slots(sessions: Iterable[SessionDTO], tz: str) -> list[tuple[int, st
     """The group's regular weekly slots (weekday, start, end) in local time: the slots
     that come back at least twice. A one-off class (a make-up on a Sunday) is not part of
     the pattern; with no slot repeating yet (a first week), every slot counts."""
+    return _regular_slots(tuple((s.starts_at, s.ends_at) for s in sessions), tz)
+
+
+def _regular_slots(
+    times: tuple[tuple[datetime, datetime], ...], tz: str
+) -> list[tuple[int, str, str]]:
     zone = ZoneInfo(tz)
     counts: dict[tuple[int, str, str], int] = {}
-    for session in sessions:
-        start = session.starts_at.astimezone(zone)
-        end = session.ends_at.astimezone(zone)
+    for starts_at, ends_at in times:
+        start = starts_at.astimezone(zone)
+        end = ends_at.astimezone(zone)
         key = (start.weekday(), start.strftime("%H:%M"), end.strftime("%H:%M"))
         counts[key] = counts.get(key, 0) + 1
     regular = [key for key, n in counts.items() if n >= 2] or list(counts)
@@ -81,9 +88,16 @@ def regular_slots(sessions: Iterable[SessionDTO], tz: str) -> list[tuple[int, st
 
 
 def weekly_pattern(sessions: Iterable[SessionDTO], tz: str, locale: str) -> str:
-    """Summarise the regular slots as 'Mon, Wed, Fri 18:30–20:30'."""
+    """Summarise the regular slots as 'Mon, Wed, Fri 18:30–20:30'. Every course card and
+    sign-up's group question shows it, and a timetable changes a few times a term, so the
+    text is kept per timetable (the classes' times), zone and language."""
+    return _weekly_pattern(tuple((s.starts_at, s.ends_at) for s in sessions), tz, locale)
+
+
+@lru_cache(maxsize=4096)
+def _weekly_pattern(times: tuple[tuple[datetime, datetime], ...], tz: str, locale: str) -> str:
     slots: dict[tuple[str, str], set[int]] = {}
-    for weekday, start_s, end_s in regular_slots(sessions, tz):
+    for weekday, start_s, end_s in _regular_slots(times, tz):
         slots.setdefault((start_s, end_s), set()).add(weekday)
     # Any Monday names Monday: 2024-01-01 was one.
     sample = {d: date(2024, 1, 1 + d) for d in range(7)}

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
@@ -348,10 +349,16 @@ def test_json_requests_are_the_bodies_aiogram_would_build() -> None:
         AnswerCallbackQuery,
         BanChatMember,
         EditMessageText,
+        RestrictChatMember,
+        SendDocument,
         SendMessage,
+        SetMyCommands,
         TelegramMethod,
     )
     from aiogram.types import (
+        BotCommand,
+        BotCommandScopeChat,
+        ChatPermissions,
         ForceReply,
         InlineKeyboardButton,
         InlineKeyboardMarkup,
@@ -384,6 +391,15 @@ def test_json_requests_are_the_bodies_aiogram_would_build() -> None:
         EditMessageText(chat_id=5, message_id=7, text="b", reply_markup=inline),
         AnswerCallbackQuery(callback_query_id="q", text="c", show_alert=True, cache_time=0),
         BanChatMember(chat_id=5, user_id=6, until_date=datetime(2030, 1, 1, tzinfo=UTC)),
+        RestrictChatMember(
+            chat_id=-100, user_id=6, permissions=ChatPermissions(can_send_messages=False)
+        ),
+        SetMyCommands(
+            commands=[BotCommand(command="start", description="Бастау")],
+            scope=BotCommandScopeChat(chat_id=5),
+            language_code="kk",
+        ),
+        SendDocument(chat_id=5, document="file-id", caption="<i>list</i>", protect_content=True),
     ]
     for method in methods:
         files: dict[str, Any] = {}
@@ -395,6 +411,55 @@ def test_json_requests_are_the_bodies_aiogram_would_build() -> None:
         }
         built = session.build_form_data(bot, method)
         assert json.loads(built._value) == json.loads(json.dumps(expected)), method  # type: ignore[attr-defined]
+
+
+def test_a_sent_message_comes_back_with_the_keyboard_it_was_sent_with() -> None:
+    """The reply session parses Telegram's answer to a message with an inline keyboard
+    into the same Message as aiogram does (the request's keyboard standing in for the
+    echo); other answers and errors go through aiogram's own parsing."""
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.outbox import OutboxSession
+
+    session, plain = OutboxSession(), AiohttpSession()
+    bot = Bot("1:x", session=session)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=f"District {i}", callback_data=f"d:{i}")] for i in range(3)
+        ]
+    )
+    sent = SendMessage(chat_id=5, text="<b>Where?</b>", reply_markup=markup)
+    echo = {
+        "message_id": 9,
+        "date": 1_800_000_000,
+        "chat": {"id": 5, "type": "private", "first_name": "Aida"},
+        "from": {"id": 1, "is_bot": True, "first_name": "Bot"},
+        "text": "Where?",
+        "entities": [{"type": "bold", "offset": 0, "length": 6}],
+        "reply_markup": markup.model_dump(exclude_none=True),
+    }
+    answer = json.dumps({"ok": True, "result": echo})
+    ours = session.check_response(bot, sent, 200, answer).result
+    theirs = plain.check_response(bot, sent, 200, answer).result
+    assert ours is not None and theirs is not None
+    assert ours.model_dump() == theirs.model_dump()
+    assert ours.reply_markup is markup and ours.bot is bot and ours.chat.id == 5
+    # An edit of an inline message answers True; a keyboard-less answer; an error.
+    edit = EditMessageText(inline_message_id="i", text="b", reply_markup=markup)
+    assert session.check_response(bot, edit, 200, '{"ok": true, "result": true}').result is True
+    no_markup = json.dumps({"ok": True, "result": {**echo, "reply_markup": None}})
+    bare = session.check_response(bot, sent, 200, no_markup).result
+    assert bare is not None and bare.reply_markup is None
+    refused = {"ok": False, "error_code": 400, "description": "Bad Request: not modified"}
+    with pytest.raises(TelegramBadRequest, match="not modified"):
+        session.check_response(bot, sent, 400, json.dumps(refused))
+    assert session.check_response(
+        bot, AnswerCallbackQuery(callback_query_id="q"), 200, '{"ok": true, "result": true}'
+    ).result
 
 
 async def test_first_contact_creates_the_user_in_one_statement(any_db: Database) -> None:
