@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiogram import Router
+from aiogram.filters import Filter
+from aiogram.filters.callback_data import CallbackQueryFilter
+from aiogram.types import CallbackQuery
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
@@ -62,6 +65,9 @@ class FeatureRouter:
     def build(self) -> Router:
         router = Router(name=self.name)
         self._replay(router)
+        prefixes = CallbackPrefixes.of(router)
+        if prefixes is not None:
+            router.callback_query.filter(prefixes)
         return router
 
     def _replay(self, router: Router) -> None:
@@ -95,3 +101,41 @@ class Gate:
         router.callback_query.filter(self.check)
         router.include_routers(*(part.build() for part in self.parts))
         return router
+
+
+class CallbackPrefixes(Filter):
+    """A router's callback filter made of its handlers' own: passes a press whose data
+    starts with the prefix of one of the CallbackData classes the router's handlers take.
+
+    aiogram tries every handler of a router in turn, and a CallbackData filter unpacks the
+    data (raising on a foreign prefix) to reject it; a press meant for a feature further
+    down the tree paid that in every router before it. One set lookup per router does it."""
+
+    def __init__(self, prefixes: dict[str, frozenset[str]]) -> None:
+        self._prefixes = tuple(prefixes.items())  # separator -> prefixes
+
+    async def __call__(self, callback: CallbackQuery) -> bool:
+        data = callback.data
+        if not data:
+            return False
+        return any(data.partition(sep)[0] in heads for sep, heads in self._prefixes)
+
+    @classmethod
+    def of(cls, router: Router) -> CallbackPrefixes | None:
+        """The router's prefixes, or None if any callback handler of it takes a press by
+        anything else than CallbackData (then every press must reach its handlers)."""
+        prefixes: dict[str, set[str]] = {}
+        handlers = router.callback_query.handlers
+        for handler in handlers:
+            kinds = [
+                f.callback.callback_data
+                for f in handler.filters or ()
+                if isinstance(f.callback, CallbackQueryFilter)
+            ]
+            if not kinds:
+                return None
+            for kind in kinds:
+                prefixes.setdefault(kind.__separator__, set()).add(kind.__prefix__)
+        if not prefixes:
+            return None
+        return cls({sep: frozenset(heads) for sep, heads in prefixes.items()})

@@ -8,8 +8,10 @@ checked for: a thread hop on the hot path of every message. Every one must be as
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, User
 
-from bot.routing import FeatureRouter
+from bot.routing import CallbackPrefixes, FeatureRouter
 from handlers import setup_routers
 
 
@@ -91,7 +93,48 @@ def test_split_features_keep_their_filters() -> None:
         built = recipe.build()
         return [type(f.callback).__name__ for f in built.callback_query._handler.filters or []]
 
-    assert filters(broadcast.router) == ["BroadcastTraffic", "PrivateChat", "RoleFilter"]
-    assert filters(schedule.router) == ["StaffTraffic", "RoleFilter", "StaffChats"]
-    assert filters(signup.router) == ["PrivateChat"]
+    prefixes = "CallbackPrefixes"
+    assert filters(broadcast.router) == ["BroadcastTraffic", "PrivateChat", "RoleFilter", prefixes]
+    assert filters(schedule.router) == ["StaffTraffic", "RoleFilter", "StaffChats", prefixes]
+    assert filters(signup.router) == ["PrivateChat", prefixes]
     assert len(broadcast.router.build().callback_query.handlers) > 10
+
+
+class _PickCB(CallbackData, prefix="pk"):
+    n: int
+
+
+class _PickMoreCB(CallbackData, prefix="pkm", sep="|"):
+    n: int
+
+
+def _press(data: str | None) -> CallbackQuery:
+    user = User(id=1, is_bot=False, first_name="Aida")
+    return CallbackQuery(id="1", from_user=user, chat_instance="c", data=data)
+
+
+async def test_a_router_taking_only_callback_data_turns_other_presses_away_at_once() -> None:
+    """A feature whose every button handler takes its own CallbackData gets one check of
+    the prefixes in front of them; a feature with a handler for any press does not."""
+    recipe = FeatureRouter("probe")
+
+    @recipe.callback_query(_PickCB.filter(F.n > 1))
+    async def pick(_: object) -> None:
+        return None
+
+    @recipe.callback_query(_PickMoreCB.filter())
+    async def pick_more(_: object) -> None:
+        return None
+
+    [check] = [f.callback for f in recipe.build().callback_query._handler.filters or []]
+    assert isinstance(check, CallbackPrefixes)
+    assert await check(_press("pk:1"))  # the handler's own rule still decides on n
+    assert await check(_press("pkm|3"))
+    for foreign in ("pkm:3", "p:1", "pk|1", "sm:x", "", None):
+        assert not await check(_press(foreign)), foreign
+
+    @recipe.callback_query()
+    async def anything(_: object) -> None:
+        return None
+
+    assert not recipe.build().callback_query._handler.filters
