@@ -89,7 +89,7 @@ def pin_response_models() -> list[type]:
 # The young generation is collected after this many new container objects (Python's
 # default is 700): an update allocates thousands (pydantic models of the update and
 # of every answer, middleware chains), nearly all freed at once by reference counting.
-GC_YOUNG_THRESHOLD = 10_000
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def settle_heap() -> None:
