@@ -53,8 +53,9 @@ LOCALE = "en"
 SQL_LOG = os.environ.get("BENCH_SQL_LOG") == "1"
 # BENCH_TRACE=1 (with --users 1): the bot prints each update's write transactions on stderr.
 TRACE = os.environ.get("BENCH_TRACE") == "1"
-# BENCH_VARIANT=uvloop,orjson: the bot runs on uvloop and/or parses and builds JSON with
-# orjson (measurement only: neither is a dependency of the bot).
+# BENCH_VARIANT=uvloop,orjson: the bot of this tree (not a --baseline-ref) runs on uvloop
+# and/or parses and builds JSON with orjson (measurement only: neither is a dependency of
+# the bot), so `--baseline-ref HEAD` measures the variant against the same code.
 VARIANT = os.environ.get("BENCH_VARIANT", "")
 
 
@@ -534,6 +535,9 @@ class Citizen:
 
 def spawn(args: list[str], tree: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    if tree.resolve() != ROOT:
+        # BENCH_VARIANT is tried on this tree; a baseline runs as it is.
+        env.pop("BENCH_VARIANT", None)
     return subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), *args],
         cwd=tree,
