@@ -89,6 +89,8 @@ def pin_response_models() -> list[type]:
 # The young generation is collected after this many new container objects (Python's
 # default is 700): an update allocates thousands (pydantic models of the update and
 # of every answer, middleware chains), nearly all freed at once by reference counting.
+# bench/signup.py at 300 citizens: collection took 0.16-0.22 ms of an update's CPU at
+# 10,000 and 0.02-0.04 ms at 50,000.
 GC_YOUNG_THRESHOLD = 50_000
 
 
