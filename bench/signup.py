@@ -3,6 +3,7 @@
     .venv/bin/python bench/signup.py --baseline-ref main          # main vs this tree
     .venv/bin/python bench/signup.py --users 100,300 --paths full,deeplink
     .venv/bin/python bench/signup.py --quick                       # 20 citizens, a smoke test
+    .venv/bin/python bench/signup.py --floor --paths deeplink      # and the stack's floor
 
 Three processes, so the bot's own figures are its own:
 
@@ -49,6 +50,7 @@ STAFF_CHAT_ID = -100_777
 ADMIN_ID = 900_001
 FIRST_CITIZEN = 300_000
 LOCALE = "en"
+FLOOR = "floor"
 # BENCH_SQL_LOG=1: the bot prints its most frequent statements (per update) on stderr.
 SQL_LOG = os.environ.get("BENCH_SQL_LOG") == "1"
 # BENCH_TRACE=1 (with --users 1): the bot prints each update's write transactions on stderr.
@@ -581,6 +583,8 @@ async def measure(
         where = read_json(server)
         with tempfile.TemporaryDirectory() as tmp:
             bot_args = ["bot", "--api", where["api"], "--workdir", tmp]
+            if name == FLOOR:
+                bot_args.append("--floor")
             if profile is not None:
                 bot_args += ["--profile", str(profile)]
             bot = spawn(bot_args, tree)
@@ -683,6 +687,8 @@ async def main(args: argparse.Namespace) -> None:
         if args.baseline_ref:
             trees.append((args.baseline_ref[:10], baseline_tree(args.baseline_ref, Path(tmp))))
         trees.append(("this", ROOT))
+        if args.floor:
+            trees.append((FLOOR, ROOT))
         results: list[Result] = []
         try:
             if users:
@@ -692,6 +698,8 @@ async def main(args: argparse.Namespace) -> None:
                 for path in paths:
                     for _ in range(args.repeat):
                         for name, tree in trees:
+                            if name == FLOOR and path != "deeplink":
+                                continue  # the floor bot knows the deep link only
                             profile = None
                             if args.profile:
                                 profile = Path(args.profile) / f"{name}-{path}-{n}.prof"
@@ -706,6 +714,8 @@ async def main(args: argparse.Namespace) -> None:
                 print(CROWD_HEADER, flush=True)
                 for path in args.crowd_paths.split(","):
                     for name, tree in trees:
+                        if name == FLOOR:
+                            continue
                         profile = None
                         if args.profile:
                             profile = Path(args.profile) / f"{name}-{path}-crowd.prof"
@@ -728,7 +738,7 @@ async def main(args: argparse.Namespace) -> None:
             for path in paths:
                 runs = [r for r in results if r.path == path and r.users == n and not r.crowd]
                 mine = [r for r in runs if r.tree == "this"]
-                base = [r for r in runs if r.tree != "this"]
+                base = [r for r in runs if r.tree not in ("this", FLOOR)]
 
                 def ratio(f: Any, mine: list[Result] = mine, base: list[Result] = base) -> str:
                     a = statistics.median(float(f(r)) for r in mine)
@@ -740,6 +750,23 @@ async def main(args: argparse.Namespace) -> None:
                     f"p50 {ratio(lambda r: r.pct(0.5))}, p95 {ratio(lambda r: r.pct(0.95))}, "
                     f"CPU/update {ratio(lambda r: r.cpu_ms)}, "
                     f"SQL/update {ratio(lambda r: r.per_update(r.bot['statements']))}"
+                )
+    floors = [r for r in results if r.tree == FLOOR]
+    if floors:
+        print("the stack's floor (bench/floor.py: the deep link on aiogram alone), same run:")
+        for n in users:
+            mine = [
+                r
+                for r in results
+                if r.tree == "this" and r.path == "deeplink" and r.users == n and not r.crowd
+            ]
+            floor = [r for r in floors if r.users == n]
+            if mine and floor:
+                a = statistics.median(r.cpu_ms for r in mine)
+                b = statistics.median(r.cpu_ms for r in floor)
+                print(
+                    f"  deeplink  {n:>4}: CPU/update this {a:.2f} ms, floor {b:.2f} ms "
+                    f"(this ÷ floor ×{a / b:.2f}, this − floor {a - b:.2f} ms)"
                 )
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"# steps of one sign-up ({results[-1].path}): {' → '.join(results[-1].steps)}")
@@ -763,6 +790,7 @@ def cli() -> None:
     bot.add_argument("--api", required=True)
     bot.add_argument("--workdir", required=True)
     bot.add_argument("--profile", default=None)
+    bot.add_argument("--floor", action="store_true", help="run bench/floor.py's bot instead")
     parser.add_argument("--users", default="100,300")
     parser.add_argument("--paths", default="full,deeplink")
     parser.add_argument("--baseline-ref", default=None, help="also measure this git ref")
@@ -770,6 +798,11 @@ def cli() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--profile", default=None, help="directory for cProfile dumps")
     parser.add_argument("--quick", action="store_true", help="20 citizens, full path")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure bench/floor.py: the deep link on aiogram alone (the stack's floor)",
+    )
     parser.add_argument(
         "--crowd", type=int, default=300, help="citizens in the crowd scenario (0: none)"
     )
@@ -780,7 +813,11 @@ def cli() -> None:
         asyncio.run(serve(args.latency))
     elif args.role == "bot":
         profile = Path(args.profile) if args.profile else None
-        if "uvloop" in VARIANT:
+        if args.floor:
+            from bench.floor import run_floor
+
+            asyncio.run(run_floor(args.api))
+        elif "uvloop" in VARIANT:
             import uvloop
 
             uvloop.run(run_bot(args.api, Path(args.workdir), profile))
