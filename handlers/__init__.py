@@ -8,7 +8,7 @@ from aiogram import Router
 def setup_routers() -> Router:
     # Imported here so that importing `handlers` builds nothing.
     from bot.roles import RoleFilter
-    from bot.routing import FeatureRouter, Gate
+    from bot.routing import FeatureRouter, Gate, RootRouter
     from handlers import (
         attendance,
         broadcast,
@@ -24,7 +24,7 @@ def setup_routers() -> Router:
     )
     from handlers.staff import staff_routers
 
-    root = Router(name="root")
+    root = RootRouter(name="root")
     support_answers, people = support.staff
     recipes: list[FeatureRouter | Gate] = [
         errors.router,

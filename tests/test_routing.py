@@ -7,6 +7,8 @@ checked for: a thread hop on the hot path of every message. Every one must be as
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, User
@@ -138,3 +140,58 @@ async def test_a_router_taking_only_callback_data_turns_other_presses_away_at_on
         return None
 
     assert not recipe.build().callback_query._handler.filters
+
+
+async def test_the_root_offers_an_update_only_to_the_features_that_may_take_it() -> None:
+    """RootRouter passes over a feature with no handler for that kind of update, or whose
+    press handlers all take other CallbackData; the handler that runs is aiogram's."""
+    from datetime import UTC, datetime
+
+    from aiogram import Bot, Dispatcher
+    from aiogram.types import Chat, Message, Update
+
+    from bot.routing import ANY, RootRouter
+
+    seen: list[str] = []
+    picks, texts, presses, watched = (FeatureRouter(n) for n in ("a", "b", "c", "d"))
+
+    @picks.callback_query(_PickCB.filter())
+    async def on_pick(_: object) -> None:
+        seen.append("a")
+
+    @texts.message()
+    async def on_text(_: object) -> None:
+        seen.append("b")
+
+    @presses.callback_query()
+    async def on_press(_: object) -> None:
+        seen.append("c")
+
+    async def outer(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        seen.append("d saw it")
+        return await handler(event, data)
+
+    watched.callback_query.outer_middleware(outer)
+    root = RootRouter(name="root")
+    root.include_routers(*(r.build() for r in (watched, picks, texts, presses)))
+    reach = {r.name: how for r, how in root._plan("callback_query") or []}
+    assert reach["d"] == ANY and reach["b"] is None and reach["c"] == ANY
+    assert isinstance(reach["a"], CallbackPrefixes)
+    assert [r.name for r, how in root._plan("message") or [] if how is not None] == ["b"]
+    assert root._plan("my_chat_member") is None  # other kinds: aiogram's own way
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(root)
+    bot = Bot("1:x")
+    chat = Chat(id=1, type="private")
+    text = Message(message_id=1, date=datetime.now(UTC), chat=chat, text="hi")
+    for number, update in enumerate(
+        (
+            Update(update_id=1, callback_query=_press("pk:5")),
+            Update(update_id=2, callback_query=_press("zz:1")),
+            Update(update_id=3, message=text),
+        )
+    ):
+        await dispatcher.feed_update(bot, update.model_copy(update={"update_id": number}))
+    assert seen == ["d saw it", "a", "d saw it", "c", "b"]
+    await bot.session.close()
