@@ -200,7 +200,7 @@ class RootRouter(Router):
         plan = self._plans.get(update_type)
         if plan is None:
             own = self.observers[update_type]
-            if own.handlers or own._handler.filters or own.outer_middleware._middlewares:
+            if own.handlers or own._handler.filters or len(own.outer_middleware):
                 return None  # the root's own handlers and checks: aiogram's way
             plan = [(router, _reach(router, update_type)) for router in self.sub_routers]
             self._plans[update_type] = plan
@@ -211,7 +211,7 @@ def _reach(router: Router, update_type: str) -> _Reach:
     reach: _Reach = None
     for sub in router.chain_tail:  # the router and every router below it
         observer = sub.observers[update_type]
-        if observer.outer_middleware._middlewares:
+        if len(observer.outer_middleware):
             return ANY
         if not observer.handlers:
             continue
