@@ -24,7 +24,6 @@ import contextlib
 import json
 import logging
 import sys
-import time
 from html import escape
 from typing import Any
 
@@ -224,14 +223,12 @@ STAFF_CHAT = -100_777
 
 async def run_floor(api: str) -> None:
     """Like ``bench.signup.run_bot``: print the labels, count between GO and STOP."""
-    import gc
-
     from aiogram import Bot
     from aiogram.client.default import DefaultBotProperties
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
-    from bench.signup import TOKEN
+    from bench.signup import TOKEN, cpu_until_stop
 
     session = AiohttpSession(api=TelegramAPIServer.from_base(api))
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
@@ -249,33 +246,13 @@ async def run_floor(api: str) -> None:
     loop = asyncio.get_running_loop()
     line = await loop.run_in_executor(None, sys.stdin.readline)
     assert line.strip() == "GO", line
-    gc_time = [0.0, 0.0]
-
-    def on_gc(phase: str, _info: dict[str, Any]) -> None:
-        if phase == "start":
-            gc_time[1] = time.process_time()
-        else:
-            gc_time[0] += time.process_time() - gc_time[1]
-
-    gc.callbacks.append(on_gc)
     updates = 0
-    cpu, loop_cpu = time.process_time(), time.thread_time()
-    await loop.run_in_executor(None, sys.stdin.readline)
-    cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
-    gc.callbacks.remove(on_gc)
+    figures: dict[str, Any] = await cpu_until_stop()
     # Let the replies still in flight finish while the fake server is up.
     busy = asyncio.all_tasks() - {asyncio.current_task(), polling}
     if busy:
         await asyncio.wait(busy, timeout=10)
-    figures = {
-        "cpu": cpu,
-        "gc": gc_time[0],
-        "loop_cpu": loop_cpu,
-        "statements": 0,
-        "writes": 0,
-        "updates": updates,
-        "translations": 0,
-    }
+    figures.update(statements=0, writes=0, updates=updates, translations=0)
     # Cancelled under a long poll, the closed session fails it: not worth a warning.
     logging.getLogger("aiogram.dispatcher").setLevel(logging.CRITICAL)
     polling.cancel()

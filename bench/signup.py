@@ -236,6 +236,27 @@ def install_counters(counters: Counters) -> None:
         setattr(bound, name, wrapper)
 
 
+async def cpu_until_stop() -> dict[str, float]:
+    """Wait for STOP on stdin; meanwhile count the process's CPU time, its event loop
+    thread's, and the garbage collector's (seconds)."""
+    import gc
+
+    gc_time = [0.0, 0.0]
+
+    def on_gc(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_time[1] = time.process_time()
+        else:
+            gc_time[0] += time.process_time() - gc_time[1]
+
+    gc.callbacks.append(on_gc)
+    cpu, loop_cpu = time.process_time(), time.thread_time()
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
+    gc.callbacks.remove(on_gc)
+    return {"cpu": cpu, "gc": gc_time[0], "loop_cpu": loop_cpu}
+
+
 async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
     """Start the bot, print what the load generator needs, then count between GO and
     STOP (lines on stdin) and print the counts."""
@@ -327,35 +348,18 @@ async def run_bot(api: str, workdir: Path, profile: Path | None) -> None:
         # are left out: their CPU is in the "CPU ms/upd" column, not in the profile).
         profiler = cProfile.Profile(time.thread_time)
         profiler.enable()
-    import gc
-
-    gc_time = [0.0, 0.0]
-
-    def on_gc(phase: str, _info: dict[str, Any]) -> None:
-        if phase == "start":
-            gc_time[1] = time.process_time()
-        else:
-            gc_time[0] += time.process_time() - gc_time[1]
-
-    gc.callbacks.append(on_gc)
     counters.reset()
-    cpu, loop_cpu = time.process_time(), time.thread_time()
-    line = await loop.run_in_executor(None, sys.stdin.readline)
-    cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
-    gc.callbacks.remove(on_gc)
+    figures: dict[str, Any] = await cpu_until_stop()
     if profiler is not None and profile is not None:
         profiler.disable()
         profile.parent.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(profile)
-    figures = {
-        "cpu": cpu,
-        "gc": gc_time[0],
-        "loop_cpu": loop_cpu,
-        "statements": counters.statements,
-        "writes": counters.writes,
-        "updates": counters.updates,
-        "translations": counters.translations,
-    }
+    figures.update(
+        statements=counters.statements,
+        writes=counters.writes,
+        updates=counters.updates,
+        translations=counters.translations,
+    )
     await process.stop()
     if SQL_LOG:
         top = sorted(counters.by_statement.items(), key=lambda kv: -kv[1])[:25]
