@@ -214,3 +214,44 @@ async def test_two_outboxes_over_one_database_send_each_row_once(any_db: Databas
             for bot in bots:
                 await bot.session.close()
             await other.dispose()
+
+
+async def test_rows_enqueued_while_the_outbox_reads_its_queue_keep_it_busy(
+    sqlite_db: Database,
+) -> None:
+    """An outbox that reads "nothing due" while rows are being enqueued and it is woken is
+    not idle: ``wait_idle`` returns only once those rows are sent and counted."""
+    async with FakeBotAPI(token=TOKEN, latency=0.005) as server:
+        staff = server.add_user(1, "Staff")
+        source = staff.send_text("Hello")
+        ids = range(100, 110)
+        for i in ids:
+            server.add_user(i, f"U{i}")
+        await make_users(sqlite_db, ids)
+        bot = Bot(TOKEN, session=OutboxSession(api=TelegramAPIServer.from_base(server.api_base)))
+        outbox = Outbox(Repos.create(sqlite_db), Translator(), bot, rate=1000)
+        deliveries = outbox.repo.deliveries
+        reading, release = asyncio.Event(), asyncio.Event()
+        real_next_due = deliveries.next_due
+
+        async def next_due_read_before_the_rows() -> datetime | None:
+            if not release.is_set():
+                reading.set()
+                await release.wait()
+                return None  # what the queue held when the read began
+            return await real_next_due()
+
+        deliveries.next_due = next_due_read_before_the_rows  # type: ignore[method-assign]
+        try:
+            await outbox.start()
+            await reading.wait()  # the outbox found nothing to claim and reads the queue
+            payload = {"type": "copy", "from_chat_id": 1, "message_id": source["message_id"]}
+            await deliveries.enqueue([NewDelivery("broadcast", f"b:{i}", i, payload) for i in ids])
+            outbox.wake()
+            release.set()
+            await outbox.wait_idle()
+            assert outbox.stats.sent == len(ids)
+            assert len(server.requests_for("copyMessage")) == len(ids)
+        finally:
+            await outbox.stop()
+            await bot.session.close()

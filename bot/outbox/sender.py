@@ -366,7 +366,14 @@ class Outbox(GroupCommit):
             if due is not None:
                 left = (due - self.clock.now()).total_seconds()
                 timeout = min(timeout, max(left, 0.01))
-            elif not self._in_flight and not self._results and not self._idle.is_set():
+            elif (
+                not self._in_flight
+                and not self._results
+                and not self._idle.is_set()
+                # Woken while the queue was read (rows enqueued, a retry): that read may
+                # be older than the rows, so this is not idle; the loop looks again.
+                and not self._wake.is_set()
+            ):
                 self._idle.set()
                 for listener in list(self.idle_listeners):
                     listener()
