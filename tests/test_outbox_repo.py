@@ -173,14 +173,23 @@ async def test_concurrent_claims_never_overlap(any_db: Database) -> None:
         await other.dispose()
 
 
+async def _copies_of_a_staff_message(
+    server: FakeBotAPI, db: Database, ids: range
+) -> list[NewDelivery]:
+    """Citizens ``ids`` (in the fake Telegram and the database) and one broadcast row
+    each: a copy of a staff member's message."""
+    source = server.add_user(1, "Staff").send_text("Hello")
+    for i in ids:
+        server.add_user(i, f"U{i}")
+    await make_users(db, ids)
+    payload = {"type": "copy", "from_chat_id": 1, "message_id": source["message_id"]}
+    return [NewDelivery("broadcast", f"b:{i}", i, payload) for i in ids]
+
+
 async def test_two_outboxes_over_one_database_send_each_row_once(any_db: Database) -> None:
     async with FakeBotAPI(token=TOKEN, latency=0.005) as server:
-        staff = server.add_user(1, "Staff")
-        source = staff.send_text("Hello")
         ids = range(100, 400)
-        for i in ids:
-            server.add_user(i, f"U{i}")
-        await make_users(any_db, ids)
+        copies = await _copies_of_a_staff_message(server, any_db, ids)
         other = Database(any_db.url)
         outboxes: list[Outbox] = []
         bots: list[Bot] = []
@@ -197,10 +206,7 @@ async def test_two_outboxes_over_one_database_send_each_row_once(any_db: Databas
                 )
                 outboxes.append(outbox)
                 await outbox.start()
-            payload = {"type": "copy", "from_chat_id": 1, "message_id": source["message_id"]}
-            await outboxes[0].repo.deliveries.enqueue(
-                [NewDelivery("broadcast", f"b:{i}", i, payload) for i in ids]
-            )
+            await outboxes[0].repo.deliveries.enqueue(copies)
             outboxes[1].wake()  # in production it finds them at its next poll
             await asyncio.gather(*(o.wait_idle() for o in outboxes))
             per_chat = Counter(int(r.params["chat_id"]) for r in server.requests_for("copyMessage"))
@@ -222,12 +228,8 @@ async def test_rows_enqueued_while_the_outbox_reads_its_queue_keep_it_busy(
     """An outbox that reads "nothing due" while rows are being enqueued and it is woken is
     not idle: ``wait_idle`` returns only once those rows are sent and counted."""
     async with FakeBotAPI(token=TOKEN, latency=0.005) as server:
-        staff = server.add_user(1, "Staff")
-        source = staff.send_text("Hello")
         ids = range(100, 110)
-        for i in ids:
-            server.add_user(i, f"U{i}")
-        await make_users(sqlite_db, ids)
+        copies = await _copies_of_a_staff_message(server, sqlite_db, ids)
         bot = Bot(TOKEN, session=OutboxSession(api=TelegramAPIServer.from_base(server.api_base)))
         outbox = Outbox(Repos.create(sqlite_db), Translator(), bot, rate=1000)
         deliveries = outbox.repo.deliveries
@@ -245,8 +247,7 @@ async def test_rows_enqueued_while_the_outbox_reads_its_queue_keep_it_busy(
         try:
             await outbox.start()
             await reading.wait()  # the outbox found nothing to claim and reads the queue
-            payload = {"type": "copy", "from_chat_id": 1, "message_id": source["message_id"]}
-            await deliveries.enqueue([NewDelivery("broadcast", f"b:{i}", i, payload) for i in ids])
+            await deliveries.enqueue(copies)
             outbox.wake()
             release.set()
             await outbox.wait_idle()
