@@ -3,9 +3,10 @@
 The same conversation as the bot's deep link — the same questions, about the same texts
 and keyboards, and the same Bot API requests per step — on aiogram with its own session
 and in-memory form state, and nothing else: no database, no outbox, no translations, no
-middlewares of ours. Its CPU per update is what aiogram, aiohttp and pydantic cost for
-this conversation on this machine, measured in the same run as the bot: the floor under
-the bot's own figure.
+middlewares of ours. It has the bot's process-level tuning (``pin_response_models`` and
+``settle_heap`` in ``bot/factory.py``), which is not the bot's logic. Its CPU per update
+is what aiogram, aiohttp and pydantic cost for this conversation on this machine,
+measured in the same run as the bot: the floor under the bot's own figure.
 
 Requests per sign-up as the bot makes them (tests/test_signup_requests.py; counted by
 the fake server for one citizen: 9 sendMessage, 5 editMessageText, 6
@@ -241,7 +242,16 @@ async def run_floor(api: str) -> None:
         return await handler(event, data)
 
     dispatcher.update.outer_middleware(count)
+    # The same process-level tuning as the bot's (bot/factory.py), none of it the bot's
+    # own logic: pydantic's Response[T] models held (else the collector drops them and
+    # each answer rebuilds a model class), long-lived objects frozen, young objects
+    # collected less often. Without it the floor would carry a stack bug the bot avoids.
+    from bot.factory import pin_response_models, settle_heap
+
+    pinned = pin_response_models()
     polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False))
+    await asyncio.sleep(0)
+    settle_heap()
     print(json.dumps({"labels": LABELS}), flush=True)
     loop = asyncio.get_running_loop()
     line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -259,4 +269,5 @@ async def run_floor(api: str) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await polling
     await bot.session.close()
+    del pinned
     print(json.dumps(figures), flush=True)

@@ -718,8 +718,8 @@ async def main(args: argparse.Namespace) -> None:
                 print(CROWD_HEADER, flush=True)
                 for path in args.crowd_paths.split(","):
                     for name, tree in trees:
-                        if name == FLOOR:
-                            continue
+                        if name == FLOOR and path != "deeplink":
+                            continue  # the floor bot knows the deep link only
                         profile = None
                         if args.profile:
                             profile = Path(args.profile) / f"{name}-{path}-crowd.prof"
@@ -758,18 +758,22 @@ async def main(args: argparse.Namespace) -> None:
     floors = [r for r in results if r.tree == FLOOR]
     if floors:
         print("the stack's floor (bench/floor.py: the deep link on aiogram alone), same run:")
-        for n in users:
+        for n, in_crowd in [*((n, False) for n in users), (args.crowd, True)]:
             mine = [
                 r
                 for r in results
-                if r.tree == "this" and r.path == "deeplink" and r.users == n and not r.crowd
+                if r.tree == "this"
+                and r.path == "deeplink"
+                and r.users == n
+                and (r.crowd is not None) == in_crowd
             ]
-            floor = [r for r in floors if r.users == n]
+            floor = [r for r in floors if r.users == n and (r.crowd is not None) == in_crowd]
             if mine and floor:
                 a = statistics.median(r.cpu_ms for r in mine)
                 b = statistics.median(r.cpu_ms for r in floor)
+                what = "crowd" if in_crowd else "deeplink"
                 print(
-                    f"  deeplink  {n:>4}: CPU/update this {a:.2f} ms, floor {b:.2f} ms "
+                    f"  {what:<8}  {n:>4}: CPU/update this {a:.2f} ms, floor {b:.2f} ms "
                     f"(this ÷ floor ×{a / b:.2f}, this − floor {a - b:.2f} ms)"
                 )
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
