@@ -85,14 +85,28 @@ class _FusedCursor:
     def _run(self, many: bool, sql: str, hidden: _Hidden) -> tuple[Any, int, int | None, list[Any]]:
         # Runs on the connection's worker thread.
         parameters = hidden.value
-        cursor = self._connection._conn.cursor()
+        connection = self._connection
+        cursor = connection._conn.cursor()
         try:
+            if connection.committed_early:
+                # One SQLAlchemy execute that made two cursor calls: the second would run
+                # outside the committed transaction. Fail rather than half-commit.
+                raise sqlite3.ProgrammingError("a statement after the transaction's COMMIT")
+            if connection.begin_pending:
+                # The transaction's BEGIN, in the same hop as its first statement.
+                connection.begin_pending = False
+                cursor.execute("BEGIN IMMEDIATE")
+            commit, connection.commit_with_next = connection.commit_with_next, False
             if many:
                 cursor.executemany(sql, parameters)
             else:
                 cursor.execute(sql, parameters)
             description = cursor.description
             rows = cursor.fetchall() if description else []
+            if commit:
+                # The transaction's last statement: COMMIT in the same hop.
+                connection._conn.commit()
+                connection.committed_early = True
             return description, cursor.rowcount, cursor.lastrowid, rows
         finally:
             cursor.close()
@@ -127,19 +141,61 @@ class _FusedCursor:
 
 
 class _FusedConnection(aiosqlite.Connection):
-    """aiosqlite's connection with one-hop cursors and no hop for an idle rollback."""
+    """aiosqlite's connection with one-hop cursors, a BEGIN that rides with the first
+    statement, and no hop for an idle commit or rollback.
+
+    A write transaction (``BEGIN IMMEDIATE``, its statements, ``COMMIT``) cost a hop to
+    the worker thread for each, and its BEGIN a SQLAlchemy execution of its own. Here
+    the engine's ``begin`` event only sets ``begin_pending``; the worker thread runs
+    BEGIN IMMEDIATE just before the next statement, in the same hop, so the transaction
+    takes the write lock exactly where it did (nothing runs between them). A transaction
+    that ran no statement has nothing to commit or roll back.
+
+    A holder that knows which statement is its transaction's last (``GroupCommit``)
+    asks for COMMIT in that statement's hop too (``commit_with_next_statement``): a
+    transaction of one statement is then one hop instead of three.
+
+    The flags are set and read by one user at a time: the pool hands the connection to
+    one holder, whose every hop is awaited before the next call.
+    """
+
+    begin_pending = False
+    # Set by ``commit_with_next_statement``: COMMIT right after the next statement.
+    commit_with_next = False
+    committed_early = False
 
     def cursor(self) -> Any:
         return _FusedCursor(self)
+
+    async def commit(self) -> None:
+        self.commit_with_next = False
+        if self.committed_early:  # COMMIT ran with the last statement
+            self.committed_early = False
+            return
+        if self.begin_pending:  # no statement ran: no transaction was opened
+            self.begin_pending = False
+            return
+        await super().commit()
 
     async def rollback(self) -> None:
         # SQLAlchemy rolls back on every return to the pool; outside a transaction (reads
         # run without BEGIN) sqlite3's rollback does nothing, so skip the round trip.
         # Reading the flag from this thread is safe: the pool hands the connection to one
         # user at a time, so no statement is running on the worker thread now.
+        self.begin_pending = self.commit_with_next = self.committed_early = False
         if self._connection is not None and not self._connection.in_transaction:
             return
         await super().rollback()
+
+
+def commit_with_next_statement(conn: AsyncConnection) -> None:
+    """On SQLite, COMMIT the transaction of ``conn`` (begun with ``engine.begin()``)
+    right after the next statement, in the same hop to the worker thread; the commit at
+    the end of the ``begin()`` block then has nothing left to do. The caller must run no
+    other statement after that one. Elsewhere, nothing changes."""
+    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    if isinstance(driver, _FusedConnection):
+        driver.commit_with_next = True
 
 
 def _sqlite_creator(url: str) -> Callable[[], Any]:
@@ -174,7 +230,12 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if not conn.get_execution_options().get("sqlite_read_only"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # BEGIN IMMEDIATE runs with the first statement (_FusedConnection).
+            driver = conn.connection.driver_connection
+            if isinstance(driver, _FusedConnection):
+                driver.begin_pending = True
+            else:  # pragma: no cover - every engine here connects through _sqlite_creator
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class MigrationError(RuntimeError):
@@ -310,7 +371,10 @@ class GroupCommit:
     async def _run(self, writes: list[Write]) -> None:
         self.commits += 1
         async with self.db.engine.begin() as conn:
-            for statement, params in writes:
+            last = len(writes) - 1
+            for i, (statement, params) in enumerate(writes):
+                if i == last:
+                    commit_with_next_statement(conn)
                 await conn.execute(statement, params)
 
 
