@@ -2,7 +2,8 @@
 
 People drive the page here as a coordinator or a translator would: click, type, read.
 Every wait is on page state (Playwright's auto-waiting ``expect``), never on the clock.
-Screenshots of the steps go to docs/screenshots/ for the README.
+Screenshots of the steps go to a temporary folder; with ``UPDATE_SCREENSHOTS=1`` they
+replace the README's in docs/screenshots/ (a test run leaves the checkout as it was).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,7 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1180, "height": 760}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 15_000
@@ -199,9 +200,17 @@ async def say(page: Any, text: str) -> None:
     await expect(page.locator("#messages .msg-out").last).to_contain_text(text)
 
 
+def shots_dir() -> Path:
+    """docs/screenshots with UPDATE_SCREENSHOTS=1, else a folder under the temp dir."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        return PROJECT_ROOT / "docs" / "screenshots"
+    return Path(tempfile.gettempdir()) / "sandbox-screenshots"
+
+
 async def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
+    folder = shots_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     await page.screenshot(path=str(path), animations="disabled", caret="hide")
     assert path.stat().st_size < 300_000, f"{path.name} is {path.stat().st_size} bytes"
 
