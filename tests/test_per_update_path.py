@@ -530,6 +530,35 @@ async def test_a_user_without_applications_is_not_looked_up_again(sqlite_db: Dat
     assert seen.count == 1
 
 
+async def test_a_new_citizen_is_never_looked_up_for_applications(sqlite_db: Database) -> None:
+    """A person whose row did not exist has no application: their first update creates
+    them, and the steps after it find none without a query, until they submit one."""
+    from datetime import UTC, datetime
+
+    from tests.factories import make_catalogue
+
+    repo = Repos.create(sqlite_db, cache=True)
+    cat = await make_catalogue(sqlite_db, capacities=(25,))
+    async with sqlite_db.unit_of_work():  # a first update: the row is written at its end
+        await repo.users.upsert_seen(51, first_name="Aida", username=None, language_code="kk")
+    await repo.users.upsert_seen(52, first_name="Bek", username=None, language_code="ky")
+    with counting() as seen:
+        assert await repo.applications.for_user(51) == []
+        assert await repo.applications.live_for_user(52) == []
+    assert seen.count == 0
+    outcome = await repo.applications.submit(
+        user_id=51,
+        course_id=cat.course_id,
+        group_id=None,
+        full_name="Aida S",
+        phone="+77011234567",
+        district_id=None,
+        consent_at=datetime(2026, 11, 22, tzinfo=UTC),
+        source=None,
+    )
+    assert [a.id for a in await repo.applications.for_user(51)] == [outcome.application.id]
+
+
 async def test_a_user_created_in_this_update_is_found_by_id(sqlite_db: Database) -> None:
     """A staff check in a person's first update (their reply in a staff chat) reads their
     row by id: the deferred INSERT is written first, so they are found."""

@@ -263,6 +263,7 @@ class UserRepo:
         ):
             return cached, False
         # A Core primary-key read (with the staff scope joined), no ORM session.
+        generation = self.db.changes.generation(APPLICATION_TABLES)
         async with self.db.read_core() as conn:
             rows = (await conn.execute(_USER_BY_ID, {"user_id": user_id})).all()
             seen = rows[0] if rows else None
@@ -294,6 +295,7 @@ class UserRepo:
             # the update's other writes (its form state, the language chosen), before
             # the first reply, in one transaction instead of two.
             user = self._create_deferred(user_id, profile_values)
+            self._no_row_no_applications(user_id, generation)
             return user, True
         # Core, not the ORM: a person's first update creates them, on every sign-up.
         async with self.db.transaction_core() as conn:
@@ -329,7 +331,16 @@ class UserRepo:
             user = user_dto(row, None if created else staff)
         if self.cache is not None:
             self.cache.put(user)
+        if seen is None:
+            self._no_row_no_applications(user_id, generation)
         return user, created
+
+    def _no_row_no_applications(self, user_id: int, generation: int) -> None:
+        """The user had no row when read (at ``generation`` of the applications table),
+        so no application either (each belongs to a person's row): their first steps
+        need not look for any."""
+        if self.cache is not None:
+            self.cache.put_no_applications(user_id, generation)
 
     def _create_deferred(self, user_id: int, profile: dict[str, Any]) -> UserDTO:
         """Defer the INSERT of a new user (and the username takeover) and return the
