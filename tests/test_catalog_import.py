@@ -656,3 +656,53 @@ def test_examples_in_the_format_reference_parse() -> None:
 def test_report_summary_when_nothing_to_import() -> None:
     assert ImportReport().summary() == "Catalogue import: the file has nothing to import."
     assert not ImportReport().changed
+
+
+def test_the_demo_moves_forward_to_the_week_it_is_started_in() -> None:
+    """Every date moves by the same whole number of weeks: the earliest falls on the
+    Monday of ``today``'s week, each class keeps its weekday and time. Started before
+    that week (as written), the demo is left as it is."""
+    from bot.services.catalog.model import moved_forward
+
+    demo = parse_catalog(DEMO.read_text(encoding="utf-8"), DEMO.name)
+    moved = moved_forward(demo, date(2027, 6, 9))  # a Wednesday
+    first = min([c.start_date for c in moved.courses] + [s.day for s in moved.sessions])
+    assert first == date(2027, 6, 7)
+    steps = {m.start_date - c.start_date for c, m in zip(demo.courses, moved.courses, strict=True)}
+    steps |= {m.day - s.day for s, m in zip(demo.sessions, moved.sessions, strict=True)}
+    assert len(steps) == 1
+    step = steps.pop()
+    assert step.days % 7 == 0 and step > timedelta(0)
+    for s, m in zip(demo.sessions, moved.sessions, strict=True):
+        assert (m.day.weekday(), m.start, m.end, m.group) == (
+            s.day.weekday(),
+            s.start,
+            s.end,
+            s.group,
+        )
+    written = min([c.start_date for c in demo.courses] + [s.day for s in demo.sessions])
+    assert moved_forward(demo, written) is demo
+    assert moved_forward(demo, written - timedelta(days=30)) is demo
+
+
+async def test_a_fresh_bot_seeds_the_demo_in_the_week_of_its_clock(tmp_path: Path) -> None:
+    """A bot started on an empty database months after the demo was written shows a
+    term that starts this week; a CATALOG_FILE of the centre's own is taken as written."""
+    from bot.clock import ManualClock
+    from sandbox.harness import BotHarness
+
+    later = ManualClock(datetime(2027, 6, 9, 9, 0, tzinfo=UTC))
+    async with BotHarness(tmp_path / "demo", clock=later) as h, h.app.db.read() as s:
+        first = await s.scalar(select(func.min(Course.start_date)))
+        classes = await s.scalar(
+            select(func.count())
+            .select_from(ClassSession)
+            .where(ClassSession.starts_at >= datetime(2027, 6, 7, tzinfo=UTC))
+        )
+        total = await s.scalar(select(func.count()).select_from(ClassSession))
+    assert first == date(2027, 6, 7)
+    assert total and classes == total  # every class is ahead, none left behind
+    env = {"CATALOG_FILE": str(DEMO)}
+    async with BotHarness(tmp_path / "own", clock=later, env=env) as h, h.app.db.read() as s:
+        first = await s.scalar(select(func.min(Course.start_date)))
+    assert first == min(c.start_date for c in parse_catalog(DEMO.read_text("utf-8"), "d").courses)

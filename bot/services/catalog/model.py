@@ -5,8 +5,8 @@ dataclasses), the import report, and the error that lists every problem.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -180,6 +180,32 @@ class CatalogData:
     @property
     def sessions(self) -> tuple[SessionData, ...]:
         return tuple(s for g in self.groups for s in g.sessions)
+
+
+def moved_forward(catalog: CatalogData, today: date) -> CatalogData:
+    """``catalog`` with every date (course starts, classes) moved forward by whole weeks,
+    so that its earliest date falls in the week of ``today``; weekdays, times and the
+    spacing of classes stay as written. As it is when that date is this week or later.
+
+    For the built-in demo: a bot or sandbox started long after the demo was written
+    still shows a term that starts this week, not classes that are all over.
+    """
+    days = [c.start_date for c in catalog.courses] + [s.day for s in catalog.sessions]
+    if not days:
+        return catalog
+    earliest = min(days)
+    weeks = ((today - timedelta(days=today.weekday())) - earliest).days // 7
+    if weeks <= 0:
+        return catalog
+    step = timedelta(weeks=weeks)
+    return replace(
+        catalog,
+        courses=tuple(replace(c, start_date=c.start_date + step) for c in catalog.courses),
+        groups=tuple(
+            replace(g, sessions=tuple(replace(s, day=s.day + step) for s in g.sessions))
+            for g in catalog.groups
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- report

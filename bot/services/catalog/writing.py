@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,7 @@ from bot.services.catalog.model import (
     GroupData,
     ImportReport,
     SessionData,
+    moved_forward,
 )
 from bot.services.catalog.parsing import parse_catalog
 from bot.services.catalog.problems import (
@@ -517,8 +518,11 @@ async def preview_catalog(db: Database, data: CatalogData) -> tuple[ImportReport
         return done.report, done.sessions
 
 
-async def import_catalog(db: Database, path: Path) -> ImportReport:
-    """Read, check and import a catalogue file (also a partial one, e.g. only groups)."""
+async def import_catalog(
+    db: Database, path: Path, *, dates_from: date | None = None
+) -> ImportReport:
+    """Read, check and import a catalogue file (also a partial one, e.g. only groups).
+    With ``dates_from``, its dates are moved forward to that week (``moved_forward``)."""
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -527,4 +531,7 @@ async def import_catalog(db: Database, path: Path) -> ImportReport:
     except OSError as exc:
         problem = Problem(0, (), say("catalog-err-cannot-read", problem=exc.strerror or str(exc)))
         raise CatalogError([problem], str(path)) from exc
-    return await apply_catalog(db, parse_catalog(text, path.name))
+    catalog = parse_catalog(text, path.name)
+    if dates_from is not None:
+        catalog = moved_forward(catalog, dates_from)
+    return await apply_catalog(db, catalog)
