@@ -680,6 +680,8 @@ def test_the_demo_moves_forward_to_the_week_it_is_started_in() -> None:
             s.end,
             s.group,
         )
+        # A class expanded from a weekly rule is named by its new day, as if written so.
+        assert m.code == (f"{m.group}-{m.day:%Y%m%d}{m.start:%H%M}" if s.generated else s.code)
     written = min([c.start_date for c in demo.courses] + [s.day for s in demo.sessions])
     assert moved_forward(demo, written) is demo
     assert moved_forward(demo, written - timedelta(days=30)) is demo

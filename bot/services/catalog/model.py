@@ -182,6 +182,18 @@ class CatalogData:
         return tuple(s for g in self.groups for s in g.sessions)
 
 
+def generated_code(group: str, day: date, start: time) -> str:
+    """The code of a class expanded from a weekly rule: its group, day and time."""
+    return f"{group}-{day:%Y%m%d}{start:%H%M}"
+
+
+def _moved(session: SessionData, step: timedelta) -> SessionData:
+    day = session.day + step
+    if not session.generated:
+        return replace(session, day=day)
+    return replace(session, day=day, code=generated_code(session.group, day, session.start))
+
+
 def moved_forward(catalog: CatalogData, today: date) -> CatalogData:
     """``catalog`` with every date (course starts, classes) moved forward by whole weeks,
     so that its earliest date falls in the week of ``today``; weekdays, times and the
@@ -202,8 +214,7 @@ def moved_forward(catalog: CatalogData, today: date) -> CatalogData:
         catalog,
         courses=tuple(replace(c, start_date=c.start_date + step) for c in catalog.courses),
         groups=tuple(
-            replace(g, sessions=tuple(replace(s, day=s.day + step) for s in g.sessions))
-            for g in catalog.groups
+            replace(g, sessions=tuple(_moved(s, step) for s in g.sessions)) for g in catalog.groups
         ),
     )
 

@@ -30,6 +30,7 @@ from bot.services.catalog.model import (
     GroupData,
     RegionData,
     SessionData,
+    generated_code,
 )
 from bot.services.catalog.problems import (
     FILE,
@@ -617,7 +618,7 @@ def _parse_weekly(
             if p.classes + len(out) >= MAX_CLASSES:
                 p.err(node, where, say("catalog-err-too-many-classes", max=MAX_CLASSES))
                 return None
-            code = f"{group}-{current:%Y%m%d}{start:%H%M}"
+            code = generated_code(group, current, start)
             out.append(SessionData(group, code, current, start, end, room, None, True, line))
         current += timedelta(days=1)
     p.classes += len(out)
