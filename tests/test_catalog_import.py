@@ -658,13 +658,18 @@ def test_report_summary_when_nothing_to_import() -> None:
     assert not ImportReport().changed
 
 
-def test_the_demo_moves_forward_to_the_week_it_is_started_in() -> None:
+@pytest.mark.parametrize("which", ["demo", "small"])
+def test_the_demo_moves_forward_to_the_week_it_is_started_in(which: str) -> None:
     """Every date moves by the same whole number of weeks: the earliest falls on the
     Monday of ``today``'s week, each class keeps its weekday and time. Started before
-    that week (as written), the demo is left as it is."""
+    that week (as written), the demo is left as it is. (SMALL has a class written out
+    besides its weekly rule.)"""
     from bot.services.catalog.model import moved_forward
 
-    demo = parse_catalog(DEMO.read_text(encoding="utf-8"), DEMO.name)
+    text = DEMO.read_text(encoding="utf-8") if which == "demo" else SMALL
+    demo = parse_catalog(text, "catalogue.yaml")
+    assert any(s.generated for s in demo.sessions)
+    assert which == "demo" or not all(s.generated for s in demo.sessions)
     moved = moved_forward(demo, date(2027, 6, 9))  # a Wednesday
     first = min([c.start_date for c in moved.courses] + [s.day for s in moved.sessions])
     assert first == date(2027, 6, 7)
