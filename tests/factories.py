@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from db.database import Database
 from db.models import Centre, ClassSession, Course, District, Group, Region, User
+
+if TYPE_CHECKING:
+    from db.repo import Repos
+    from db.repo.applications import Outcome
+
+CONSENT_AT = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def loc(text: str) -> dict[str, str]:
@@ -97,3 +104,24 @@ async def make_users(db: Database, ids: range | list[int], locale: str = "en") -
             User(id=i, locale=locale, first_name=f"U{i}", is_active=True, reminders_enabled=True)
             for i in ids
         )
+
+
+async def submit_application(
+    repo: Repos,
+    user_id: int,
+    course_id: int,
+    *,
+    district_id: int | None = None,
+    source: str | None = None,
+) -> Outcome:
+    """The person applies for the course (no group), as the sign-up's confirm does."""
+    return await repo.applications.submit(
+        user_id=user_id,
+        course_id=course_id,
+        group_id=None,
+        full_name="Test User",
+        phone="+77011234567",
+        district_id=district_id,
+        consent_at=CONSENT_AT,
+        source=source,
+    )

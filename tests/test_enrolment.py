@@ -14,22 +14,13 @@ from db.database import Database
 from db.models import Application, AuditLog, FunnelEvent, Group
 from db.repo import Repos
 from db.repo.applications import EnrolmentError, Outcome
-from tests.factories import make_catalogue, make_users
+from tests.factories import make_catalogue, make_users, submit_application
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 async def _submit(repo: Repos, user_id: int, course_id: int) -> Outcome:
-    return await repo.applications.submit(
-        user_id=user_id,
-        course_id=course_id,
-        group_id=None,
-        full_name="Test User",
-        phone="+77011234567",
-        district_id=None,
-        consent_at=NOW,
-        source=None,
-    )
+    return await submit_application(repo, user_id, course_id)
 
 
 async def test_concurrent_accepts_never_overbook(any_db: Database) -> None:

@@ -487,28 +487,12 @@ async def test_first_contact_creates_the_user_in_one_statement(any_db: Database)
     assert renamed.created_at == user.created_at
 
 
-async def apply(repo: Repos, user_id: int, course_id: int) -> Any:
-    """The person signs up for the course (no group, no district)."""
-    from datetime import UTC, datetime
-
-    return await repo.applications.submit(
-        user_id=user_id,
-        course_id=course_id,
-        group_id=None,
-        full_name="Aida S",
-        phone="+77011234567",
-        district_id=None,
-        consent_at=datetime(2026, 11, 22, tzinfo=UTC),
-        source=None,
-    )
-
-
 async def test_a_user_without_applications_is_not_looked_up_again(sqlite_db: Database) -> None:
     """A new citizen's steps look for their applications (the menu, the course card,
     the sign-up's checks) without a query each time; an application submitted by them is
     seen at once, and a write to the table during the read stores nothing."""
 
-    from tests.factories import make_catalogue, make_users
+    from tests.factories import make_catalogue, make_users, submit_application
 
     repo = Repos.create(sqlite_db, cache=True)
     cat = await make_catalogue(sqlite_db, capacities=(25,))
@@ -518,7 +502,7 @@ async def test_a_user_without_applications_is_not_looked_up_again(sqlite_db: Dat
         assert await repo.applications.live_for_user(41) == []
         assert await repo.applications.for_user(41) == []
     assert seen.count == 0
-    outcome = await apply(repo, 41, cat.course_id)
+    outcome = await submit_application(repo, 41, cat.course_id)
     with counting() as seen:
         assert [a.id for a in await repo.applications.for_user(41)] == [outcome.application.id]
     assert seen.count == 1
@@ -540,7 +524,7 @@ async def test_a_new_citizen_is_never_looked_up_for_applications(sqlite_db: Data
     """A person whose row did not exist has no application: their first update creates
     them, and the steps after it find none without a query, until they submit one."""
 
-    from tests.factories import make_catalogue
+    from tests.factories import make_catalogue, submit_application
 
     repo = Repos.create(sqlite_db, cache=True)
     cat = await make_catalogue(sqlite_db, capacities=(25,))
@@ -551,7 +535,7 @@ async def test_a_new_citizen_is_never_looked_up_for_applications(sqlite_db: Data
         assert await repo.applications.for_user(51) == []
         assert await repo.applications.live_for_user(52) == []
     assert seen.count == 0
-    outcome = await apply(repo, 51, cat.course_id)
+    outcome = await submit_application(repo, 51, cat.course_id)
     assert [a.id for a in await repo.applications.for_user(51)] == [outcome.application.id]
 
 

@@ -13,20 +13,15 @@ from db.models import AuditLog, FunnelEvent
 from db.repo import Repos
 from db.repo.applications import EnrolmentError
 from db.repo.schedule import ScheduleError
-from tests.factories import make_catalogue, make_users
-
-NOW = datetime(2026, 11, 22, tzinfo=UTC)
+from tests.factories import make_catalogue, make_users, submit_application
 
 
 async def _submit(repo: Repos, user_id: int, course_id: int, **extra: object) -> int:
-    outcome = await repo.applications.submit(
-        user_id=user_id,
-        course_id=course_id,
-        group_id=None,
-        full_name="Test User",
-        phone="+77011234567",
+    outcome = await submit_application(
+        repo,
+        user_id,
+        course_id,
         district_id=extra.get("district_id"),  # type: ignore[arg-type]
-        consent_at=NOW,
         source=extra.get("source"),  # type: ignore[arg-type]
     )
     return outcome.application.id
